@@ -1,0 +1,43 @@
+# The two promises: `make run` and `make test` work on a fresh machine with Python 3.11 and make.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+CORES  ?= all
+
+.PHONY: run test venv venv-test lint figures report clean help
+
+help:
+	@echo "make run   - set up .venv and run the workflow on the synthetic default (reports/results.html)"
+	@echo "make test  - set up .venv with the test extras and run the test suite"
+	@echo "make lint  - ruff and snakemake --lint"
+	@echo "make clean - remove everything the workflow wrote (data/*, figures, reports)"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+venv: $(VENV)/.installed
+venv-test: $(VENV)/.installed-test
+
+run: venv
+	$(BIN)/snakemake --cores $(CORES)
+	@echo "Done: open reports/results.html"
+
+test: venv-test
+	$(BIN)/python -m pytest
+
+lint: venv-test
+	$(BIN)/ruff check src tests scripts
+	$(BIN)/snakemake --lint
+
+clean:
+	rm -rf data/raw/*.csv data/raw/rocu data/truth data/interim/* data/processed/* figures/*.png figures/*.pdf reports/*.html reports/*.md .snakemake
+	git checkout -- data figures reports 2>/dev/null || true

@@ -1,0 +1,13 @@
+# Paths and helpers shared by the rules.
+
+RAW_TABLES = {
+    "orders": "data/raw/orders.csv",
+    "pnc_arrests": "data/raw/pnc_arrests.csv",
+    "pnd_records": "data/raw/pnd_records.csv",
+}
+RAW_ROCU = "data/raw/rocu"
+
+
+def raw_inputs(wildcards=None):
+    """Every raw extract the workflow reads (written by `simulate` when source is synthetic)."""
+    return {**RAW_TABLES, "rocu": RAW_ROCU}

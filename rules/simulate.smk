@@ -1,0 +1,20 @@
+# The synthetic default: calibrated extracts in data/raw/ and their truth in data/truth/.
+# With `source: extracts` this rule does not exist and data/raw/ is read as it is.
+
+if config["source"] == "synthetic":
+
+    rule simulate:
+        output:
+            orders=RAW_TABLES["orders"],
+            pnc_arrests=RAW_TABLES["pnc_arrests"],
+            pnd_records=RAW_TABLES["pnd_records"],
+            rocu=directory(RAW_ROCU),
+            truth=directory("data/truth"),
+        params:
+            seed=config["seed"],
+            orders=config["synthetic_orders"],
+            study=config["study"],
+        log:
+            "logs/simulate.log",
+        script:
+            "../scripts/simulate.py"

@@ -1,0 +1,13 @@
+"""Rule adapter: write the synthetic extracts and their truth."""
+
+from strostudy.workflow import run
+
+
+def step(smk):
+    from strostudy.simulate import simulate, write_extracts
+
+    extracts = simulate(seed=int(smk.params.seed), n_orders=int(smk.params.orders), study=dict(smk.params.study))
+    write_extracts(extracts, raw_dir="data/raw", truth_dir=smk.output.truth)
+
+
+run(snakemake, step)  # noqa: F821 - provided by Snakemake

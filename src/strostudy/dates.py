@@ -1,0 +1,74 @@
+"""Dates: month arithmetic that matches R's ``lubridate::%m+%`` and parsing of every
+date style the extracts use."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+#: Excel's day zero for serial dates (the 1900 leap-year bug is absorbed by using 1899-12-30).
+EXCEL_EPOCH = pd.Timestamp("1899-12-30")
+MISSING_DATE_TOKENS = {"", "N/K", "NK", "N/A", "NA", "UNKNOWN", "NOT KNOWN", "-", "NAN", "NAT", "NONE"}
+
+
+def add_months(dates: pd.Series | pd.DatetimeIndex, months) -> pd.Series:
+    """Add whole months, clipping to the month's last day (31 Jan + 1 month = 28/29 Feb)."""
+    d = pd.Series(pd.to_datetime(dates)).dt.normalize()
+    values = d.to_numpy(dtype="datetime64[D]")
+    month_start = values.astype("datetime64[M]")
+    target = month_start + np.asarray(months, dtype="int64").astype("timedelta64[M]")
+    day = (values - month_start).astype("int64")
+    last_day = ((target + np.timedelta64(1, "M")).astype("datetime64[D]") - target.astype("datetime64[D]")).astype("int64") - 1
+    out = target.astype("datetime64[D]") + np.minimum(day, last_day).astype("timedelta64[D]")
+    result = pd.Series(out, index=d.index).astype("datetime64[ns]")
+    return result.where(d.notna())
+
+
+def month_index(event_dates: pd.Series, start_dates: pd.Series) -> pd.Series:
+    """Whole months from ``start`` to ``event``: month m covers [start + m, start + m + 1).
+
+    Negative before the start.  Consistent with :func:`add_months`, so an arrest is in
+    month m exactly when ``add_months(start, m) <= date < add_months(start, m + 1)``.
+    """
+    e = pd.Series(pd.to_datetime(event_dates)).dt.normalize()
+    s = pd.Series(pd.to_datetime(start_dates), index=e.index).dt.normalize()
+    em = e.to_numpy(dtype="datetime64[M]").astype("int64")
+    sm = s.to_numpy(dtype="datetime64[M]").astype("int64")
+    guess = pd.Series(em - sm, index=e.index)
+    boundary = add_months(s, guess)
+    return (guess - (e < boundary).astype("int64")).where(e.notna() & s.notna())
+
+
+def parse_dates(raw: pd.Series, dayfirst: bool = True) -> pd.DataFrame:
+    """Parse a column holding any mix of the date styles met in extracts.
+
+    Accepts ``dd/mm/yyyy`` (and ``dd-mm-yyyy``, ``dd.mm.yyyy``), ISO dates with or without
+    a time, Excel serial numbers, real datetime cells, and blanks or ``N/K``.  Returns
+    ``date`` (normalised to midnight, missing where unknown or unparseable) and
+    ``date_problem``: ``missing`` (blank or N/K, allowed where the column is optional) or
+    ``unparseable`` (text that is not a date in any accepted style).
+    """
+    out = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
+    is_dt = raw.map(lambda v: isinstance(v, (pd.Timestamp, np.datetime64)) or hasattr(v, "year"))
+    if is_dt.any():
+        out[is_dt] = pd.to_datetime(raw[is_dt].astype(object), errors="coerce").dt.normalize()
+    text = raw.where(~is_dt).astype("string").str.strip()
+    missing = (~is_dt & (text.isna() | text.str.upper().isin(MISSING_DATE_TOKENS))).to_numpy(dtype=bool)
+    is_dt = is_dt.to_numpy(dtype=bool)
+    todo = ~is_dt & ~missing
+    numeric = pd.to_numeric(text.where(todo), errors="coerce").astype("float64")
+    serial = todo & numeric.between(1, 100_000).to_numpy(dtype=bool)
+    if serial.any():
+        out[serial] = EXCEL_EPOCH + pd.to_timedelta(np.floor(numeric[serial]), unit="D")
+    rest = todo & ~serial
+    iso = rest & text.str.match(r"^\d{4}-\d{2}-\d{2}").fillna(False).to_numpy(dtype=bool)
+    if iso.any():
+        out[iso] = pd.to_datetime(text[iso].str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
+    uk = rest & ~iso
+    if uk.any():
+        cleaned = text[uk].str.replace(r"[.\-]", "/", regex=True).str.split(" ").str[0]
+        fmt = "%d/%m/%Y" if dayfirst else "%m/%d/%Y"
+        out[uk] = pd.to_datetime(cleaned, format=fmt, errors="coerce")
+    problem = pd.Series(pd.NA, index=raw.index, dtype="string")
+    problem = problem.mask(missing, "missing").mask(todo & out.isna().to_numpy(), "unparseable")
+    return pd.DataFrame({"date": out, "date_problem": problem}, index=raw.index)
