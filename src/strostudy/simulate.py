@@ -14,6 +14,7 @@ truth (``discrepancies.csv``).  The pipeline never reads the truth directory.
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -330,7 +331,16 @@ def _designed_arrests(rng, subjects: pd.DataFrame, catalogue: pd.DataFrame, wind
         idx = np.flatnonzero(events["period"] == period)
         n = len(idx)
         if period == "before":
-            slots = np.sort(np.resize(np.arange(-window, 0), n))
+            # Flat: n/window a month, remainder on random months, then zero-sum jitter so
+            # months differ a little without any trend.
+            per_month = np.full(window, n // window)
+            per_month[rng.choice(window, n % window, replace=False)] += 1
+            shuffle = rng.permutation(window)
+            third = window // 3
+            per_month[shuffle[:third]] += 1
+            per_month[shuffle[third: 2 * third]] -= 1
+            slots = np.repeat(np.arange(-window, 0), np.maximum(per_month, 0))
+            slots = np.resize(slots, n) if len(slots) != n else slots
             key = rng.random(n)
         else:
             level = (events["period"] == "before").sum() / window
@@ -873,4 +883,7 @@ def _zip_fixed_times(data: bytes, path: Path) -> None:
             fixed = zipfile.ZipInfo(info.filename, date_time=(2026, 6, 25, 0, 0, 0))
             fixed.compress_type = zipfile.ZIP_DEFLATED
             fixed.external_attr = 0o600 << 16
-            out.writestr(fixed, src.read(info.filename))
+            content = src.read(info.filename)
+            if info.filename == "docProps/core.xml":  # openpyxl stamps "modified" at save time
+                content = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>2026-06-25T00:00:00Z", content)
+            out.writestr(fixed, content)
