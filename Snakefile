@@ -20,6 +20,7 @@ report: "report/workflow.rst"
 
 include: "rules/common.smk"
 include: "rules/simulate.smk"
+include: "rules/reconcile.smk"
 include: "rules/report.smk"
 
 

@@ -3,6 +3,11 @@
 rule report:
     input:
         unpack(raw_inputs),
+        orders="data/processed/orders.csv",
+        events="data/processed/events.csv",
+        ledger="data/processed/audit_ledger.csv",
+        discrepancies="data/processed/discrepancies.csv",
+        unknown_codes="data/processed/unknown_codes.csv",
     output:
         html="reports/results.html",
         md="reports/results.md",

@@ -99,3 +99,11 @@ def pseudonymise(canonical_ids: pd.Series, key: str, length: int = 16) -> pd.Ser
 def key_fingerprint(key: str) -> str:
     """A short, non-reversible fingerprint of the key, safe to print in a report."""
     return hashlib.sha256(("fingerprint:" + key).encode()).hexdigest()[:12]
+
+
+def unresolved_subject_id(order_refs: pd.Series, key: str) -> pd.Series:
+    """Id for an episode whose person cannot be identified: keyed on its first order
+    reference, marked ``U`` so it can never collide with a person's ``S`` id."""
+    secret = key.encode()
+    return pd.Series(order_refs).map(
+        lambda ref: "U" + hmac.new(secret, ("order:" + ref).encode(), hashlib.sha256).hexdigest()[:16])

@@ -25,7 +25,8 @@ import pandas as pd
 
 from .config import data_path
 from .dates import add_months, month_index
-from .ids import SYNTHETIC_KEY, format_pnc, pseudonymise
+from .ids import SYNTHETIC_KEY, format_pnc, pseudonymise, unresolved_subject_id
+from .ingest import normalise_name
 
 CATEGORIES = ["modern_slavery", "violence", "drugs", "other"]
 
@@ -181,18 +182,11 @@ def offence_catalogue() -> pd.DataFrame:
         ["modern_slavery", "violence", "drugs"],
         "other",
     )
-    table["short_wording"] = table["title"].map(_short_wording)
+    # How force systems word each offence: the first entry of the wording list the pipeline
+    # also reads (data/offence_wording.csv).
+    wording = pd.read_csv(data_path("offence_wording.csv"), dtype=str).drop_duplicates("cjs_code")
+    table["short_wording"] = table["cjs_code"].map(wording.set_index("cjs_code")["wording"])
     return table
-
-
-def _short_wording(title: str) -> str:
-    """How a force system might word an offence: shorter, lower case, abbreviated."""
-    words = (
-        title.replace("controlled drug", "CD").replace("Possession of", "Poss")
-        .replace("with intent to supply", "w/i supply").replace("grievous bodily harm", "GBH")
-        .replace("actual bodily harm", "ABH").replace("Modern Slavery Act 2015", "MSA")
-    )
-    return words.split(" - ")[-1].split(" (")[0].strip().lower()
 
 
 def _largest_remainder(weights: np.ndarray, total: int) -> np.ndarray:
@@ -475,6 +469,12 @@ def simulate(seed: int = 20260625, n_orders: int = DEFAULT_ORDERS, study: dict |
         np.arange(1, n_orders + 1)).astype(str).str.zfill(5)
     episodes["subject_id"] = pseudonymise(episodes["pnc_id"], SYNTHETIC_KEY)
 
+    # People the pipeline cannot identify get the id it gives them (keyed on the first order).
+    first_ref = episodes["order_ref"].where(~episodes["has_interim"],
+                                            episodes["order_ref"].str.replace("STRO/", "ISTRO/", regex=False))
+    unresolved = episodes["role"] == "identity_unresolved"
+    episodes.loc[unresolved, "subject_id"] = unresolved_subject_id(first_ref[unresolved], SYNTHETIC_KEY).to_numpy()
+
     analysed = episodes.index[episodes["role"] == "analysed"]
     designed = _designed_arrests(rng, episodes.loc[analysed].reset_index(drop=True).set_index(analysed),
                                  catalogue, window)
@@ -645,10 +645,14 @@ def _make_extracts(rng, episodes, arrests, offences, catalogue, study) -> Extrac
     sn = sn.where(~folded, _ascii(sn).str.replace("-", " ", regex=False))
     swapped = (variant >= 0.45) & (variant < 0.52)
     fn, sn = fn.where(~swapped, sn), sn.where(~swapped, fn)
-    changed = spelled & ((fn != pd.Series(forenames)) | (sn != pd.Series(surname)))
+    # A spelling variant is a discrepancy only where it survives normalisation (case and
+    # accents are not disagreements).
+    changed = spelled & (normalise_name(fn + " " + sn) != normalise_name(pd.Series(forenames) + " " + pd.Series(surname)))
     note(pnd_ar.loc[changed.to_numpy()], "name", "orders~pnd", "spelling variant", "name_spelling")
     note(pnd_ar.loc[swapped], "name", "orders~pnd", "forenames and surname swapped", "name_order")
-    no_id = rng.random(len(pnd_ar)) < 0.35
+    # Records typed without a PNC ID keep the nominal's spelling (linkage then rests on
+    # name and DOB); misspelt names come with the ID, as when PND copies a PNC nominal.
+    no_id = (rng.random(len(pnd_ar)) < 0.35) & ~spelled
     pnd_pnc = pd.Series(episodes["pnc_id"].to_numpy()[sr]).where(~no_id, "")
     titles = catalogue.set_index("cjs_code")
     code = pnd_ar["cjs_code"]
@@ -656,7 +660,8 @@ def _make_extracts(rng, episodes, arrests, offences, catalogue, study) -> Extrac
     desc = np.where(wording < 0.45, titles["title"].reindex(code).to_numpy(),
                     np.where(wording < 0.85, titles["short_wording"].reindex(code).to_numpy(),
                              titles["title"].reindex(code).to_numpy() + " [" + code.to_numpy() + "]"))
-    reworded = (wording >= 0.45) & (wording < 0.85) & pnd_ar["in_pnc"].to_numpy()
+    reworded = ((wording >= 0.45) & (wording < 0.85) & pnd_ar["in_pnc"].to_numpy()
+                & (normalise_name(pd.Series(desc)).to_numpy() != normalise_name(titles["title"].reindex(code)).to_numpy()))
     note(pnd_ar.loc[reworded], "offence", "pnc~pnd", pnd_ar.loc[reworded, "date"].dt.strftime("%Y-%m-%d"),
          "offence_wording")
     pnd_out = pd.DataFrame({
@@ -717,8 +722,11 @@ def _make_extracts(rng, episodes, arrests, offences, catalogue, study) -> Extrac
             length_out=np.where(mine.index % 2 == 0, mine["length_months"].astype(str) + " months",
                                 (mine["length_months"] // 12).astype(str) + " years"))
         ep.loc[ep.index.isin(undated), "start_out"] = "N/K"
+        # ROCU copied the PNC ID from the order list where it was blank or a duplicate record.
+        rocu_pnc = ep["pnc_id"].where(~ep.index.isin(blank_set), "")
+        rocu_pnc = rocu_pnc.where(~ep.index.isin(twin_rows), order_pnc.reindex(ep.index))
         order_sheet = pd.DataFrame({
-            "order_ref": ep["order_ref"], "pnc_id": ep["pnc_id"].where(~ep.index.isin(blank_set), ""),
+            "order_ref": ep["order_ref"], "pnc_id": rocu_pnc,
             "surname": ep["surname"], "forenames": ep["forenames"],
             "date_of_birth": ep["date_of_birth"].astype(object), "start_date": ep["start_out"],
             "length": ep["length_out"], "conditions": ep["conditions"]})
@@ -726,7 +734,7 @@ def _make_extracts(rng, episodes, arrests, offences, catalogue, study) -> Extrac
         off_sheet = pd.DataFrame({
             "order_ref": episodes["order_ref"].to_numpy()[off["subject_row"]],
             "pnc_id": pd.Series(episodes["pnc_id"].to_numpy()[off["subject_row"]]).where(
-                ~off["subject_row"].isin(blank_set).to_numpy(), "").to_numpy(),
+                ~off["subject_row"].isin(blank_set | set(twin_rows)).to_numpy(), "").to_numpy(),
             "arrest_date": off["date"].astype(object).to_numpy(),
             "offence": titles["title"].reindex(off["cjs_code"]).to_numpy(),
             "cjs_code": np.where(rng.random(len(off)) < 0.7, off["cjs_code"].to_numpy(), "")})
@@ -795,6 +803,17 @@ def _truth(episodes, arrests, offences, catalogue, window, disc, junk_truth) -> 
     del principal
     discrepancies = pd.concat(disc, ignore_index=True)
     discrepancies["detail"] = discrepancies["detail"].astype(str)
+    # Keep what the pipeline can observe: nothing PND-level about people it cannot identify,
+    # and nothing about arrests whose principal PNC row was planted as junk (quarantined).
+    pnd_kinds = ["arrest_date", "arrest_not_in_pnc", "arrest_not_in_pnd", "offence_wording", "name_spelling",
+                 "name_order"]
+    unresolved = set(episodes.loc[episodes["role"] == "identity_unresolved", "subject_id"])
+    junk = arrests.loc[arrests["arrest_id"].isin(junk_truth["arrest_id"])]
+    junk_keys = set(zip(junk["subject_id"], junk["date"].dt.strftime("%Y-%m-%d")))
+    hidden = discrepancies["kind"].isin(pnd_kinds) & (
+        discrepancies["subject_id"].isin(unresolved)
+        | pd.Series(list(zip(discrepancies["subject_id"], discrepancies["detail"]))).isin(junk_keys))
+    discrepancies = discrepancies.loc[~hidden]
     discrepancies = discrepancies.sort_values(["kind", "subject_id", "detail"], kind="stable").reset_index(drop=True)
     return {"subject_windows": sw, "cohort_flow": flow, "discrepancies": discrepancies, "episodes": ep,
             "events": ev}

@@ -1,0 +1,553 @@
+"""Link people across the order list, PNC, PND and ROCU; build order episodes and arrest
+events; log every disagreement and how it was resolved.
+
+Identifiers stop here: the outputs meant for ``data/processed`` carry only the subject id
+(a keyed HMAC of the PNC ID, A12) and no names, dates of birth or PNC IDs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .config import data_path
+from .dates import add_months
+from .errors import StrostudyError
+from .harm import score_offences
+from .ids import SYNTHETIC_KEY, pseudonymise, unresolved_subject_id
+from .ingest import Ingested, normalise_name
+
+KEY_ENV = "STROSTUDY_PSEUDONYM_KEY"
+SOURCES = ("rocu", "pnc", "pnd")
+DISCREPANCY_COLUMNS = ["subject_id", "kind", "field", "source_pair", "value_a", "value_b", "resolution", "detail"]
+
+
+@dataclass
+class Reconciled:
+    episodes: pd.DataFrame        # processed/orders.csv (pseudonymous)
+    events: pd.DataFrame          # one row per arrest event (pseudonymous)
+    offences: pd.DataFrame        # event_id, cjs_code, ho_class, source
+    discrepancies: pd.DataFrame   # processed/discrepancies.csv
+    outcomes: pd.DataFrame        # every raw row: kept / merged / quarantined, with reason
+    links: pd.DataFrame           # interim: every record's person link (identifiers)
+    quarantine: dict[str, pd.DataFrame]
+
+
+def pseudonym_key(source: str) -> str:
+    """The HMAC key: the public synthetic key for synthetic data, else the env variable."""
+    if source == "synthetic":
+        return SYNTHETIC_KEY
+    key = os.environ.get(KEY_ENV, "")
+    if len(key) < 16:
+        raise StrostudyError(
+            f"no pseudonymisation key: set the environment variable {KEY_ENV} to a long random secret "
+            f"(at least 16 characters) before running on real extracts, e.g. "
+            f"export {KEY_ENV}=\"$(python -c 'import secrets; print(secrets.token_hex(32))')\"; keep it out of the "
+            "repository and use the same key to reproduce the same subject ids")
+    return key
+
+
+# --------------------------------------------------------------------------- linkage
+
+
+def _swap_day_month(d: pd.Series) -> pd.Series:
+    ok = d.notna() & (d.dt.day <= 12) & (d.dt.day != d.dt.month)
+    swapped = pd.to_datetime(pd.DataFrame({"year": d.dt.year, "month": d.dt.day, "day": d.dt.month}).where(ok),
+                             errors="coerce")
+    return swapped.where(ok)
+
+
+def link_by_name_dob(records: pd.DataFrame, index: pd.DataFrame, threshold: float, margin: float,
+                     transposed_factor: float = 0.9) -> pd.DataFrame:
+    """Link each record (``rec``, ``name_key``, ``date_of_birth``) to a PNC ID of ``index``
+    (``pnc_id``, ``name_key``, ``date_of_birth``) by name similarity within the same DOB (A10).
+
+    Blocking on DOB keeps this linear in practice.  Returns per record ``pnc_id`` (when
+    linked), ``link_score``, ``runner_up`` and ``link_status``: linked, ambiguous or no_match.
+    """
+    from rapidfuzz import fuzz
+    from rapidfuzz.process import cpdist
+
+    recs = records[["rec", "name_key", "date_of_birth"]].dropna(subset=["name_key"])
+    idx = index[["pnc_id", "name_key", "date_of_birth"]].dropna().drop_duplicates()
+    exact = recs.merge(idx, on="date_of_birth", suffixes=("", "_cand")).assign(factor=1.0)
+    swapped = recs.assign(date_of_birth=_swap_day_month(recs["date_of_birth"])).dropna(subset=["date_of_birth"])
+    swapped = swapped.merge(idx, on="date_of_birth", suffixes=("", "_cand")).assign(factor=transposed_factor)
+    pairs = pd.concat([exact, swapped], ignore_index=True)
+    if pairs.empty:
+        best = pd.DataFrame(columns=["rec", "pnc_id", "link_score", "runner_up"])
+    else:
+        pairs["score"] = cpdist(pairs["name_key"].tolist(), pairs["name_key_cand"].tolist(),
+                                scorer=fuzz.token_sort_ratio, workers=1) / 100 * pairs["factor"]
+        per_cand = pairs.groupby(["rec", "pnc_id"], as_index=False)["score"].max()
+        per_cand = per_cand.sort_values(["rec", "score", "pnc_id"], ascending=[True, False, True])
+        top = per_cand.groupby("rec").head(2)
+        first = top.groupby("rec").nth(0).set_index("rec")
+        second = top.groupby("rec").nth(1).set_index("rec")["score"]
+        best = first.rename(columns={"score": "link_score"}).assign(runner_up=second).reset_index()
+    out = records[["rec"]].merge(best, on="rec", how="left")
+    out["runner_up"] = out["runner_up"].fillna(0.0)
+    above = out["link_score"].fillna(0) >= threshold
+    clear = (out["link_score"].fillna(0) - out["runner_up"]) >= margin
+    out["link_status"] = np.select([above & clear, above & ~clear], ["linked", "ambiguous"], "no_match")
+    out["pnc_id"] = out["pnc_id"].where(out["link_status"] == "linked")
+    return out
+
+
+# --------------------------------------------------------------------------- offences
+
+
+def offence_matcher(weights: pd.DataFrame):
+    """Map offence wording to a CJS code: a code in the text, an exact title, the wording list
+    (``data/offence_wording.csv``), then a close fuzzy match to a title (unique best >= 90)."""
+    from rapidfuzz import fuzz
+    from rapidfuzz.process import cdist
+
+    wording = pd.read_csv(data_path("offence_wording.csv"), dtype=str)
+    lookup = pd.concat([
+        pd.DataFrame({"key": _offence_key(weights["title"].fillna("")), "cjs_code": weights["cjs_code"]}),
+        pd.DataFrame({"key": _offence_key(wording["wording"]), "cjs_code": wording["cjs_code"]}),
+    ]).dropna().drop_duplicates("key")
+    lookup = lookup.loc[lookup["key"] != ""]
+    exact = lookup.set_index("key")["cjs_code"]
+
+    def match(text: pd.Series) -> pd.Series:
+        key = _offence_key(text.fillna(""))
+        uniques = pd.Series(key.unique())
+        found = uniques.map(exact)
+        todo = uniques[found.isna() & (uniques != "")]
+        if len(todo):
+            scores = cdist(todo.tolist(), lookup["key"].tolist(), scorer=fuzz.token_sort_ratio, workers=1)
+            order = np.argsort(-scores, axis=1, kind="stable")
+            best = scores[np.arange(len(todo)), order[:, 0]]
+            second = scores[np.arange(len(todo)), order[:, 1]] if scores.shape[1] > 1 else np.zeros(len(todo))
+            codes = lookup["cjs_code"].to_numpy()[order[:, 0]]
+            ok = (best >= 90) & ((best - second) >= 3)
+            found[todo.index] = np.where(ok, codes, None)
+        return key.map(pd.Series(found.to_numpy(), index=uniques.to_numpy())).astype("string")
+
+    return match
+
+
+def _offence_key(text: pd.Series) -> pd.Series:
+    return normalise_name(text.astype("string"))
+
+
+# --------------------------------------------------------------------------- episodes
+
+
+def build_episodes(ing: Ingested, cfg: dict, key: str, links: pd.DataFrame):
+    """One episode per person from the order list and ROCU returns, with start and length
+    resolved by precedence (A5, A6, A7) and every disagreement logged."""
+    rc = cfg["reconcile"]
+    orders = ing.tables["orders"].copy()
+    rocu = ing.tables["rocu_orders"].copy()
+    # Identity of each order row: its own PNC ID, else ROCU's for the same order, else a link.
+    rocu_by_ref = rocu.dropna(subset=["pnc_id"]).drop_duplicates("order_ref").set_index("order_ref")["pnc_id"]
+    orders["person"] = orders["pnc_id"]
+    orders["identity"] = np.where(orders["pnc_id"].notna(), "pnc_id", pd.NA)
+    via_rocu = orders["person"].isna() & orders["order_ref"].map(rocu_by_ref).notna()
+    # Interim rows share the full order's ROCU row through the person's other order refs.
+    orders.loc[via_rocu, "person"] = orders.loc[via_rocu, "order_ref"].map(rocu_by_ref)
+    orders.loc[via_rocu, "identity"] = "rocu"
+    order_links = links.loc[links["source"] == "orders"].set_index("rec")
+    need = orders["person"].isna()
+    rec = "orders:" + orders["source_row"].astype(str)
+    linked = rec.map(order_links["pnc_id"])
+    status = rec.map(order_links["link_status"])
+    orders.loc[need & linked.notna(), "person"] = linked[need & linked.notna()]
+    orders.loc[need & linked.notna(), "identity"] = "linked"
+    unresolved = orders["person"].isna()
+    orders.loc[unresolved, "identity"] = status[unresolved].replace({"no_match": "unmatched"}).fillna("unmatched")
+    # Unresolved rows of one person (interim + full) still group by name and DOB.
+    orders["group"] = orders["person"].fillna(
+        "?" + orders["name_key"].fillna("") + "|" + orders["date_of_birth"].dt.strftime("%Y-%m-%d").fillna(""))
+    # Rows of a group whose identity resolved lend it to the others (an interim row with a
+    # bad PNC ID and a full row with a good one).
+    best_identity = orders.groupby("group")["identity"].agg(
+        lambda s: next((v for v in ("pnc_id", "rocu", "linked", "ambiguous", "unmatched") if v in set(s)), "unmatched"))
+    orders["identity"] = orders["group"].map(best_identity)
+
+    full = orders.loc[~orders["is_interim"]].sort_values(["group", "date_made", "order_ref"])
+    first = orders.sort_values(["group", "date_made", "order_ref"]).drop_duplicates("group").set_index("group")
+    last_full = full.drop_duplicates("group", keep="last").set_index("group")
+    if rc.get("episode_start", "earliest") == "full":
+        first = full.drop_duplicates("group").set_index("group").combine_first(first)
+    ep = pd.DataFrame(index=first.index)
+    ep["person"] = first["person"]
+    ep["identity"] = first["identity"]
+    ep["pnc_start"] = first["date_made"]
+    ep["pnc_start_precision"] = first["date_made_precision"]
+    ep["pnc_length"] = last_full["length_months"].reindex(ep.index).astype("Int64")
+    ep["n_orders"] = orders.groupby("group").size()
+    ep["has_interim"] = orders.groupby("group")["is_interim"].any()
+    ep["status"] = last_full["status"].reindex(ep.index).fillna(first["status"])
+    ep["status_date"] = last_full["status_date"].reindex(ep.index)
+    ep["owning_force"] = last_full["owning_force"].reindex(ep.index).fillna(first["owning_force"])
+    ep["applicant"] = last_full["applicant"].reindex(ep.index).fillna(first["applicant"])
+    ep["first_ref"] = first["order_ref"]
+    ep["name_key"] = last_full["name_key"].reindex(ep.index).fillna(first["name_key"])
+
+    # ROCU rows by any of the episode's order refs, else by person.
+    ref_to_group = orders.set_index("order_ref")["group"]
+    rocu["group"] = rocu["order_ref"].map(ref_to_group)
+    by_person = rocu["group"].isna() & rocu["pnc_id"].notna()
+    person_to_group = orders.dropna(subset=["person"]).drop_duplicates("person").set_index("person")["group"]
+    rocu.loc[by_person, "group"] = rocu.loc[by_person, "pnc_id"].map(person_to_group)
+    r = rocu.dropna(subset=["group"]).drop_duplicates("group").set_index("group")
+    ep["rocu_return"] = ep.index.isin(r.index)
+    ep["rocu_start"] = r["start_date"].reindex(ep.index)
+    ep["rocu_length"] = r["length_months"].reindex(ep.index).astype("Int64")
+    ep["region"] = r["region"].reindex(ep.index)
+    ep["n_conditions"] = r["n_conditions"].reindex(ep.index).astype("Int64")
+
+    # Precedence (A6): the first source that has a day-precise value.
+    candidates = {"rocu": ep["rocu_start"],
+                  "pnc": ep["pnc_start"].where(ep["pnc_start_precision"] == "day"),
+                  "pnd": pd.Series(pd.NaT, index=ep.index, dtype="datetime64[ns]")}
+    ep["start_date"] = pd.Series(pd.NaT, index=ep.index, dtype="datetime64[ns]")
+    ep["start_source"] = pd.Series(pd.NA, index=ep.index, dtype="string")
+    lengths = {"rocu": ep["rocu_length"], "pnc": ep["pnc_length"],
+               "pnd": pd.Series(pd.NA, index=ep.index, dtype="Int64")}
+    ep["length_months"] = pd.Series(pd.NA, index=ep.index, dtype="Int64")
+    ep["length_source"] = pd.Series(pd.NA, index=ep.index, dtype="string")
+    for source in reversed(rc.get("source_precedence", list(SOURCES))):
+        has = candidates[source].notna()
+        ep.loc[has, "start_date"] = candidates[source][has]
+        ep.loc[has, "start_source"] = source
+        has_len = lengths[source].notna()
+        ep.loc[has_len, "length_months"] = lengths[source][has_len]
+        ep.loc[has_len, "length_source"] = source
+    # An approximate start (for the window check) where the day is unknown (A4, A7).
+    ep["start_earliest"] = ep["start_date"].fillna(ep["pnc_start"])
+    ends = {"month": 1, "year": 12}
+    span = ep["pnc_start_precision"].map(ends).fillna(0).astype(int)
+    ep["start_latest"] = ep["start_date"].fillna(add_months(ep["pnc_start"], span.to_numpy()) - pd.Timedelta(days=1))
+    ep["start_usable"] = ep["start_date"].notna()
+
+    ep["subject_id"] = pseudonymise(ep["person"], key).fillna(unresolved_subject_id(ep["first_ref"], key))
+
+    disc = _episode_discrepancies(ep, orders, cfg)
+    return ep.rename_axis("group").reset_index(), orders, rocu, disc
+
+
+def _episode_discrepancies(ep: pd.DataFrame, orders: pd.DataFrame, cfg: dict) -> pd.DataFrame:
+    rows = []
+    fmt = lambda d: d.dt.strftime("%Y-%m-%d")  # noqa: E731
+    both = ep["rocu_start"].notna() & ep["pnc_start"].notna() & (ep["pnc_start_precision"] == "day")
+    diff = both & (ep["rocu_start"] != ep["pnc_start"])
+    rows.append(pd.DataFrame({
+        "subject_id": ep.loc[diff, "subject_id"], "kind": "order_start_date", "field": "start_date",
+        "source_pair": "pnc~rocu", "value_a": fmt(ep.loc[diff, "pnc_start"]), "value_b": fmt(ep.loc[diff, "rocu_start"]),
+        "resolution": "used " + ep.loc[diff, "start_source"].astype(str),
+        "detail": ((ep.loc[diff, "pnc_start"] - ep.loc[diff, "rocu_start"]).dt.days).astype(str) + " days"}))
+    ldiff = ep["rocu_length"].notna() & ep["pnc_length"].notna() & (ep["rocu_length"] != ep["pnc_length"])
+    rows.append(pd.DataFrame({
+        "subject_id": ep.loc[ldiff, "subject_id"], "kind": "order_length", "field": "length_months",
+        "source_pair": "pnc~rocu", "value_a": ep.loc[ldiff, "pnc_length"].astype(str),
+        "value_b": ep.loc[ldiff, "rocu_length"].astype(str), "resolution": "used " + ep.loc[ldiff, "length_source"],
+        "detail": "length differs"}))
+    interim = ep["has_interim"]
+    rows.append(pd.DataFrame({
+        "subject_id": ep.loc[interim, "subject_id"], "kind": "interim_and_full", "field": "order_type",
+        "source_pair": "orders~orders", "value_a": "interim order", "value_b": "full order",
+        "resolution": "one episode from " + fmt(ep.loc[interim, "start_date"]).fillna("an unusable date"),
+        "detail": ep.loc[interim, "n_orders"].astype(str) + " orders"}))
+    bad_id = orders.loc[orders["pnc_problem"].notna()].drop_duplicates("group")
+    bad_id = bad_id.assign(subject_id=bad_id["group"].map(ep["subject_id"]))
+    kind = bad_id["identity"].map({"ambiguous": "identity_ambiguous", "unmatched": "identity_unmatched"}).fillna(
+        "pnc_check_letter")
+    rows.append(pd.DataFrame({
+        "subject_id": bad_id["subject_id"], "kind": kind, "field": "pnc_id", "source_pair": "orders~" +
+        bad_id["identity"].map({"rocu": "rocu", "linked": "pnd"}).fillna("pnd"),
+        "value_a": "PNC ID " + bad_id["pnc_problem"].astype(str), "value_b": "",
+        "resolution": bad_id["identity"].map({"rocu": "identified from the ROCU return",
+                                              "linked": "linked on name and DOB",
+                                              "ambiguous": "unresolved: several people match name and DOB",
+                                              "unmatched": "unresolved: no person matches name and DOB"}),
+        "detail": bad_id["pnc_problem"].astype(str)}))
+    ended = ep["status"].str.lower().str.contains("discharg|quash").fillna(False)
+    rows.append(pd.DataFrame({
+        "subject_id": ep.loc[ended, "subject_id"], "kind": "order_ended", "field": "status", "source_pair": "orders",
+        "value_a": ep.loc[ended, "status"], "value_b": fmt(ep.loc[ended, "status_date"]),
+        "resolution": "excluded if inside the after window", "detail": "order ended early"}))
+    unusable = ~ep["start_usable"]
+    rows.append(pd.DataFrame({
+        "subject_id": ep.loc[unusable, "subject_id"], "kind": "start_date_unusable", "field": "start_date",
+        "source_pair": "pnc~rocu", "value_a": "precision " + ep.loc[unusable, "pnc_start_precision"].astype(str),
+        "value_b": np.where(ep.loc[unusable, "rocu_return"], "N/K", "no return"),
+        "resolution": "no usable start date", "detail": "day unknown"}))
+    from .cohort import full_windows  # the same rule the cohort applies (A4)
+
+    wanted = full_windows(ep, cfg["study"]) & ~ep["rocu_return"]
+    rows.append(pd.DataFrame({
+        "subject_id": ep.loc[wanted, "subject_id"], "kind": "rocu_missing", "field": "rocu_return",
+        "source_pair": "pnc~rocu", "value_a": "order on PNC", "value_b": "no ROCU return",
+        "resolution": "PNC values used; excluded if a return is required", "detail": "no return"}))
+    return pd.concat(rows, ignore_index=True).reindex(columns=DISCREPANCY_COLUMNS)
+
+
+# --------------------------------------------------------------------------- events
+
+
+def _records(ing: Ingested, ep: pd.DataFrame, orders: pd.DataFrame, rocu_orders: pd.DataFrame, links: pd.DataFrame,
+             weights: pd.DataFrame, cfg: dict):
+    """Every arrest record of a linked person, one row per (source, arrest), with its offences."""
+    match = offence_matcher(weights)
+    person_subject = ep.dropna(subset=["person"]).set_index("person")["subject_id"]
+    quarantine = {}
+
+    pnc = ing.tables["pnc_arrests"].copy()
+    pnc["subject_id"] = pnc["pnc_id"].map(person_subject)
+    quarantine["pnc_arrests"] = pnc.loc[pnc["subject_id"].isna()].assign(check="person_not_on_order_list")
+    pnc = pnc.loc[pnc["subject_id"].notna()]
+    pnc["arrest_key"] = pnc["asn"].fillna(pnc["arrest_date"].dt.strftime("%Y-%m-%d"))
+    pnc["rec"] = "pnc:" + pnc["pnc_id"] + ":" + pnc["arrest_key"]
+    pnc_off = pnc[["rec", "cjs_code", "ho_class", "offence_title", "source_row"]].assign(source="pnc")
+    pnc_rec = pnc.groupby("rec").agg(subject_id=("subject_id", "first"), date=("arrest_date", "min")).reset_index()
+
+    pnd = ing.tables["pnd_records"].copy()
+    pnd_links = links.loc[links["source"] == "pnd_records"].set_index("rec")
+    rec = "pnd_records:" + pnd["source_row"].astype(str)
+    pnd["person"] = pnd["pnc_id"].where(pnd["pnc_id"].isin(person_subject.index), rec.map(pnd_links["pnc_id"]))
+    pnd["subject_id"] = pnd["person"].map(person_subject)
+    why = np.where(pnd["pnc_id"].notna(), "person_not_on_order_list",
+                   "person_" + rec.map(pnd_links["link_status"]).fillna("no_match").astype(str))
+    quarantine["pnd_records"] = pnd.loc[pnd["subject_id"].isna()].assign(check=why[pnd["subject_id"].isna()])
+    pnd = pnd.loc[pnd["subject_id"].notna()]
+    pnd["rec"] = "pnd:" + pnd["source_row"].astype(str)
+    pnd["cjs_code"] = pnd["code_in_text"].fillna(match(pnd["offence_text"]))
+    pnd_off = pnd[["rec", "cjs_code", "offence_text", "source_row"]].rename(columns={"offence_text": "offence_title"})
+    pnd_off = pnd_off.assign(ho_class=pd.NA, source="pnd")
+    pnd_rec = pnd[["rec", "subject_id", "event_date", "name_key", "person"]].rename(columns={"event_date": "date"})
+
+    ro = ing.tables["rocu_offending"].copy()
+    ref_subject = orders.set_index("order_ref")["group"].map(ep.set_index("group")["subject_id"])
+    ro["subject_id"] = ro["order_ref"].map(ref_subject)
+    by_pnc = ro["subject_id"].isna() & ro["pnc_id"].notna()
+    ro.loc[by_pnc, "subject_id"] = ro.loc[by_pnc, "pnc_id"].map(person_subject)
+    quarantine["rocu_offending"] = ro.loc[ro["subject_id"].isna()].assign(check="order_not_on_order_list")
+    ro = ro.loc[ro["subject_id"].notna()]
+    ro["rec"] = "rocu:" + ro["region"] + ":" + ro["source_row"].astype(str)
+    ro["cjs_code"] = ro["cjs_code"].fillna(match(ro["offence"]))
+    ro_off = ro[["rec", "cjs_code", "offence", "source_row", "region"]].rename(columns={"offence": "offence_title"})
+    ro_off = ro_off.assign(ho_class=pd.NA, source="rocu")
+    ro_rec = ro[["rec", "subject_id", "arrest_date"]].rename(columns={"arrest_date": "date"})
+
+    offences = pd.concat([pnc_off, pnd_off, ro_off], ignore_index=True)
+    scored = score_offences(offences, weights, cfg["harm"], cfg["categories"])
+    principal = (scored.sort_values(["rec", "score", "matched_code"], ascending=[True, False, True])
+                 .drop_duplicates("rec").set_index("rec"))
+    category = principal["category"].where(principal["match"] != "unknown")
+    records = pd.concat([ro_rec.assign(source="rocu"), pnc_rec.assign(source="pnc"), pnd_rec.assign(source="pnd")],
+                        ignore_index=True)
+    records["category"] = records["rec"].map(category)
+    return records, offences, quarantine, pnd
+
+
+def merge_records(records: pd.DataFrame, precedence: list[str], tolerance_days: int) -> pd.DataFrame:
+    """Merge arrest records of the same person within ``tolerance_days`` and of a compatible
+    offence (same category, or either unknown) into events (A8).
+
+    Sources are merged in precedence order: the first source's records are events; each later
+    source's records join the nearest event (``merge_asof``, by person and category) or
+    become new events.  Returns ``records`` with ``event_id``.
+    """
+    tol = pd.Timedelta(days=tolerance_days)
+    records = records.assign(event_id=pd.Series(pd.NA, index=records.index, dtype="string"),
+                             cat=records["category"].fillna("?").astype(str),
+                             date=pd.to_datetime(records["date"]).astype("datetime64[ns]"),
+                             subject_id=records["subject_id"].astype(str))
+    events = pd.DataFrame({"event_id": pd.Series(dtype=str), "subject_id": pd.Series(dtype=str),
+                           "date": pd.Series(dtype="datetime64[ns]"), "cat": pd.Series(dtype=str)})
+    for source in precedence:
+        batch = records.loc[records["source"] == source].sort_values(["date", "rec"]).drop(columns="event_id")
+        if batch.empty:
+            continue
+        matched = pd.Series(pd.NA, index=batch.index, dtype="string")
+        if not events.empty:
+            ev = events.sort_values("date")
+            known = batch["cat"] != "?"
+            if known.any():
+                m = pd.merge_asof(batch.loc[known].reset_index(), ev.loc[ev["cat"] != "?"], on="date",
+                                  by=["subject_id", "cat"], direction="nearest", tolerance=tol)
+                matched[m["index"].to_numpy()] = m["event_id"].to_numpy()
+            loose = matched.isna()
+            if loose.any():
+                # A record or event of unknown category may still be the same arrest.
+                cand = pd.merge_asof(batch.loc[loose].reset_index().drop(columns="cat"),
+                                     ev.rename(columns={"cat": "ev_cat"}), on="date", by="subject_id",
+                                     direction="nearest", tolerance=tol)
+                ok = cand["event_id"].notna() & ((cand["ev_cat"] == "?") | (batch.loc[loose, "cat"].to_numpy() == "?"))
+                matched[cand.loc[ok, "index"].to_numpy()] = cand.loc[ok, "event_id"].to_numpy()
+        new = matched.isna()
+        new_ids = "E" + pd.Series(batch.loc[new, "rec"]).map(
+            lambda r: hashlib.sha256(r.encode()).hexdigest()[:12]).to_numpy()
+        matched[new] = new_ids
+        records.loc[batch.index, "event_id"] = matched.to_numpy()
+        events = pd.concat([events, batch.loc[new, ["subject_id", "date", "cat"]].assign(event_id=new_ids)],
+                           ignore_index=True)
+    return records
+
+
+def build_events(records: pd.DataFrame, offences: pd.DataFrame, precedence: list[str], tolerance: int):
+    merged = merge_records(records, precedence, tolerance)
+    rank = {s: i for i, s in enumerate(precedence)}
+    merged["rank"] = merged["source"].map(rank)
+    top = merged.sort_values(["event_id", "rank", "date"]).drop_duplicates("event_id").set_index("event_id")
+    flags = pd.crosstab(merged["event_id"], merged["source"]).reindex(columns=list(SOURCES), fill_value=0) > 0
+    events = pd.DataFrame({"event_id": top.index, "subject_id": top["subject_id"].to_numpy(),
+                           "event_date": top["date"].to_numpy(), "date_source": top["source"].to_numpy()})
+    for s in SOURCES:
+        events[f"in_{s}"] = events["event_id"].map(flags[s]).astype(bool)
+    # Offences: PNC records every charge of an arrest, so its offences are used when it has the
+    # arrest; then ROCU's, then PND's (A17).
+    offence_rank = {"pnc": 0, "rocu": 1, "pnd": 2}
+    merged["offence_rank"] = merged["source"].map(offence_rank)
+    chosen = merged.sort_values(["event_id", "offence_rank", "rec"]).drop_duplicates("event_id")
+    event_offences = offences.merge(chosen[["rec", "event_id"]], on="rec")[
+        ["event_id", "cjs_code", "ho_class", "offence_title", "source"]]
+    return events.sort_values(["subject_id", "event_date", "event_id"]).reset_index(drop=True), \
+        event_offences.sort_values(["event_id", "cjs_code"]).reset_index(drop=True), merged
+
+
+def _event_discrepancies(events: pd.DataFrame, merged: pd.DataFrame, offences: pd.DataFrame,
+                         pnd: pd.DataFrame, ep: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    fmt = lambda d: pd.Series(d).dt.strftime("%Y-%m-%d")  # noqa: E731
+    m = merged.merge(events[["event_id", "event_date", "date_source"]], on="event_id")
+    off = m["date"] != m["event_date"]
+    rows.append(pd.DataFrame({
+        "subject_id": m.loc[off, "subject_id"], "kind": "arrest_date", "field": "arrest_date",
+        "source_pair": m.loc[off, "date_source"] + "~" + m.loc[off, "source"],
+        "value_a": fmt(m.loc[off, "event_date"]).to_numpy(), "value_b": fmt(m.loc[off, "date"]).to_numpy(),
+        "resolution": "used " + m.loc[off, "date_source"], "detail": fmt(m.loc[off, "event_date"]).to_numpy()}))
+    for s, other in (("pnc", "pnd"), ("pnd", "pnc")):
+        missing = ~events[f"in_{s}"]
+        rows.append(pd.DataFrame({
+            "subject_id": events.loc[missing, "subject_id"], "kind": f"arrest_not_in_{s}", "field": "arrest",
+            "source_pair": "pnc~pnd", "value_a": np.where(events.loc[missing, f"in_{other}"], f"in {other}", ""),
+            "value_b": f"not in {s}", "resolution": "kept (union of systems)",
+            "detail": fmt(events.loc[missing, "event_date"]).to_numpy()}))
+    # Wording: a PND description that is none of the PNC titles of the same arrest.
+    both = events.loc[events["in_pnc"] & events["in_pnd"], ["event_id", "subject_id", "event_date"]]
+    pnc_titles = (offences.loc[offences["source"] == "pnc"].merge(merged[["rec", "event_id"]], on="rec")
+                  .assign(key=lambda d: _offence_key(d["offence_title"])).groupby("event_id")["key"].agg(set))
+    pnd_text = (offences.loc[offences["source"] == "pnd"].merge(merged[["rec", "event_id"]], on="rec")
+                .assign(key=lambda d: _offence_key(d["offence_title"])).drop_duplicates("event_id")
+                .set_index("event_id")["key"])
+    differs = both["event_id"].map(lambda e: pnd_text.get(e) not in pnc_titles.get(e, set()))
+    w = both.loc[differs.astype(bool)]
+    rows.append(pd.DataFrame({
+        "subject_id": w["subject_id"], "kind": "offence_wording", "field": "offence", "source_pair": "pnc~pnd",
+        "value_a": "PNC title", "value_b": "PND wording differs", "resolution": "used PNC offences",
+        "detail": fmt(w["event_date"]).to_numpy()}))
+    # Names: PND person fields against the order list, for records linked to a person.
+    name = pnd.assign(order_key=pnd["subject_id"].map(ep.set_index("subject_id")["name_key"]))
+    same = name["name_key"] == name["order_key"]
+    swapped = ~same & (name["name_key"].str.split().map(sorted, na_action="ignore") ==
+                       name["order_key"].str.split().map(sorted, na_action="ignore"))
+    spelled = ~same & ~swapped
+    for mask, kind, text in ((swapped, "name_order", "forenames and surname swapped"),
+                             (spelled, "name_spelling", "spelling differs")):
+        rows.append(pd.DataFrame({
+            "subject_id": name.loc[mask, "subject_id"], "kind": kind, "field": "name", "source_pair": "orders~pnd",
+            "value_a": "order list name", "value_b": text, "resolution": "linked on " + np.where(
+                name.loc[mask, "pnc_id"].notna(), "PNC ID", "name and DOB"), "detail": text}))
+    no_id = pnd["pnc_id"].isna()
+    rows.append(pd.DataFrame({
+        "subject_id": pnd.loc[no_id, "subject_id"], "kind": "missing_pnc_id", "field": "pnc_id",
+        "source_pair": "orders~pnd", "value_a": "", "value_b": "no PNC ID on PND record",
+        "resolution": "linked on name and DOB", "detail": fmt(pnd.loc[no_id, "event_date"]).to_numpy()}))
+    return pd.concat(rows, ignore_index=True).reindex(columns=DISCREPANCY_COLUMNS)
+
+
+# --------------------------------------------------------------------------- the stage
+
+
+def reconcile(ing: Ingested, cfg: dict, weights: pd.DataFrame) -> Reconciled:
+    key = pseudonym_key(cfg["source"])
+    rc = cfg["reconcile"]
+    precedence = list(rc.get("source_precedence", SOURCES))
+    # Name/DOB linkage for every record without a valid PNC ID (A10, A11).
+    index = pd.concat([ing.tables[s][["pnc_id", "name_key", "date_of_birth"]]
+                       for s in ("orders", "pnd_records", "rocu_orders")], ignore_index=True).dropna()
+    to_link = pd.concat([
+        ing.tables[s].loc[ing.tables[s]["pnc_id"].isna()].assign(
+            rec=lambda d, s=s: s + ":" + d["source_row"].astype(str), source=s)[["rec", "source", "name_key",
+                                                                                  "date_of_birth"]]
+        for s in ("orders", "pnd_records")], ignore_index=True)
+    links = link_by_name_dob(to_link, index, float(rc["link_threshold"]), float(rc["link_margin"]))
+    links = links.merge(to_link[["rec", "source"]], on="rec")
+
+    ep, orders, rocu, ep_disc = build_episodes(ing, cfg, key, links)
+    records, offences, quarantine, pnd = _records(ing, ep, orders, rocu, links, weights, cfg)
+    events, event_offences, merged = build_events(records, offences, precedence, int(rc["duplicate_tolerance_days"]))
+    ev_disc = _event_discrepancies(events, merged, offences, pnd, ep)
+    discrepancies = (pd.concat([ep_disc, ev_disc], ignore_index=True)
+                     .sort_values(["kind", "subject_id", "detail", "source_pair"], kind="stable").reset_index(drop=True))
+    outcomes = _outcomes(ing, orders, rocu, merged, offences, quarantine, precedence)
+    episodes = ep[["subject_id", "identity", "start_date", "start_source", "start_usable", "start_earliest",
+                   "start_latest", "length_months", "length_source", "n_orders", "has_interim", "status",
+                   "status_date", "rocu_return", "region", "owning_force", "applicant", "n_conditions"]]
+    episodes = episodes.sort_values("subject_id").reset_index(drop=True)
+    return Reconciled(episodes=episodes, events=events, offences=event_offences, discrepancies=discrepancies,
+                      outcomes=outcomes, links=links, quarantine=quarantine)
+
+
+def _outcomes(ing, orders, rocu, merged, offences, quarantine, precedence) -> pd.DataFrame:
+    """The fate of every row that survived ingest (ingest's own outcomes come first)."""
+    parts = [ing.outcome_table()]
+    # Orders: each episode keeps its first row; its other rows (interim + full) are merged.
+    first = orders.sort_values(["group", "date_made", "order_ref"]).duplicated("group")
+    parts.append(pd.DataFrame({"source": "orders", "file": orders["file"], "source_row": orders["source_row"],
+                               "outcome": np.where(first, "merged", "kept"),
+                               "reason": np.where(first, "same_episode_as_another_order", "episode")}))
+    unmatched_rocu = rocu["group"].isna()
+    parts.append(pd.DataFrame({"source": "rocu_orders", "file": rocu["file"], "source_row": rocu["source_row"],
+                               "outcome": np.where(unmatched_rocu, "quarantined", "kept"),
+                               "reason": np.where(unmatched_rocu, "order_not_on_order_list", "episode")}))
+    # Arrest records: the top-precedence record of each event is kept, the rest merged (A8).
+    rank = {s: i for i, s in enumerate(precedence)}
+    m = merged.assign(rank=merged["source"].map(rank)).sort_values(["event_id", "rank", "rec"])
+    top = ~m.duplicated("event_id")
+    fate = pd.DataFrame({"rec": m["rec"], "event_id": m["event_id"], "outcome": np.where(top, "kept", "merged"),
+                         "reason": np.where(top, "event", "same_arrest_as_" + m.groupby("event_id")["source"]
+                                            .transform("first"))})
+    rows = offences.merge(fate, on="rec")
+    src_name = {"pnc": "pnc_arrests", "pnd": "pnd_records", "rocu": "rocu_offending"}
+    files = {"pnc": ing.tables["pnc_arrests"]["file"].iloc[0] if len(ing.tables["pnc_arrests"]) else "",
+             "pnd": ing.tables["pnd_records"]["file"].iloc[0] if len(ing.tables["pnd_records"]) else ""}
+    rocu_files = ing.tables["rocu_offending"].set_index(["region", "source_row"])["file"] \
+        if len(ing.tables["rocu_offending"]) else pd.Series(dtype=str)
+    parts.append(pd.DataFrame({
+        "source": rows["source"].map(src_name), "file": np.where(
+            rows["source"] == "rocu", [rocu_files.get((r, s), "") for r, s in zip(rows.get("region", ""),
+                                                                               rows["source_row"])]
+            if (rows["source"] == "rocu").any() else "", rows["source"].map(files)),
+        "source_row": rows["source_row"], "outcome": rows["outcome"], "reason": rows["reason"],
+        "event_id": rows["event_id"]}))
+    for source, q in quarantine.items():
+        parts.append(pd.DataFrame({"source": source, "file": q["file"].astype(str), "source_row": q["source_row"],
+                                   "outcome": "quarantined", "reason": q["check"]}))
+    out = pd.concat(parts, ignore_index=True)
+    out["source_row"] = out["source_row"].astype(int)
+    out["event_id"] = out.get("event_id", pd.Series(pd.NA, index=out.index)).astype("string")
+    return out
+
+
+def audit_ledger(outcomes: pd.DataFrame, rows_read: dict[str, int]) -> pd.DataFrame:
+    """Per source: rows read = kept + merged + quarantined, broken down by reason."""
+    counts = outcomes.groupby(["source", "outcome", "reason"]).size().rename("rows").reset_index()
+    totals = outcomes.groupby("source").size()
+    read = pd.DataFrame({"source": list(rows_read), "outcome": "read", "reason": "",
+                         "rows": list(rows_read.values())})
+    ledger = pd.concat([read, counts], ignore_index=True)
+    ledger["balances"] = ledger["source"].map(lambda s: int(totals.get(s, 0)) == int(rows_read.get(s, -1)))
+    order = {"read": 0, "kept": 1, "merged": 2, "quarantined": 3}
+    return ledger.sort_values(["source", "outcome", "reason"], key=lambda c: c.map(order) if c.name == "outcome"
+                              else c).reset_index(drop=True)

@@ -1,0 +1,109 @@
+"""The edges of each stage: read its inputs, call the stage's functions, write its outputs.
+
+Rules' scripts call these; notebooks and tests can too.  All file formats live here: Parquet
+between stages, CSV (byte-stable: fixed float format, ISO dates, ``\\n`` line ends) for
+``data/processed``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+
+def say(message: str, log: str | None = None) -> None:
+    """Progress for the user (stderr) and the rule's log."""
+    print(f"strostudy: {message}", file=sys.stderr, flush=True)
+    if log:
+        Path(log).parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "a") as handle:
+            handle.write(message + "\n")
+
+
+def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
+    """Deterministic CSV: the same frame always gives the same bytes."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    out = frame.copy()
+    for col in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[col]):
+            out[col] = out[col].dt.strftime("%Y-%m-%d")
+    out.to_csv(path, index=False, lineterminator="\n", float_format="%.10g")
+
+
+def read_csv(path: str | Path, dates: tuple[str, ...] = ()) -> pd.DataFrame:
+    frame = pd.read_csv(path, keep_default_na=True)
+    for col in dates:
+        if col in frame:
+            frame[col] = pd.to_datetime(frame[col])
+    return frame
+
+
+def _write_parquet(frame: pd.DataFrame, path: str | Path) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(path, index=False)
+
+
+def run_reconcile(raw_dir: str, config: dict, out: dict, log: str | None = None) -> None:
+    from .harm import load_weights
+    from .ingest import ingest, quarantine_summary
+    from .reconcile import reconcile
+
+    t0 = time.perf_counter()
+    ing = ingest(raw_dir, config)
+    say("read " + ", ".join(f"{n:,} {s} rows" for s, n in ing.rows_read.items()), log)
+    for line in quarantine_summary(ing, out["quarantine"]):
+        say(line, log)
+    result = reconcile(ing, config, load_weights(config["harm"]))
+    clean_dir = Path(out["clean"])
+    for name, table in ing.tables.items():
+        _write_parquet(table.astype({c: "string" for c in table.columns if table[c].dtype == object}),
+                       clean_dir / f"{name}.parquet")
+    qdir = Path(out["quarantine"])
+    qdir.mkdir(parents=True, exist_ok=True)
+    for name in sorted(set(ing.quarantine) | set(result.quarantine)):
+        parts = [q for q in (ing.quarantine.get(name), result.quarantine.get(name)) if q is not None and len(q)]
+        frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["source_row", "check"])
+        first = ["source_row", "check"] + [c for c in frame.columns if c not in ("source_row", "check")]
+        write_csv(frame[first], qdir / f"{name}.csv")
+    write_csv(result.episodes, out["orders"])
+    write_csv(result.discrepancies, out["discrepancies"])
+    _write_parquet(result.events, out["events"])
+    _write_parquet(result.offences, out["offences"])
+    _write_parquet(result.outcomes, out["outcomes"])
+    _write_parquet(result.links, out["links"])
+    Path(out["rows_read"]).write_text(json.dumps(ing.rows_read, indent=1, sort_keys=True))
+    ids = result.episodes["identity"].value_counts().to_dict()
+    say(f"{len(result.episodes):,} order episodes ({', '.join(f'{v} by {k}' for k, v in sorted(ids.items()))}); "
+        f"{len(result.events):,} arrest events; {len(result.discrepancies):,} discrepancies logged "
+        f"({time.perf_counter() - t0:.1f}s)", log)
+
+
+def run_harm(inputs: dict, harm_cfg: dict, categories: dict, out: dict, log: str | None = None) -> None:
+    from .harm import load_weights, score_events
+    from .reconcile import audit_ledger
+
+    weights = load_weights(harm_cfg)
+    events = pd.read_parquet(inputs["events"])
+    offences = pd.read_parquet(inputs["offences"])
+    scored, quarantined, unknown = score_events(events, offences, weights, harm_cfg, categories,
+                                                harm_cfg.get("index_name", "harm index"))
+    # Rows behind quarantined events become quarantined rows, so the ledger still balances.
+    outcomes = pd.read_parquet(inputs["outcomes"])
+    hit = outcomes["event_id"].isin(quarantined["event_id"])
+    outcomes.loc[hit, "outcome"] = "quarantined"
+    outcomes.loc[hit, "reason"] = "unknown_offence_code"
+    rows_read = json.loads(Path(inputs["rows_read"]).read_text())
+    ledger = audit_ledger(outcomes, rows_read)
+    write_csv(scored, out["events"])
+    write_csv(unknown, out["unknown_codes"])
+    write_csv(ledger, out["ledger"])
+    write_csv(quarantined, out["quarantine"])
+    if not ledger["balances"].all():
+        bad = ledger.loc[~ledger["balances"], "source"].unique()
+        raise RuntimeError(f"audit ledger does not balance for {', '.join(bad)}; this is a bug, please report it")
+    say(f"scored {len(scored):,} arrest events on {harm_cfg.get('index_name')}; "
+        f"{len(quarantined):,} quarantined for {len(unknown):,} unknown offence code(s)", log)
