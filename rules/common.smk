@@ -11,3 +11,8 @@ RAW_ROCU = "data/raw/rocu"
 def raw_inputs(wildcards=None):
     """Every raw extract the workflow reads (written by `simulate` when source is synthetic)."""
     return {**RAW_TABLES, "rocu": RAW_ROCU}
+
+
+def raw_provenance(wildcards=None):
+    """The raw extracts again, under names the report lists as provenance."""
+    return {f"raw_{name}": path for name, path in raw_inputs().items()}

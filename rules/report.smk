@@ -2,7 +2,7 @@
 
 rule report:
     input:
-        unpack(raw_inputs),
+        unpack(raw_provenance),
         orders="data/processed/orders.csv",
         events="data/processed/events.csv",
         ledger="data/processed/audit_ledger.csv",

@@ -310,11 +310,12 @@ def row_checks(source: str, clean: pd.DataFrame) -> pd.Series:
     return reasons
 
 
-def split_failures(source: str, clean: pd.DataFrame, path: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(kept rows, quarantined rows with ``check``, outcomes of the quarantined rows)."""
+def split_failures(source: str, raw: pd.DataFrame, clean: pd.DataFrame,
+                   path: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(kept clean rows, quarantined rows as the extract had them plus ``check``, outcomes)."""
     reasons = row_checks(source, clean)
     bad = reasons.notna().to_numpy()
-    quarantined = clean.loc[bad].assign(check=reasons[bad])
+    quarantined = raw.loc[bad].assign(check=reasons[bad])
     kept = clean.loc[~bad].reset_index(drop=True)
     return kept, quarantined, pd.DataFrame({
         "source": source, "file": quarantined.get("file", pd.Series(path, index=quarantined.index)).astype(str),
@@ -336,7 +337,7 @@ def ingest(raw_dir: str | Path, config: dict) -> Ingested:
         rows, set_aside = read_csv_extract(path, source)
         out.rows_read[source] = len(rows) + len(set_aside)
         out.outcomes.append(set_aside)
-        kept, quarantined, outcomes = split_failures(source, cleaners[source](rows), str(path))
+        kept, quarantined, outcomes = split_failures(source, rows, cleaners[source](rows), str(path))
         out.tables[source] = kept.assign(file=str(path))
         out.quarantine[source] = pd.concat([rows.iloc[:0].assign(check=pd.Series(dtype=str)), quarantined]) \
             if quarantined.empty else quarantined
@@ -349,7 +350,7 @@ def ingest(raw_dir: str | Path, config: dict) -> Ingested:
             out.tables[source] = pd.DataFrame(columns=list(CLEAN_MODELS[source].to_schema().columns) + ["file"])
             out.quarantine[source] = pd.DataFrame(columns=["region", "source_row", "check"])
             continue
-        kept, quarantined, outcomes = split_failures(source, cleaner(raw, pivot), str(raw_dir / "rocu"))
+        kept, quarantined, outcomes = split_failures(source, raw, cleaner(raw, pivot), str(raw_dir / "rocu"))
         out.tables[source] = kept
         out.quarantine[source] = quarantined
         out.outcomes.append(outcomes)

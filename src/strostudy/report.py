@@ -27,9 +27,11 @@ def sha256(path: Path) -> str:
 
 
 def input_files(inputs: dict) -> list[Path]:
-    """Every file behind the inputs (directories expanded), sorted."""
+    """Every raw extract behind the inputs named ``raw_*`` (directories expanded), sorted."""
     files = []
-    for value in inputs.values():
+    for name, value in inputs.items():
+        if not name.startswith("raw_"):
+            continue
         for item in value if isinstance(value, list) else [value]:
             p = Path(item)
             files.extend(sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p])
