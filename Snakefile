@@ -21,6 +21,7 @@ report: "report/workflow.rst"
 include: "rules/common.smk"
 include: "rules/simulate.smk"
 include: "rules/reconcile.smk"
+include: "rules/cohort.smk"
 include: "rules/report.smk"
 
 

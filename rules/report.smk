@@ -8,6 +8,10 @@ rule report:
         ledger="data/processed/audit_ledger.csv",
         discrepancies="data/processed/discrepancies.csv",
         unknown_codes="data/processed/unknown_codes.csv",
+        flow="data/processed/cohort_flow.csv",
+        windows="data/processed/subject_windows.csv",
+        tests="data/processed/prepost_tests.csv",
+        correlations="data/processed/correlations.csv",
     output:
         html="reports/results.html",
         md="reports/results.md",

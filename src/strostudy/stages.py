@@ -107,3 +107,27 @@ def run_harm(inputs: dict, harm_cfg: dict, categories: dict, out: dict, log: str
         raise RuntimeError(f"audit ledger does not balance for {', '.join(bad)}; this is a bug, please report it")
     say(f"scored {len(scored):,} arrest events on {harm_cfg.get('index_name')}; "
         f"{len(quarantined):,} quarantined for {len(unknown):,} unknown offence code(s)", log)
+
+
+def run_cohort(inputs: dict, config: dict, out: dict, log: str | None = None) -> None:
+    from .cohort import build_cohort, monthly_series, subject_windows, window_events
+    from .prepost import correlations, prepost_tests
+
+    episodes = read_csv(inputs["orders"], dates=("start_date", "start_earliest", "start_latest", "status_date"))
+    events = read_csv(inputs["events"], dates=("event_date",))
+    cohort, flow = build_cohort(episodes, config)
+    windowed = window_events(events, cohort, config)
+    windows = subject_windows(windowed, cohort)
+    monthly = monthly_series(windowed, cohort, config)
+    write_csv(flow, out["flow"])
+    write_csv(cohort[["subject_id", "full_windows", "exclusion", "all_reasons", "analysed", "start_date"]],
+              out["cohort"])
+    write_csv(windows, out["windows"])
+    write_csv(monthly, out["monthly"])
+    say(f"cohort: {flow['n_out'].iloc[0]} orders -> {flow['n_out'].iloc[1]} with full windows -> "
+        f"{int(cohort['analysed'].sum())} analysed; {len(windowed):,} arrests in their windows", log)
+    t0 = time.perf_counter()
+    tests = prepost_tests(windows, config)
+    write_csv(tests, out["tests"])
+    write_csv(correlations(windows, monthly), out["correlations"])
+    say(f"before/after tests for {len(tests)} measure x category rows ({time.perf_counter() - t0:.1f}s)", log)

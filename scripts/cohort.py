@@ -1,0 +1,12 @@
+"""Rule adapter: cohort, windows, monthly series and before/after tests."""
+
+from strostudy.workflow import run
+
+
+def step(smk):
+    from strostudy.stages import run_cohort
+
+    run_cohort(inputs=dict(smk.input), config=dict(smk.params.config), out=dict(smk.output), log=smk.log[0])
+
+
+run(snakemake, step)  # noqa: F821 - provided by Snakemake
