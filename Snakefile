@@ -22,6 +22,7 @@ include: "rules/common.smk"
 include: "rules/simulate.smk"
 include: "rules/reconcile.smk"
 include: "rules/cohort.smk"
+include: "rules/its.smk"
 include: "rules/report.smk"
 
 

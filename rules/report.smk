@@ -12,6 +12,8 @@ rule report:
         windows="data/processed/subject_windows.csv",
         tests="data/processed/prepost_tests.csv",
         correlations="data/processed/correlations.csv",
+        its_models="data/processed/its_models.csv",
+        its_summary="data/processed/its_summary.csv",
     output:
         html="reports/results.html",
         md="reports/results.md",

@@ -34,7 +34,7 @@ def paper():
 def run_stages(raw_dir, work, config=None):
     """Run the workflow's stages in-process (as the rules do) into ``work``; returns paths."""
     from strostudy.config import defaults
-    from strostudy.stages import run_cohort, run_harm, run_reconcile
+    from strostudy.stages import run_cohort, run_harm, run_its, run_reconcile
 
     cfg = config or defaults()
     w = Path(work)
@@ -53,6 +53,8 @@ def run_stages(raw_dir, work, config=None):
                   {"flow": "cohort_flow", "cohort": "cohort", "windows": "subject_windows",
                    "monthly": "monthly_series", "tests": "prepost_tests", "correlations": "correlations"}.items()}
     run_cohort({"orders": rec["orders"], "events": harm_out["events"]}, cfg, cohort_out)
+    run_its({"monthly": cohort_out["monthly"]}, cfg,
+            {k: processed / f"its_{k}.csv" for k in ("models", "diagnostics", "summary")})
     return processed
 
 

@@ -324,23 +324,19 @@ def _designed_arrests(rng, subjects: pd.DataFrame, catalogue: pd.DataFrame, wind
     for period in ("before", "after"):
         idx = np.flatnonzero(events["period"] == period)
         n = len(idx)
+        # Monthly counts are drawn multinomially, so they carry Poisson-like noise as real
+        # counts do: flat before the order; after it, falling smoothly from the before level
+        # (no step), with the most harmful arrests early so harm falls faster than volume.
         if period == "before":
-            # Flat: n/window a month, remainder on random months, then zero-sum jitter so
-            # months differ a little without any trend.
-            per_month = np.full(window, n // window)
-            per_month[rng.choice(window, n % window, replace=False)] += 1
-            shuffle = rng.permutation(window)
-            third = window // 3
-            per_month[shuffle[:third]] += 1
-            per_month[shuffle[third: 2 * third]] -= 1
-            slots = np.repeat(np.arange(-window, 0), np.maximum(per_month, 0))
-            slots = np.resize(slots, n) if len(slots) != n else slots
+            weights = np.ones(window)
             key = rng.random(n)
         else:
             level = (events["period"] == "before").sum() / window
-            k = _decay_rate(level, n, window)
-            slots = np.repeat(np.arange(window), _largest_remainder(np.exp(-k * np.arange(window)), n))
+            weights = np.exp(-_decay_rate(level, n, window) * np.arange(window))
             key = -np.log(events["cchi_score"].to_numpy()[idx]) + rng.normal(0, 1.6, n)
+        counts = rng.multinomial(n, weights / weights.sum())
+        offset_month = -window if period == "before" else 0
+        slots = np.repeat(np.arange(window) + offset_month, counts)
         events.loc[idx[np.argsort(key, kind="stable")], "month"] = slots
     start = subjects["start_date"].to_numpy()[events["subject"]]
     events["date"] = _day_in_month(rng, events, pd.Series(start))

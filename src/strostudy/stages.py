@@ -131,3 +131,22 @@ def run_cohort(inputs: dict, config: dict, out: dict, log: str | None = None) ->
     write_csv(tests, out["tests"])
     write_csv(correlations(windows, monthly), out["correlations"])
     say(f"before/after tests for {len(tests)} measure x category rows ({time.perf_counter() - t0:.1f}s)", log)
+
+
+def run_its(inputs: dict, config: dict, out: dict, log: str | None = None) -> None:
+    import warnings
+
+    from .its import its_models, summary
+
+    monthly = read_csv(inputs["monthly"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # statsmodels' small-sample notes; diagnostics are reported instead
+        models, diagnostics = its_models(monthly, config)
+    write_csv(models, out["models"])
+    write_csv(diagnostics, out["diagnostics"])
+    findings = summary(models, config)
+    write_csv(findings, out["summary"])
+    for row in findings.itertuples():
+        say(f"{row.measure}: change at the order is {row.change} ({row.model}); post-order trend "
+            f"{'down, significant' if row.post_trend_down else 'not significantly down'}; "
+            f"placebos significant: {row.placebos_significant or 'none'}", log)

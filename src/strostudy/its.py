@@ -1,0 +1,186 @@
+"""Interrupted time-series and trend models of the monthly series (A20-A24).
+
+Segmented regression ``y = b0 + b1*time + b2*post + b3*time_since`` with ``time`` the month
+(-24..23), ``post`` 1 from month 0, ``time_since = month * post``.  Arrests: quasi-Poisson GLM
+(log link, Pearson chi-square scale), as R's ``glm(family = quasipoisson)``.  Harm: OLS, and
+OLS on log(1 + harm).  Each with model-based and Newey-West HAC standard errors (R's
+``sandwich::NeweyWest(fit, lag = L, prewhite = FALSE, adjust = FALSE)``).  Then the trend after
+the order alone (OLS with HAC, Mann-Kendall, Theil-Sen), residual diagnostics, and placebo
+interruptions inside the before period.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+TERMS = ["intercept", "time", "post", "time_since"]
+COLUMNS = ["measure", "category", "model", "term", "estimate", "se", "se_type", "ci_low", "ci_high", "p_value", "n"]
+
+
+def design(months: np.ndarray, interruption: int = 0) -> pd.DataFrame:
+    months = np.asarray(months, dtype=float)
+    post = (months >= interruption).astype(float)
+    return pd.DataFrame({"intercept": 1.0, "time": months, "post": post,
+                         "time_since": (months - interruption) * post})
+
+
+def fit_segmented(y: np.ndarray, months: np.ndarray, kind: str, hac_lags: int, interruption: int = 0,
+                  offset: np.ndarray | None = None):
+    """Fit one segmented model; returns (rows for each term and se_type, fitted result).
+
+    ``kind`` is ``quasipoisson``, ``ols`` or ``loglinear``.  Model-based inference uses t on
+    the residual degrees of freedom (as R's ``summary`` for lm and quasi families); HAC
+    inference uses t for OLS and the normal for the GLM (as ``lmtest::coeftest``)."""
+    import statsmodels.api as sm
+
+    X = design(months, interruption)
+    y = np.asarray(y, dtype=float)
+    if kind == "quasipoisson":
+        model = sm.GLM(y, X, family=sm.families.Poisson(), offset=offset)
+        fit = model.fit(scale="X2", tol=1e-14, maxiter=200)
+        fit_hac = model.fit(scale="X2", tol=1e-14, maxiter=200, cov_type="HAC",
+                            cov_kwds={"maxlags": hac_lags, "use_correction": False})
+        dist_model, dist_hac = stats.t(fit.df_resid), stats.norm()
+    else:
+        target = np.log1p(y) if kind == "loglinear" else y
+        model = sm.OLS(target, X)
+        fit = model.fit()
+        fit_hac = model.fit(cov_type="HAC", cov_kwds={"maxlags": hac_lags, "use_correction": False})
+        dist_model = dist_hac = stats.t(fit.df_resid)
+    rows = []
+    for se_type, f, dist in (("model", fit, dist_model), (f"hac_{hac_lags}", fit_hac, dist_hac)):
+        est, se = np.asarray(f.params), np.asarray(f.bse)
+        crit = dist.ppf(0.975)
+        p = 2 * dist.sf(np.abs(est / se))
+        for i, term in enumerate(TERMS):
+            rows.append({"term": term, "estimate": est[i], "se": se[i], "se_type": se_type,
+                         "ci_low": est[i] - crit * se[i], "ci_high": est[i] + crit * se[i], "p_value": p[i],
+                         "n": len(y)})
+    return rows, fit
+
+
+def post_trend(y: np.ndarray, months: np.ndarray, hac_lags: int) -> list[dict]:
+    """Trend after the order alone: OLS slope (model and HAC), Mann-Kendall, Theil-Sen."""
+    import statsmodels.api as sm
+
+    keep = months >= 0
+    t, v = months[keep].astype(float), np.asarray(y, dtype=float)[keep]
+    X = sm.add_constant(t)
+    rows = []
+    for se_type, fit in (("model", sm.OLS(v, X).fit()),
+                         (f"hac_{hac_lags}", sm.OLS(v, X).fit(cov_type="HAC", cov_kwds={"maxlags": hac_lags,
+                                                                                        "use_correction": False}))):
+        dist = stats.t(fit.df_resid)
+        for i, term in enumerate(("intercept", "slope")):
+            est, se = fit.params[i], fit.bse[i]
+            rows.append({"model": "post_trend_ols", "term": term, "estimate": est, "se": se, "se_type": se_type,
+                         "ci_low": est - dist.ppf(0.975) * se, "ci_high": est + dist.ppf(0.975) * se,
+                         "p_value": 2 * dist.sf(abs(est / se)), "n": len(v)})
+    tau = stats.kendalltau(t, v)
+    rows.append({"model": "mann_kendall", "term": "slope", "estimate": tau.statistic, "se": np.nan,
+                 "se_type": "model", "ci_low": np.nan, "ci_high": np.nan, "p_value": tau.pvalue, "n": len(v)})
+    ts = stats.theilslopes(v, t, alpha=0.95)
+    rows.append({"model": "theil_sen", "term": "slope", "estimate": ts.slope, "se": np.nan, "se_type": "model",
+                 "ci_low": ts.low_slope, "ci_high": ts.high_slope, "p_value": np.nan, "n": len(v)})
+    return rows
+
+
+def diagnostics(fit, kind: str, lb_lags: list[int], acf_lags: int) -> list[dict]:
+    """Durbin-Watson, Ljung-Box and ACF/PACF of the residuals (Pearson residuals for the GLM)."""
+    from statsmodels.stats.diagnostic import acorr_ljungbox
+    from statsmodels.stats.stattools import durbin_watson
+    from statsmodels.tsa.stattools import acf, pacf
+
+    resid = np.asarray(fit.resid_pearson if kind == "quasipoisson" else fit.resid)
+    rows = [{"diagnostic": "durbin_watson", "lag": np.nan, "value": durbin_watson(resid), "p_value": np.nan}]
+    lb = acorr_ljungbox(resid, lags=lb_lags)
+    rows += [{"diagnostic": "ljung_box", "lag": lag, "value": lb.loc[lag, "lb_stat"], "p_value": lb.loc[lag, "lb_pvalue"]}
+             for lag in lb_lags]
+    nlags = min(acf_lags, len(resid) // 2 - 1)
+    rows += [{"diagnostic": "acf", "lag": k, "value": v, "p_value": np.nan}
+             for k, v in enumerate(acf(resid, nlags=nlags, fft=False)) if k > 0]
+    rows += [{"diagnostic": "pacf", "lag": k, "value": v, "p_value": np.nan}
+             for k, v in enumerate(pacf(resid, nlags=nlags)) if k > 0]
+    rows += [{"diagnostic": "residual", "lag": i, "value": r, "p_value": np.nan} for i, r in enumerate(resid)]
+    return rows
+
+
+MODELS = {"events": [("segmented_quasipoisson", "quasipoisson")],
+          "harm": [("segmented_ols", "ols"), ("segmented_loglinear", "loglinear")]}
+
+
+def its_models(monthly: pd.DataFrame, config: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """All models for every measure x category: (its_models table, its_diagnostics table)."""
+    cfg = config["its"]
+    lags = int(cfg["hac_lags"])
+    rows, diag = [], []
+    for (measure, category), s in monthly.groupby(["measure", "category"], sort=False):
+        s = s.sort_values("month")
+        months, y = s["month"].to_numpy(), s["value"].to_numpy(dtype=float)
+        offset = np.log(s["subjects_at_risk"].to_numpy(float)) if (measure == "events" and cfg.get(
+            "events_offset")) else None
+        base = {"measure": measure, "category": category}
+        if y.sum() == 0:
+            rows.append({**base, "model": "none", "term": "note", "n": len(y)})
+            continue
+        for model_name, kind in MODELS[measure]:
+            fitted, fit = fit_segmented(y, months, kind, lags, offset=offset)
+            rows += [{**base, "model": model_name, **r} for r in fitted]
+            diag += [{**base, "model": model_name, **d} for d in diagnostics(fit, kind, list(cfg["ljung_box_lags"]),
+                                                                               int(cfg["acf_lags"]))]
+            before = months < 0
+            for placebo in cfg["placebo_months"]:
+                if (y[before] > 0).sum() < 6:
+                    continue
+                fitted, _ = fit_segmented(y[before], months[before], kind, lags, interruption=int(placebo),
+                                          offset=None if offset is None else offset[before])
+                rows += [{**base, "model": f"placebo_{placebo}", "kind": model_name, **r} for r in fitted]
+        rows += [{**base, **r} for r in post_trend(y, months, lags)]
+    models = pd.DataFrame(rows)
+    models["kind"] = models.get("kind", pd.Series(np.nan, index=models.index)).fillna(models["model"])
+    return models[COLUMNS + ["kind"]].rename(columns={"kind": "base_model"}), pd.DataFrame(diag)
+
+
+def significant(models: pd.DataFrame, measure: str, model: str, term: str, alpha: float, rule: str,
+                category: str = "overall") -> bool:
+    """Is ``term`` significant under the decision rule (A23): ``both`` (model-based and HAC
+    standard errors must agree), ``model`` or ``hac``."""
+    m = models.loc[(models["measure"] == measure) & (models["category"] == category) & (models["model"] == model)
+                   & (models["term"] == term)]
+    p = m.set_index(m["se_type"].str.replace(r"hac_\d+", "hac", regex=True))["p_value"]
+    if rule == "both":
+        return bool((p < alpha).all() and len(p) == 2)
+    return bool(p.get(rule, np.nan) < alpha)
+
+
+def describe_change(models: pd.DataFrame, measure: str, model: str, alpha: float, rule: str,
+                    category: str = "overall") -> str:
+    """'gradual', 'stepped', 'both' or 'neither' (A22), from the level and slope changes."""
+    level = significant(models, measure, model, "post", alpha, rule, category)
+    slope = significant(models, measure, model, "time_since", alpha, rule, category)
+    return {(False, True): "gradual", (True, False): "stepped", (True, True): "both", (False, False): "neither"}[
+        (level, slope)]
+
+
+def summary(models: pd.DataFrame, config: dict) -> pd.DataFrame:
+    """The findings in words, per measure (overall): change type, post-order trend, placebos."""
+    cfg = config["its"]
+    alpha, rule = float(cfg["alpha"]), cfg.get("significance", "both")
+    rows = []
+    for measure, model in cfg["primary"].items():
+        placebo = [f"placebo_{p}" for p in cfg["placebo_months"]]
+        pm = models.loc[(models["measure"] == measure) & (models["category"] == "overall")
+                        & models["model"].isin(placebo) & (models["base_model"] == model)]
+        placebo_hits = sorted({m for m in pm["model"] for t in ("post", "time_since")
+                               if significant(pm, measure, m, t, alpha, rule)})
+        trend = models.loc[(models["measure"] == measure) & (models["category"] == "overall")
+                           & (models["model"] == "post_trend_ols") & (models["term"] == "slope")]
+        rows.append({
+            "measure": measure, "model": model, "change": describe_change(models, measure, model, alpha, rule),
+            "post_trend_slope": float(trend["estimate"].iloc[0]),
+            "post_trend_down": bool(trend["estimate"].iloc[0] < 0 and significant(
+                models.loc[models["measure"] == measure], measure, "post_trend_ols", "slope", alpha, rule)),
+            "placebos_significant": ";".join(placebo_hits), "rule": rule, "alpha": alpha})
+    return pd.DataFrame(rows)
