@@ -73,7 +73,7 @@ def link_by_name_dob(records: pd.DataFrame, index: pd.DataFrame, threshold: floa
     from rapidfuzz.process import cpdist
 
     recs = records[["rec", "name_key", "date_of_birth"]].dropna(subset=["name_key"])
-    idx = index[["pnc_id", "name_key", "date_of_birth"]].dropna().drop_duplicates()
+    idx = index[["pnc_id", "name_key", "name_key_swapped", "date_of_birth"]].dropna().drop_duplicates()
     exact = recs.merge(idx, on="date_of_birth", suffixes=("", "_cand")).assign(factor=1.0)
     swapped = recs.assign(date_of_birth=_swap_day_month(recs["date_of_birth"])).dropna(subset=["date_of_birth"])
     swapped = swapped.merge(idx, on="date_of_birth", suffixes=("", "_cand")).assign(factor=transposed_factor)
@@ -81,8 +81,12 @@ def link_by_name_dob(records: pd.DataFrame, index: pd.DataFrame, threshold: floa
     if pairs.empty:
         best = pd.DataFrame(columns=["rec", "pnc_id", "link_score", "runner_up"])
     else:
-        pairs["score"] = cpdist(pairs["name_key"].tolist(), pairs["name_key_cand"].tolist(),
-                                scorer=fuzz.token_sort_ratio, workers=1) / 100 * pairs["factor"]
+        # Plain edit-distance similarity against the candidate's name in both orders (a token
+        # sort would reorder "ukasz smith" and "lukasz smith" differently and miss them).
+        names = pairs["name_key"].tolist()
+        straight = cpdist(names, pairs["name_key_cand"].tolist(), scorer=fuzz.ratio, workers=1)
+        swapped = cpdist(names, pairs["name_key_swapped"].tolist(), scorer=fuzz.ratio, workers=1)
+        pairs["score"] = np.maximum(straight, swapped) / 100 * pairs["factor"]
         per_cand = pairs.groupby(["rec", "pnc_id"], as_index=False)["score"].max()
         per_cand = per_cand.sort_values(["rec", "score", "pnc_id"], ascending=[True, False, True])
         top = per_cand.groupby("rec").head(2)
@@ -474,7 +478,7 @@ def reconcile(ing: Ingested, cfg: dict, weights: pd.DataFrame) -> Reconciled:
     rc = cfg["reconcile"]
     precedence = list(rc.get("source_precedence", SOURCES))
     # Name/DOB linkage for every record without a valid PNC ID (A10, A11).
-    index = pd.concat([ing.tables[s][["pnc_id", "name_key", "date_of_birth"]]
+    index = pd.concat([ing.tables[s][["pnc_id", "name_key", "name_key_swapped", "date_of_birth"]]
                        for s in ("orders", "pnd_records", "rocu_orders")], ignore_index=True).dropna()
     to_link = pd.concat([
         ing.tables[s].loc[ing.tables[s]["pnc_id"].isna()].assign(
