@@ -23,6 +23,7 @@ include: "rules/simulate.smk"
 include: "rules/reconcile.smk"
 include: "rules/cohort.smk"
 include: "rules/its.smk"
+include: "rules/figures.smk"
 include: "rules/report.smk"
 
 

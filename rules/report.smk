@@ -14,6 +14,7 @@ rule report:
         correlations="data/processed/correlations.csv",
         its_models="data/processed/its_models.csv",
         its_summary="data/processed/its_summary.csv",
+        figures=expand("figures/{name}.{ext}", name=FIGURES, ext=["png", "pdf"]),
     output:
         html="reports/results.html",
         md="reports/results.md",

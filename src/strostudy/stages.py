@@ -150,3 +150,31 @@ def run_its(inputs: dict, config: dict, out: dict, log: str | None = None) -> No
         say(f"{row.measure}: change at the order is {row.change} ({row.model}); post-order trend "
             f"{'down, significant' if row.post_trend_down else 'not significantly down'}; "
             f"placebos significant: {row.placebos_significant or 'none'}", log)
+
+
+FIGURE_INPUTS = {"study_flow": ["flow"], "prepost_totals": ["tests"], "paired_subjects": ["windows"],
+                 "monthly_its": ["monthly", "its_models"], "source_agreement": ["discrepancies"],
+                 "residual_acf": ["its_diagnostics"]}
+
+
+def run_figures(inputs: dict, config: dict, figures_dir: str, log: str | None = None) -> list[Path]:
+    """Every figure, as PNG and PDF, from the processed tables alone."""
+    from . import figures, style
+
+    fig_cfg = config["figures"]
+    primary = config["its"]["primary"]
+    style.apply(fig_cfg)
+    t = {name: read_csv(path) for name, path in inputs.items()}
+    made = {
+        "study_flow": lambda: figures.study_flow(t["flow"], fig_cfg),
+        "prepost_totals": lambda: figures.prepost_totals(t["tests"], fig_cfg),
+        "paired_subjects": lambda: figures.paired_subjects(t["windows"], fig_cfg),
+        "monthly_its": lambda: figures.monthly_its(t["monthly"], t["its_models"], primary, fig_cfg),
+        "source_agreement": lambda: figures.source_agreement(t["discrepancies"], fig_cfg),
+        "residual_acf": lambda: figures.residual_acf(t["its_diagnostics"], primary, fig_cfg),
+    }
+    written = []
+    for name in figures.FIGURES:
+        written += style.save(made[name](), Path(figures_dir) / name, fig_cfg)
+    say(f"wrote {len(written)} figure files to {figures_dir}/", log)
+    return written

@@ -1,0 +1,198 @@
+"""Publication figures, each a function of ``data/processed`` tables returning a figure.
+
+The look comes from :mod:`strostudy.style` only; nothing here sets a colour or a font.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .style import CATEGORY_LABELS, MEASURE_LABELS, palette, size
+
+FIGURES = ["study_flow", "prepost_totals", "paired_subjects", "monthly_its", "source_agreement", "residual_acf"]
+
+
+def study_flow(flow: pd.DataFrame, fig_cfg: dict):
+    """The cohort flow: orders listed -> full windows -> analysed, with exclusion reasons."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=size(fig_cfg, 0.55))
+    ax.set_axis_off()
+    listed = int(flow.loc[flow["step"] == "orders_listed", "n_out"].iloc[0])
+    windows = flow.loc[flow["step"] == "full_windows"].iloc[0]
+    excl = flow.loc[flow["step"] == "exclusions"]
+    analysed = int(excl["n_out"].iloc[0]) if len(excl) else int(windows["n_out"])
+    boxes = [(0.5, 0.88, f"Orders listed\nn = {listed}"),
+             (0.5, 0.55, f"Full two-year windows before and after\nn = {int(windows['n_out'])}"),
+             (0.5, 0.12, f"Analysed\nn = {analysed}")]
+    colour = palette(fig_cfg)[0]
+    for x, y, text in boxes:
+        ax.text(x, y, text, ha="center", va="center", transform=ax.transAxes,
+                bbox={"boxstyle": "round,pad=0.5", "fc": "white", "ec": colour, "lw": 1})
+    for (x0, y0, _), (x1, y1, _) in zip(boxes, boxes[1:]):
+        ax.annotate("", xy=(x1, y1 + 0.1), xytext=(x0, y0 - 0.1), xycoords="axes fraction",
+                    arrowprops={"arrowstyle": "-|>", "color": "0.3", "lw": 1})
+    side = [(0.86, 0.72, f"Window outside the data period\nn = {int(windows['n'])}")]
+    labels = {"identity_unresolved": "identity not resolved", "no_usable_start_date": "no usable start date",
+              "no_rocu_return": "no ROCU return", "order_ended_in_window": "order ended in window"}
+    reasons = "\n".join(f"{labels.get(r, r)}: {int(n)}" for r, n in zip(excl["reason"], excl["n"]))
+    side.append((0.86, 0.33, f"Excluded (n = {int(excl['n'].sum())})\n{reasons}"))
+    for x, y, text in side:
+        ax.text(x, y, text, ha="center", va="center", transform=ax.transAxes, fontsize="small",
+                bbox={"boxstyle": "round,pad=0.4", "fc": "0.96", "ec": "0.6", "lw": 0.8})
+        ax.annotate("", xy=(x - 0.17, y), xytext=(0.5, y), xycoords="axes fraction",
+                    arrowprops={"arrowstyle": "-|>", "color": "0.5", "lw": 0.8})
+    return fig
+
+
+def prepost_totals(tests: pd.DataFrame, fig_cfg: dict):
+    """Totals before and after by category; the after bar carries the bootstrap CI of the
+    reduction, and the label gives the reduction with its CI."""
+    import matplotlib.pyplot as plt
+
+    cats = [c for c in CATEGORY_LABELS if c in set(tests["category"])]
+    fig, axes = plt.subplots(1, 2, figsize=size(fig_cfg, 0.45))
+    col = palette(fig_cfg)
+    x = np.arange(len(cats))
+    for ax, measure in zip(axes, ("events", "harm")):
+        t = tests.loc[tests["measure"] == measure].set_index("category").loc[cats]
+        before, after = t["total_before"].to_numpy(), t["total_after"].to_numpy()
+        lo = before * (1 - t["reduction_ci_high"].to_numpy() / 100)
+        hi = before * (1 - t["reduction_ci_low"].to_numpy() / 100)
+        ax.bar(x - 0.2, before, 0.4, color=col[0], label="24 months before")
+        ax.bar(x + 0.2, after, 0.4, color=col[1], label="24 months after",
+               yerr=np.vstack([after - lo, hi - after]).clip(min=0), capsize=2, error_kw={"lw": 0.8})
+        for i, row in enumerate(t.itertuples()):
+            ax.text(x[i], max(before[i], hi[i]) * 1.03, f"−{row.reduction_pct:.0f}%", ha="center", va="bottom",
+                    fontsize="small")
+        ax.set_xticks(x, [CATEGORY_LABELS[c] for c in cats], rotation=30, ha="right")
+        ax.set_ylabel(MEASURE_LABELS[measure])
+        ax.set_ylim(0, max(before.max(), hi.max()) * 1.15)
+    axes[0].legend(loc="upper right")
+    fig.tight_layout()
+    return fig
+
+
+def paired_subjects(windows: pd.DataFrame, fig_cfg: dict):
+    """Each analysed subject's total before against after (overall); harm on a log1p scale."""
+    import matplotlib.pyplot as plt
+
+    w = windows.loc[windows["category"] == "overall"]
+    fig, axes = plt.subplots(1, 2, figsize=size(fig_cfg, 0.45))
+    col = palette(fig_cfg)
+    for ax, measure in zip(axes, ("events", "harm")):
+        b, a = w[f"{measure}_before"].to_numpy(float), w[f"{measure}_after"].to_numpy(float)
+        if measure == "harm":
+            b, a = np.log1p(b), np.log1p(a)
+        top = max(b.max(), a.max()) * 1.05 + 0.5
+        ax.plot([0, top], [0, top], color="0.6", lw=0.8, ls="--", label="no change")
+        ax.scatter(b, a, s=14, color=col[0], alpha=0.75, edgecolor="white", linewidth=0.4, label="subject")
+        ax.set_xlim(-0.2, top)
+        ax.set_ylim(-0.2, top)
+        ax.set_aspect("equal")
+        label = MEASURE_LABELS[measure] + (" (log scale)" if measure == "harm" else "")
+        ax.set_xlabel(f"{label}, before")
+        ax.set_ylabel(f"{label}, after")
+        if measure == "harm":
+            ticks = np.array([0, 10, 100, 1000, 10000])
+            ticks = ticks[np.log1p(ticks) <= top]
+            ax.set_xticks(np.log1p(ticks), [f"{t:,}" for t in ticks])
+            ax.set_yticks(np.log1p(ticks), [f"{t:,}" for t in ticks])
+        else:
+            from matplotlib.ticker import MaxNLocator
+
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes[0].legend(loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def _segment_fit(models: pd.DataFrame, measure: str, model: str, months: np.ndarray):
+    from .its import design
+
+    coef = models.loc[(models["measure"] == measure) & (models["category"] == "overall") & (models["model"] == model)
+                      & (models["se_type"] == "model")].set_index("term")["estimate"]
+    X = design(months)
+    eta = X.to_numpy() @ coef.reindex(X.columns).to_numpy()
+    counter = coef["intercept"] + coef["time"] * months
+    inverse = np.exp if model == "segmented_quasipoisson" else (np.expm1 if model == "segmented_loglinear" else
+                                                                (lambda v: v))
+    return inverse(eta), inverse(counter)
+
+
+def monthly_its(monthly: pd.DataFrame, models: pd.DataFrame, primary: dict, fig_cfg: dict):
+    """Monthly arrests and harm on the subjects' own clocks, the fitted segmented model, the
+    before-trend projected past the order as a counterfactual, and the order date.  Harm is
+    drawn on a log(1 + x) axis, the scale its log-linear model works on."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=size(fig_cfg, 0.46))
+    col = palette(fig_cfg)
+    for ax, measure in zip(axes, ("events", "harm")):
+        s = monthly.loc[(monthly["measure"] == measure) & (monthly["category"] == "overall")].sort_values("month")
+        months = s["month"].to_numpy(float)
+        fitted, counter = _segment_fit(models, measure, primary[measure], months)
+        y = s["value"].to_numpy(float)
+        scale = np.log1p if measure == "harm" else (lambda v: v)
+        ax.scatter(months, scale(y), s=10, color=col[0], label="observed", zorder=3)
+        pre, post = months < 0, months >= 0
+        ax.plot(months[pre], scale(fitted[pre]), color=col[1], lw=1.4, label="segmented model")
+        ax.plot(months[post], scale(fitted[post]), color=col[1], lw=1.4)
+        ax.plot(months[post], scale(counter[post]), color=col[1], lw=1.0, ls="--", label="before-trend projected")
+        ax.axvline(-0.5, color="0.4", lw=0.8, ls=":", label="order made (month 0)")
+        ax.set_xlabel("Months from the order")
+        ax.set_ylabel(MEASURE_LABELS[measure] + " per month" + (" (log scale)" if measure == "harm" else ""))
+        if measure == "harm":
+            ticks = np.array([0, 10, 100, 1000, 10000])
+            ticks = ticks[ticks <= max(y.max(), 1) * 2]
+            ax.set_yticks(np.log1p(ticks), [f"{t:,}" for t in ticks])
+        else:
+            ax.set_ylim(bottom=0)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=4, bbox_to_anchor=(0.5, -0.02))
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    return fig
+
+
+def source_agreement(discrepancies: pd.DataFrame, fig_cfg: dict):
+    """How often the systems disagreed: discrepancies by kind and source pair."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    table = pd.crosstab(discrepancies["kind"].str.replace("_", " ").str.replace("pnc", "PNC").str.replace("pnd", "PND")
+                        .str.replace("rocu", "ROCU"),
+                        discrepancies["source_pair"].str.upper().str.replace("ORDERS", "order list").str.replace("~", " vs "))
+    table = table.loc[table.sum(axis=1).sort_values(ascending=False).index]
+    fig, ax = plt.subplots(figsize=size(fig_cfg, 0.75))
+    cmap = sns.light_palette(palette(fig_cfg)[0], as_cmap=True)
+    sns.heatmap(table, annot=True, fmt="d", cmap=cmap, cbar=False, linewidths=0.5, linecolor="white", ax=ax,
+                annot_kws={"fontsize": "small"})
+    ax.set_xlabel("Sources compared")
+    ax.set_ylabel("Discrepancy")
+    ax.tick_params(axis="x", rotation=30)
+    fig.tight_layout()
+    return fig
+
+
+def residual_acf(diagnostics: pd.DataFrame, primary: dict, fig_cfg: dict):
+    """Autocorrelation of the primary models' residuals with approximate 95% bounds."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=size(fig_cfg, 0.35), sharey=True)
+    col = palette(fig_cfg)
+    for ax, measure in zip(axes, ("events", "harm")):
+        d = diagnostics.loc[(diagnostics["measure"] == measure) & (diagnostics["category"] == "overall")
+                            & (diagnostics["model"] == primary[measure])]
+        acf = d.loc[d["diagnostic"] == "acf"].sort_values("lag")
+        n = int((d["diagnostic"] == "residual").sum())
+        ax.vlines(acf["lag"], 0, acf["value"], color=col[0], lw=1.5)
+        ax.axhline(0, color="0.3", lw=0.6)
+        bound = 1.96 / np.sqrt(max(n, 1))
+        ax.axhspan(-bound, bound, color="0.9", zorder=0)
+        ax.set_xlabel("Lag (months)")
+        ax.set_title(f"{MEASURE_LABELS[measure]}: {primary[measure].replace('_', ' ')}", fontsize="small")
+    axes[0].set_ylabel("Residual autocorrelation")
+    fig.tight_layout()
+    return fig
