@@ -14,7 +14,7 @@ rule figures:
         discrepancies="data/processed/discrepancies.csv",
     output:
         **{
-            f"{name}_png": report(f"figures/{name}.png", caption=f"../report/{name}.rst", category="Figures")
+            f"{name}_png": report(f"figures/{name}.png", caption=f"../src/strostudy/templates/captions/{name}.rst", category="Figures")
             for name in FIGURES
         },
         **{f"{name}_pdf": f"figures/{name}.pdf" for name in FIGURES},

@@ -15,6 +15,7 @@ rule report:
         its_models="data/processed/its_models.csv",
         its_summary="data/processed/its_summary.csv",
         figures=expand("figures/{name}.{ext}", name=FIGURES, ext=["png", "pdf"]),
+        its_diagnostics="data/processed/its_diagnostics.csv",
     output:
         html="reports/results.html",
         md="reports/results.md",

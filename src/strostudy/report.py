@@ -13,6 +13,8 @@ import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import yaml
 
 PACKAGES = ["strostudy", "pandas", "numpy", "scipy", "statsmodels", "pandera", "matplotlib", "snakemake"]
@@ -64,6 +66,136 @@ def provenance(inputs: dict, config: dict) -> dict:
     }
 
 
+def _fmt(value, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return "–"
+    if isinstance(value, (int, np.integer)) or float(value).is_integer() and abs(value) >= 10:
+        return f"{value:,.0f}"
+    return f"{value:,.{digits}f}"
+
+
+def _p(value) -> str:
+    if value is None or not np.isfinite(value):
+        return "–"
+    return "< 0.0001" if value < 1e-4 else f"{value:.4f}"
+
+
+CATEGORY_NAMES = {"overall": "Overall", "modern_slavery": "Modern slavery", "violence": "Violence",
+                  "drugs": "Drugs", "other": "Other"}
+
+
+def headline(published: dict, t: dict) -> list[dict]:
+    """Every published figure beside the value this run reproduced, and whether they match."""
+    flow = t["cohort_flow"]
+    tests = t["prepost_tests"].set_index(["measure", "category"])
+    its = t["its_summary"].set_index("measure")
+    corr = t["correlations"].set_index("level")
+    study = published["study"]
+    rows = [
+        ("Orders listed", study["orders_listed"], int(flow["n_out"].iloc[0])),
+        ("Orders with full two-year windows", study["orders_with_full_windows"], int(flow["n_out"].iloc[1])),
+        ("Orders analysed", study["orders_analysed"], int(flow["n_out"].iloc[-1])),
+        ("Arrests in the 24 months before", published["offending_events"]["before"],
+         int(tests.loc[("events", "overall"), "total_before"])),
+        ("Arrests in the 24 months after", published["offending_events"]["after"],
+         int(tests.loc[("events", "overall"), "total_after"])),
+    ]
+    out = [{"figure": f, "published": str(p), "reproduced": str(r), "match": p == r} for f, p, r in rows]
+    for measure, label in (("events", "Arrests"), ("harm", "CCHI harm")):
+        for cat, pub in published["reduction_percent"][measure].items():
+            got = tests.loc[(measure, cat), "reduction_pct"]
+            out.append({"figure": f"{label} reduction, {CATEGORY_NAMES[cat].lower()} (%)", "published": str(pub),
+                        "reproduced": f"{got:.1f}", "match": round(got) == pub})
+    for measure, label in (("events", "arrests"), ("harm", "harm")):
+        ok = bool((tests.loc[measure, "p_holm"] < 0.05).all())
+        out.append({"figure": f"Reduction in {label} significant in every category", "published": "yes",
+                    "reproduced": "yes (Holm p < 0.05)" if ok else "no", "match": ok})
+    for measure, label, want_gradual in (("harm", "harm", True), ("events", "arrests", False)):
+        row = its.loc[measure]
+        ok = bool(row["post_trend_down"]) and (row["change"] == "gradual" or not want_gradual)
+        out.append({"figure": f"Post-order monthly {label}: significant downward trend"
+                              + (", gradual not stepped" if want_gradual else ""),
+                    "published": "yes", "reproduced": f"trend {'down' if row['post_trend_down'] else 'not down'}; "
+                                                      f"change {row['change']}", "match": ok})
+    c = corr.loc["subject_windows"]
+    ok = bool(c["rho"] > 0 and c["p_value"] < 0.05)
+    out.append({"figure": "Arrests and harm correlate positively and significantly", "published": "yes",
+                "reproduced": f"rho = {c['rho']:.2f}, p {_p(c['p_value'])}", "match": ok})
+    bigger = tests.loc[("harm", "overall"), "reduction_pct"] > tests.loc[("events", "overall"), "reduction_pct"]
+    out.append({"figure": "Fall in harm greater than fall in volume", "published": "yes",
+                "reproduced": "yes" if bigger else "no", "match": bool(bigger)})
+    return out
+
+
+def its_sentence(summary_row, models: pd.DataFrame) -> str:
+    m = models.loc[(models["measure"] == summary_row["measure"]) & (models["category"] == "overall")
+                   & (models["model"] == summary_row["model"])]
+    change = {"gradual": "a gradual change (a slope change without a level change)",
+              "stepped": "a stepped change (a level change without a slope change)",
+              "both": "both a level change and a slope change", "neither": "neither a level nor a slope change"}
+    label = "arrests" if summary_row["measure"] == "events" else "harm"
+    return (f"Monthly {label} show {change[summary_row['change']]} at the order date "
+            f"({summary_row['model'].replace('_', ' ')}; significant only when p < {summary_row['alpha']} with both "
+            f"model-based and HAC standard errors). After the order, {label} "
+            f"{'fell significantly month on month' if summary_row['post_trend_down'] else 'showed no significant trend'}"
+            f" (OLS slope {summary_row['post_trend_slope']:.2f} per month). This describes timing, not cause.")
+
+
+def build_context(tables: dict, config: dict, provenance_info: dict, figures: dict) -> dict:
+    from .config import published
+
+    t = tables
+    pub = published()
+    tests = t["prepost_tests"].copy()
+    tests["category_name"] = tests["category"].map(CATEGORY_NAMES)
+    test_rows = [{
+        "measure": "Arrests" if r.measure == "events" else "Harm", "category": r.category_name,
+        "before": _fmt(r.total_before), "after": _fmt(r.total_after),
+        "reduction": f"{r.reduction_pct:.1f}% ({_fmt(r.reduction_ci_low)} to {_fmt(r.reduction_ci_high)})",
+        "v": _fmt(r.wilcoxon_v), "n_nonzero": int(r.n_nonzero), "p": _p(r.p_value), "p_holm": _p(r.p_holm),
+        "p_exact": _p(r.p_exact), "r": f"{r.effect_r:.2f}", "rb": f"{r.rank_biserial:.2f}",
+        "hl": f"{_fmt(r.hl_estimate, 2)} ({_fmt(r.hl_ci_low, 2)} to {_fmt(r.hl_ci_high, 2)})",
+        "note": r.note if isinstance(r.note, str) else ""} for r in tests.itertuples()]
+    models = t["its_models"]
+    primary = config["its"]["primary"]
+    its_rows = []
+    for measure, model in primary.items():
+        m = models.loc[(models["measure"] == measure) & (models["category"] == "overall") & (models["model"] == model)
+                       & models["term"].isin(["post", "time_since"])]
+        for r in m.itertuples():
+            its_rows.append({"measure": "Arrests" if measure == "events" else "Harm", "model": model.replace("_", " "),
+                             "term": "level change (post)" if r.term == "post" else "slope change (time_since)",
+                             "se": r.se_type, "estimate": f"{r.estimate:.3f}",
+                             "ci": f"{r.ci_low:.3f} to {r.ci_high:.3f}", "p": _p(r.p_value)})
+    placebo = models.loc[models["model"].str.startswith("placebo_") & (models["category"] == "overall")
+                         & models["term"].isin(["post", "time_since"])
+                         & models.apply(lambda r: primary.get(r["measure"]) == r["base_model"], axis=1)]
+    placebo_rows = [{"measure": "Arrests" if r.measure == "events" else "Harm", "month": r.model.split("_")[1],
+                     "term": r.term, "se": r.se_type, "estimate": f"{r.estimate:.3f}", "p": _p(r.p_value)}
+                    for r in placebo.itertuples()]
+    ledger = t["audit_ledger"].fillna("")
+    q = ledger.loc[ledger["outcome"] == "quarantined"]
+    disc = t["discrepancies"].groupby(["kind", "source_pair"]).size().reset_index(name="n").sort_values(
+        ["n", "kind"], ascending=[False, True])
+    events = t["events"]
+    return {
+        "config": config, "provenance": provenance_info, "headline": headline(pub, t),
+        "all_match": all(r["match"] for r in headline(pub, t)),
+        "harm_index": str(events["harm_index"].iloc[0]) if len(events) else config["harm"]["index_name"],
+        "harm_table": config["harm"]["table"],
+        "flow": t["cohort_flow"].fillna("").to_dict("records"),
+        "ledger": ledger.to_dict("records"), "quarantine": q.to_dict("records"),
+        "discrepancies": disc.to_dict("records"), "n_discrepancies": len(t["discrepancies"]),
+        "unknown_codes": t["unknown_codes"].fillna("").to_dict("records"),
+        "tests": test_rows, "its_rows": its_rows, "placebo_rows": placebo_rows,
+        "its_sentences": [its_sentence(r, models) for _, r in t["its_summary"].iterrows()],
+        "correlations": t["correlations"].to_dict("records"),
+        "figures": figures, "published_source": "College of Policing, Going equipped issue 12 (25 June 2026), "
+                                                "practice note 'Slavery and trafficking risk orders'",
+        "fmt": _fmt, "p": _p,
+    }
+
+
 def render(context: dict) -> tuple[str, str]:
     from jinja2 import Environment, PackageLoader, select_autoescape
 
@@ -72,8 +204,27 @@ def render(context: dict) -> tuple[str, str]:
     return env.get_template("results.md.j2").render(**context), env.get_template("results.html.j2").render(**context)
 
 
+TABLES = ["cohort_flow", "prepost_tests", "its_summary", "its_models", "correlations", "audit_ledger",
+          "discrepancies", "unknown_codes", "events"]
+
+
 def write_report(inputs: dict, config: dict, html_path: str, md_path: str) -> None:
-    context = {"config": config, "provenance": provenance(inputs, config)}
+    """Render results.md (figures linked) and results.html (figures embedded, self-contained)."""
+    import base64
+
+    processed = Path(inputs.get("processed_dir", "data/processed"))
+    tables = {name: pd.read_csv(processed / f"{name}.csv") for name in TABLES}
+    figures_dir = Path(inputs.get("figures_dir", "figures"))
+    from .figures import FIGURES
+
+    figs = {}
+    for name in FIGURES:
+        png = figures_dir / f"{name}.png"
+        caption_file = Path(__file__).resolve().parent / "templates" / "captions" / f"{name}.rst"
+        figs[name] = {"md_src": f"../figures/{name}.png",
+                      "data_uri": "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode("ascii"),
+                      "caption": caption_file.read_text().strip() if caption_file.exists() else name}
+    context = build_context(tables, config, provenance(inputs, config), figs)
     markdown, html = render(context)
     Path(md_path).parent.mkdir(parents=True, exist_ok=True)
     Path(md_path).write_text(markdown)
