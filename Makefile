@@ -33,6 +33,9 @@ run: venv
 
 test: venv-test
 	$(BIN)/python -m pytest
+	@wd=$$(mktemp -d) && echo "Notebooks: a fresh synthetic run in $$wd, then nbmake" && \
+	$(BIN)/snakemake -s $(CURDIR)/Snakefile -d $$wd --cores $(CORES) --quiet all && \
+	STROSTUDY_WORKDIR=$$wd $(BIN)/python -m pytest -p no:cacheprovider --nbmake notebooks/*.ipynb
 
 lint: venv-test
 	$(BIN)/ruff check src tests scripts

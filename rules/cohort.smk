@@ -13,6 +13,8 @@ rule cohort:
         correlations="data/processed/correlations.csv",
     params:
         config=config,
+    conda:
+        "../environment.yml"
     log:
         "logs/cohort.log",
     script:

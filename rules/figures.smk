@@ -20,6 +20,8 @@ rule figures:
         **{f"{name}_pdf": f"figures/{name}.pdf" for name in FIGURES},
     params:
         config=config,
+    conda:
+        "../environment.yml"
     log:
         "logs/figures.log",
     script:

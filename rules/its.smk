@@ -9,6 +9,8 @@ rule its:
         summary="data/processed/its_summary.csv",
     params:
         config=config,
+    conda:
+        "../environment.yml"
     log:
         "logs/its.log",
     script:

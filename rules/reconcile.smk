@@ -15,6 +15,8 @@ rule reconcile:
         clean=directory("data/interim/clean"),
     params:
         config=config,
+    conda:
+        "../environment.yml"
     log:
         "logs/reconcile.log",
     script:
@@ -35,6 +37,8 @@ rule harm:
     params:
         harm=config["harm"],
         categories=config["categories"],
+    conda:
+        "../environment.yml"
     log:
         "logs/harm.log",
     script:

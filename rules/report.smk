@@ -21,6 +21,8 @@ rule report:
         md="reports/results.md",
     params:
         config=config,
+    conda:
+        "../environment.yml"
     log:
         "logs/report.log",
     script:

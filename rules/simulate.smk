@@ -14,6 +14,8 @@ if config["source"] == "synthetic":
             seed=config["seed"],
             orders=config["synthetic_orders"],
             study=config["study"],
+        conda:
+            "../environment.yml"
         log:
             "logs/simulate.log",
         script:

@@ -8,6 +8,7 @@ import sys
 import pandas as pd
 import pytest
 import yaml
+from conftest import REPO
 from openpyxl import load_workbook
 
 from strostudy.config import defaults
@@ -15,7 +16,6 @@ from strostudy.errors import ExtractError, StrostudyError
 from strostudy.harm import curated_weights
 from strostudy.ingest import ingest
 from strostudy.reconcile import audit_ledger, reconcile
-from conftest import REPO
 
 CFG = defaults()
 

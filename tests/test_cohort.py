@@ -1,6 +1,5 @@
 """The pipeline's own outputs (not the truth files) reproduce the published study."""
 
-import numpy as np
 import pandas as pd
 import pytest
 

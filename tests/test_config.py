@@ -1,7 +1,7 @@
 import yaml
+from conftest import REPO
 
 from strostudy.config import defaults, load, merge
-from conftest import REPO
 
 
 def test_repo_config_equals_package_defaults():

@@ -4,10 +4,10 @@ import re
 
 import pandas as pd
 import pytest
+from conftest import REPO
 from openpyxl import load_workbook
 
 from strostudy.config import defaults
-from conftest import REPO
 
 CONTRACT = (REPO / "docs" / "data-contract.md").read_text()
 

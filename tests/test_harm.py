@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import REPO
 from openpyxl import Workbook
 
 from strostudy.config import data_path, defaults
 from strostudy.harm import categorise, curated_weights, load_weights, read_cchi_workbook, score_events
-from conftest import REPO
 
 REFERENCE = Path(os.environ.get("STROSTUDY_CCHI_REFERENCE",
                                 REPO.parent / "shared" / "reference" / "cchi2020_values.csv"))

@@ -8,9 +8,16 @@ import pandas as pd
 import pytest
 from statsmodels.stats.multitest import multipletests
 
-from strostudy.prepost import (exact_conditional_p, prepost_tests, psignrank, qsignrank, rank_biserial, spearman_r,
-                               wilcoxon_signed_rank)
 from strostudy.config import defaults
+from strostudy.prepost import (
+    exact_conditional_p,
+    prepost_tests,
+    psignrank,
+    qsignrank,
+    rank_biserial,
+    spearman_r,
+    wilcoxon_signed_rank,
+)
 
 FIX = Path(__file__).parent / "fixtures" / "r"
 R = pd.read_csv(FIX / "wilcox.csv")

@@ -22,7 +22,6 @@ def run(request, tmp_path_factory):
     cfg = defaults()
     ing = ingest(root / "raw", cfg)
     result = reconcile(ing, cfg, curated_weights())
-    pd.to_pickle  # noqa: B018 - keep the import list honest
     result.events.to_parquet(root / "events.parquet")
     result.offences.to_parquet(root / "offences.parquet")
     result.outcomes.to_parquet(root / "outcomes.parquet")

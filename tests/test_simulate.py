@@ -8,8 +8,8 @@ import pytest
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
-from strostudy.simulate import DESIGN, simulate, write_extracts
 from strostudy.config import data_path
+from strostudy.simulate import DESIGN, simulate, write_extracts
 
 CATS = ["overall", "modern_slavery", "violence", "drugs", "other"]
 
@@ -58,7 +58,7 @@ def test_paired_tests_significant_in_every_category(truth, measure):
     sw = truth["subject_windows"]
     pvals = []
     for cat in CATS:
-        d = sw.query("category == @cat")
+        d = sw.loc[sw["category"] == cat]
         res = stats.wilcoxon(d[f"{measure}_after"], d[f"{measure}_before"], zero_method="wilcox",
                              correction=True, method="approx")
         assert (d[f"{measure}_after"] - d[f"{measure}_before"]).median() <= 0

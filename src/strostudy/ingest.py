@@ -13,9 +13,9 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import janitor  # noqa: F401 - registers DataFrame.clean_names
 import numpy as np
 import pandas as pd
-import janitor  # noqa: F401 - registers DataFrame.clean_names
 import pandera.pandas as pa
 
 from .dates import parse_dates

@@ -327,7 +327,7 @@ def prepost_tests(windows: pd.DataFrame, config: dict) -> pd.DataFrame:
             })
     out = pd.DataFrame(rows)
     out["p_holm"] = np.nan
-    for measure, idx in out.groupby("measure").groups.items():
+    for _, idx in out.groupby("measure").groups.items():
         out.loc[idx, "p_holm"] = multipletests(out.loc[idx, "p_value"], method="holm")[1]
     out["significant_holm"] = out["p_holm"] < 0.05
     first = ["measure", "category", "n_subjects", "total_before", "total_after", "reduction_pct",

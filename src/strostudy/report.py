@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -62,7 +62,7 @@ def provenance(inputs: dict, config: dict) -> dict:
         "versions": versions,
         "commit": commit,
         "key_fingerprint": key_fingerprint(key) if key else "no key set",
-        "run_date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "run_date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
 
 
@@ -127,9 +127,7 @@ def headline(published: dict, t: dict) -> list[dict]:
     return out
 
 
-def its_sentence(summary_row, models: pd.DataFrame) -> str:
-    m = models.loc[(models["measure"] == summary_row["measure"]) & (models["category"] == "overall")
-                   & (models["model"] == summary_row["model"])]
+def its_sentence(summary_row) -> str:
     change = {"gradual": "a gradual change (a slope change without a level change)",
               "stepped": "a stepped change (a level change without a slope change)",
               "both": "both a level change and a slope change", "neither": "neither a level nor a slope change"}
@@ -188,7 +186,7 @@ def build_context(tables: dict, config: dict, provenance_info: dict, figures: di
         "discrepancies": disc.to_dict("records"), "n_discrepancies": len(t["discrepancies"]),
         "unknown_codes": t["unknown_codes"].fillna("").to_dict("records"),
         "tests": test_rows, "its_rows": its_rows, "placebo_rows": placebo_rows,
-        "its_sentences": [its_sentence(r, models) for _, r in t["its_summary"].iterrows()],
+        "its_sentences": [its_sentence(r) for _, r in t["its_summary"].iterrows()],
         "correlations": t["correlations"].to_dict("records"),
         "figures": figures, "published_source": "College of Policing, Going equipped issue 12 (25 June 2026), "
                                                 "practice note 'Slavery and trafficking risk orders'",
