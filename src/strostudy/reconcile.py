@@ -239,9 +239,13 @@ def build_episodes(ing: Ingested, cfg: dict, key: str, links: pd.DataFrame):
     return ep.rename_axis("group").reset_index(), orders, rocu, disc
 
 
+def _iso(dates) -> pd.Series:
+    return pd.Series(dates).dt.strftime("%Y-%m-%d")
+
+
 def _episode_discrepancies(ep: pd.DataFrame, orders: pd.DataFrame, cfg: dict) -> pd.DataFrame:
     rows = []
-    fmt = lambda d: d.dt.strftime("%Y-%m-%d")  # noqa: E731
+    fmt = _iso
     both = ep["rocu_start"].notna() & ep["pnc_start"].notna() & (ep["pnc_start_precision"] == "day")
     diff = both & (ep["rocu_start"] != ep["pnc_start"])
     rows.append(pd.DataFrame({
@@ -298,8 +302,8 @@ def _episode_discrepancies(ep: pd.DataFrame, orders: pd.DataFrame, cfg: dict) ->
 # --------------------------------------------------------------------------- events
 
 
-def _records(ing: Ingested, ep: pd.DataFrame, orders: pd.DataFrame, rocu_orders: pd.DataFrame, links: pd.DataFrame,
-             weights: pd.DataFrame, cfg: dict):
+def _records(ing: Ingested, ep: pd.DataFrame, orders: pd.DataFrame, links: pd.DataFrame, weights: pd.DataFrame,
+             cfg: dict):
     """Every arrest record of a linked person, one row per (source, arrest), with its offences."""
     match = offence_matcher(weights)
     person_subject = ep.dropna(subset=["person"]).set_index("person")["subject_id"]
@@ -422,7 +426,7 @@ def build_events(records: pd.DataFrame, offences: pd.DataFrame, precedence: list
 def _event_discrepancies(events: pd.DataFrame, merged: pd.DataFrame, offences: pd.DataFrame,
                          pnd: pd.DataFrame, ep: pd.DataFrame) -> pd.DataFrame:
     rows = []
-    fmt = lambda d: pd.Series(d).dt.strftime("%Y-%m-%d")  # noqa: E731
+    fmt = _iso
     m = merged.merge(events[["event_id", "event_date", "date_source"]], on="event_id")
     off = m["date"] != m["event_date"]
     rows.append(pd.DataFrame({
@@ -489,7 +493,7 @@ def reconcile(ing: Ingested, cfg: dict, weights: pd.DataFrame) -> Reconciled:
     links = links.merge(to_link[["rec", "source"]], on="rec")
 
     ep, orders, rocu, ep_disc = build_episodes(ing, cfg, key, links)
-    records, offences, quarantine, pnd = _records(ing, ep, orders, rocu, links, weights, cfg)
+    records, offences, quarantine, pnd = _records(ing, ep, orders, links, weights, cfg)
     events, event_offences, merged = build_events(records, offences, precedence, int(rc["duplicate_tolerance_days"]))
     ev_disc = _event_discrepancies(events, merged, offences, pnd, ep)
     discrepancies = (pd.concat([ep_disc, ev_disc], ignore_index=True)
