@@ -54,8 +54,10 @@ def build_cohort(episodes: pd.DataFrame, config: dict) -> tuple[pd.DataFrame, pd
     for name in reversed(order):
         first = first.mask(reasons[name], name)
     ep["exclusion"] = first.where(ep["full_windows"])
-    ep["all_reasons"] = reasons[order].apply(lambda r: ";".join(n for n in order if r[n]), axis=1).where(
-        ep["full_windows"], "")
+    joined = pd.Series("", index=ep.index)
+    for name in order:
+        joined = joined.where(~reasons[name], joined.where(joined == "", joined + ";") + name)
+    ep["all_reasons"] = joined.where(ep["full_windows"], "")
     ep["analysed"] = ep["full_windows"] & ep["exclusion"].isna()
     n_all, n_full, n_an = len(ep), int(ep["full_windows"].sum()), int(ep["analysed"].sum())
     counts = ep["exclusion"].value_counts()

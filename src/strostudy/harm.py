@@ -47,7 +47,7 @@ def read_cchi_workbook(path: str | Path, sheet: str = "CCHI 2020 values sheet") 
         raw = pd.read_excel(path, sheet_name=sheet, dtype=str, header=None)
     except ValueError as err:
         raise ExtractError(path, f"has no sheet '{sheet}' ({err})", "the CCHI workbook's values sheet") from None
-    header_row = raw.index[raw.apply(lambda r: r.astype(str).str.strip().eq("ATHENA URN").any(), axis=1)]
+    header_row = raw.index[(raw.head(30).astype(str).apply(lambda c: c.str.strip()) == "ATHENA URN").any(axis=1)]
     if len(header_row) == 0:
         raise ExtractError(path, f"sheet '{sheet}' has no 'ATHENA URN' header", "the CCHI 2020 column layout")
     header = raw.loc[header_row[0]].astype(str).str.strip()

@@ -115,7 +115,8 @@ def read_rocu_workbooks(folder: Path, synonyms: dict) -> tuple[pd.DataFrame, pd.
             grid = grid.dropna(how="all").dropna(axis=1, how="all")
             if grid.empty:
                 continue
-            mapped = grid.apply(lambda row: row.map(lambda v: lookup.get(_header_key(v)) if pd.notna(v) else None))
+            top = grid.head(30)  # the header sits in the first rows; never scan the whole sheet
+            mapped = top.apply(lambda row: row.map(lambda v: lookup.get(_header_key(v)) if pd.notna(v) else None))
             hits = mapped.notna().sum(axis=1)
             if hits.max() < 3:
                 raise ExtractError(path, f"sheet '{sheet}' has no header row this pipeline recognises",
@@ -151,8 +152,11 @@ def normalise_name(s: pd.Series) -> pd.Series:
     """Case, accents, hyphens, apostrophes and spacing removed: ``Łukasz O'Brien-Lee`` ->
     ``lukasz obrien lee``."""
     text = s.astype("string").fillna("")
-    folded = text.map(lambda v: unicodedata.normalize("NFKD", v.translate(TRANSLITERATE))
-                      .encode("ascii", "ignore").decode("ascii"))
+    # Names repeat, so fold each distinct spelling once (national extracts have millions of rows).
+    uniques = pd.Series(text.unique())
+    folded_uniques = uniques.map(lambda v: unicodedata.normalize("NFKD", v.translate(TRANSLITERATE))
+                                 .encode("ascii", "ignore").decode("ascii"))
+    folded = text.map(pd.Series(folded_uniques.to_numpy(), index=uniques.to_numpy())).astype("string")
     return (folded.str.lower().str.replace(r"['’`.]", "", regex=True).str.replace(r"[^a-z]+", " ", regex=True)
             .str.strip())
 
@@ -254,7 +258,7 @@ def clean_rocu_orders(raw: pd.DataFrame, pivot: int) -> pd.DataFrame:
         start_date=start["date"], start_date_problem=start["date_problem"],
         length_months=parse_duration(text["length"].astype(str)),
         n_conditions=text.get("conditions", pd.Series("", index=raw.index)).astype(str)
-        .str.split(";").map(lambda parts: sum(bool(p.strip()) for p in parts)),
+        .str.count(r"[^;]*[^;\s][^;]*"),
         region=raw["region"].astype(str), source_row=raw["source_row"].astype(int),
     )
 

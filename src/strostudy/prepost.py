@@ -60,14 +60,21 @@ def qsignrank(p: float, n: int) -> int:
     return int(n * (n + 1) / 2 - q)
 
 
-def exact_conditional_p(d: np.ndarray) -> float:
+EXACT_MAX_N = 1000
+
+
+def exact_conditional_p(d: np.ndarray, max_n: int = EXACT_MAX_N) -> float:
     """Two-sided exact p of the signed-rank statistic conditional on the observed |d|
     (zeros dropped, tied |d| given mid-ranks), from the full permutation distribution of
-    signs - computed exactly by dynamic programming, not by Monte Carlo."""
+    signs - computed exactly by dynamic programming, not by Monte Carlo.  The work grows as
+    n^3, so above ``max_n`` non-zero pairs it is not computed (NaN); there the normal
+    approximation of the R-default p is accurate."""
     x = d[d != 0]
     n = len(x)
     if n == 0:
         return 1.0
+    if n > max_n:
+        return float("nan")
     ranks2 = np.rint(2 * stats.rankdata(np.abs(x))).astype(np.int64)  # mid-ranks are multiples of 1/2
     total = int(ranks2.sum())
     dist = np.zeros(total + 1)
@@ -289,8 +296,10 @@ def reduction_ci(before: np.ndarray, after: np.ndarray, resamples: int, seed: in
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a degenerate resample distribution is reported in the note
+        # ``batch`` bounds memory: each batch of resamples (and of BCa's jackknife) is n wide.
         res = stats.bootstrap((before, after), statistic, paired=True, vectorized=True, method="BCa",
-                              n_resamples=resamples, confidence_level=level, rng=np.random.default_rng(seed))
+                              n_resamples=resamples, confidence_level=level, rng=np.random.default_rng(seed),
+                              batch=max(1, min(resamples, 5_000_000 // max(len(before), 1))))
     low, high = res.confidence_interval
     note = "" if np.isfinite(low) and np.isfinite(high) else "bootstrap interval degenerate"
     return point, float(low), float(high), note
@@ -323,7 +332,8 @@ def prepost_tests(windows: pd.DataFrame, config: dict) -> pd.DataFrame:
                 "effect_r": w.z / np.sqrt(n_for_r) if n_for_r else np.nan, "effect_r_n": n_for_r,
                 "rank_biserial": rank_biserial(after, before), "hl_estimate": w.estimate,
                 "hl_ci_low": w.ci_low, "hl_ci_high": w.ci_high, "hl_conf_level": w.conf_level,
-                "note": "; ".join(x for x in (red_note, w.note) if x),
+                "note": "; ".join(x for x in (red_note, w.note, "" if w.n_nonzero <= EXACT_MAX_N else
+                                              f"exact p not computed above {EXACT_MAX_N} non-zero pairs") if x),
             })
     out = pd.DataFrame(rows)
     out["p_holm"] = np.nan

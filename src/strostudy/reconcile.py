@@ -443,13 +443,11 @@ def _event_discrepancies(events: pd.DataFrame, merged: pd.DataFrame, offences: p
             "detail": fmt(events.loc[missing, "event_date"]).to_numpy()}))
     # Wording: a PND description that is none of the PNC titles of the same arrest.
     both = events.loc[events["in_pnc"] & events["in_pnd"], ["event_id", "subject_id", "event_date"]]
-    pnc_titles = (offences.loc[offences["source"] == "pnc"].merge(merged[["rec", "event_id"]], on="rec")
-                  .assign(key=lambda d: _offence_key(d["offence_title"])).groupby("event_id")["key"].agg(set))
-    pnd_text = (offences.loc[offences["source"] == "pnd"].merge(merged[["rec", "event_id"]], on="rec")
-                .assign(key=lambda d: _offence_key(d["offence_title"])).drop_duplicates("event_id")
-                .set_index("event_id")["key"])
-    differs = both["event_id"].map(lambda e: pnd_text.get(e) not in pnc_titles.get(e, set()))
-    w = both.loc[differs.astype(bool)]
+    keyed = offences.merge(merged[["rec", "event_id"]], on="rec").assign(key=lambda d: _offence_key(d["offence_title"]))
+    pnc_titles = keyed.loc[keyed["source"] == "pnc", ["event_id", "key"]].drop_duplicates()
+    pnd_text = keyed.loc[keyed["source"] == "pnd", ["event_id", "key"]].drop_duplicates("event_id")
+    same = pnd_text.merge(pnc_titles, on=["event_id", "key"])["event_id"]
+    w = both.loc[~both["event_id"].isin(same)]
     rows.append(pd.DataFrame({
         "subject_id": w["subject_id"], "kind": "offence_wording", "field": "offence", "source_pair": "pnc~pnd",
         "value_a": "PNC title", "value_b": "PND wording differs", "resolution": "used PNC offences",
@@ -530,13 +528,11 @@ def _outcomes(ing, orders, rocu, merged, offences, quarantine, precedence) -> pd
     src_name = {"pnc": "pnc_arrests", "pnd": "pnd_records", "rocu": "rocu_offending"}
     files = {"pnc": ing.tables["pnc_arrests"]["file"].iloc[0] if len(ing.tables["pnc_arrests"]) else "",
              "pnd": ing.tables["pnd_records"]["file"].iloc[0] if len(ing.tables["pnd_records"]) else ""}
-    rocu_files = ing.tables["rocu_offending"].set_index(["region", "source_row"])["file"] \
-        if len(ing.tables["rocu_offending"]) else pd.Series(dtype=str)
+    rocu_files = ing.tables["rocu_offending"][["region", "source_row", "file"]].rename(columns={"file": "rocu_file"})
+    rows = rows.merge(rocu_files.assign(source="rocu"), on=["source", "region", "source_row"], how="left") \
+        if "region" in rows else rows.assign(rocu_file="")
     parts.append(pd.DataFrame({
-        "source": rows["source"].map(src_name), "file": np.where(
-            rows["source"] == "rocu", [rocu_files.get((r, s), "") for r, s in zip(rows.get("region", ""),
-                                                                               rows["source_row"])]
-            if (rows["source"] == "rocu").any() else "", rows["source"].map(files)),
+        "source": rows["source"].map(src_name), "file": rows["rocu_file"].fillna(rows["source"].map(files)),
         "source_row": rows["source_row"], "outcome": rows["outcome"], "reason": rows["reason"],
         "event_id": rows["event_id"]}))
     for source, q in quarantine.items():

@@ -253,14 +253,18 @@ def _episodes(rng, n: int, study: dict) -> pd.DataFrame:
     conditions = picked[:, 0]
     for j in range(1, 5):
         conditions = np.where(j < n_cond, conditions + "; " + picked[:, j], conditions)
+    # Draw order matters: the calibrated default depends on this exact sequence of draws.
+    applicant = rng.choice(APPLICANTS, n, p=[0.8, 0.08, 0.06, 0.06])
+    county_lines = rng.random(n) < 0.3  # the share of orders against county-lines exploitation
+    conditions = np.where(county_lines, "not to enter the county lines exclusion area; " + conditions, conditions)
     return pd.DataFrame(
         {
             "start_date": start,
             "length_months": months,
             "region": REGIONS["region"].to_numpy()[region_idx],
             "force": forces,
-            "applicant": rng.choice(APPLICANTS, n, p=[0.8, 0.08, 0.06, 0.06]),
-            "county_lines": rng.random(n) < 0.3,
+            "applicant": applicant,
+            "county_lines": county_lines,
             "has_interim": rng.random(n) < 0.25,
             "interim_gap_days": rng.integers(30, 150, n),
             "conditions": conditions,
@@ -549,7 +553,8 @@ def _make_extracts(rng, episodes, arrests, offences, catalogue, study) -> Extrac
     ended_how = np.resize(["Discharged", "Quashed on appeal"], len(ended))
     status = pd.Series(status, index=episodes.index)
     status[ended] = ended_how
-    status_date[ended] = (add_months(start[ended], rng.integers(3, 18, len(ended)))).to_numpy()
+    # Counted from the full order (a discharge cannot precede it), and inside the after window.
+    status_date[ended] = (add_months(full_date[ended], rng.integers(3, 18, len(ended)))).to_numpy()
     note(episodes.loc[ended], "status", "orders~rocu", "order ended inside the after window", "order_ended")
 
     # Start-date and length disagreements between the order list and ROCU (ROCU is right).

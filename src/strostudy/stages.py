@@ -42,6 +42,20 @@ def read_csv(path: str | Path, dates: tuple[str, ...] = ()) -> pd.DataFrame:
     return frame
 
 
+def validated(frame: pd.DataFrame, model, name: str) -> pd.DataFrame:
+    """Check a table the pipeline made against its pandera model (lazily, every failure at
+    once).  A failure here is a bug in strostudy, not in the user's extracts."""
+    import pandera.pandas as pa
+
+    from .errors import StrostudyError
+
+    try:
+        return model.validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as err:
+        cases = err.failure_cases[["column", "check"]].drop_duplicates().head(5).to_dict("records")
+        raise StrostudyError(f"internal check failed for {name}: {cases}; please report this as a bug") from None
+
+
 def _write_parquet(frame: pd.DataFrame, path: str | Path) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(path, index=False)
@@ -69,7 +83,10 @@ def run_reconcile(raw_dir: str, config: dict, out: dict, log: str | None = None)
         frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["source_row", "check"])
         first = ["source_row", "check"] + [c for c in frame.columns if c not in ("source_row", "check")]
         write_csv(frame[first], qdir / f"{name}.csv")
-    write_csv(result.episodes, out["orders"])
+    from .schemas import Episodes, Events
+
+    write_csv(validated(result.episodes, Episodes, "orders.csv"), out["orders"])
+    validated(result.events, Events, "events")
     write_csv(result.discrepancies, out["discrepancies"])
     _write_parquet(result.events, out["events"])
     _write_parquet(result.offences, out["offences"])
