@@ -7,7 +7,6 @@ Identifiers stop here: the outputs meant for ``data/processed`` carry only the s
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 
@@ -393,13 +392,18 @@ def merge_records(records: pd.DataFrame, precedence: list[str], tolerance_days: 
                 ok = cand["event_id"].notna() & ((cand["ev_cat"] == "?") | (batch.loc[loose, "cat"].to_numpy() == "?"))
                 matched[cand.loc[ok, "index"].to_numpy()] = cand.loc[ok, "event_id"].to_numpy()
         new = matched.isna()
-        new_ids = "E" + pd.Series(batch.loc[new, "rec"]).map(
-            lambda r: hashlib.sha256(r.encode()).hexdigest()[:12]).to_numpy()
+        new_ids = np.char.add("E", np.arange(len(events), len(events) + int(new.sum())).astype(str))
         matched[new] = new_ids
         records.loc[batch.index, "event_id"] = matched.to_numpy()
         events = pd.concat([events, batch.loc[new, ["subject_id", "date", "cat"]].assign(event_id=new_ids)],
                            ignore_index=True)
-    return records
+    # Final ids follow (subject, date, first record), so they do not depend on merge order.
+    first_rec = records.groupby("event_id")["rec"].min()
+    order = events.assign(rec=events["event_id"].map(first_rec)).sort_values(["subject_id", "date", "rec"])
+    width = len(str(len(order)))
+    final = pd.Series(np.char.add("E", np.char.zfill(np.arange(1, len(order) + 1).astype(str), width)),
+                      index=order["event_id"].to_numpy())
+    return records.assign(event_id=records["event_id"].map(final))
 
 
 def build_events(records: pd.DataFrame, offences: pd.DataFrame, precedence: list[str], tolerance: int):
@@ -407,11 +411,10 @@ def build_events(records: pd.DataFrame, offences: pd.DataFrame, precedence: list
     rank = {s: i for i, s in enumerate(precedence)}
     merged["rank"] = merged["source"].map(rank)
     top = merged.sort_values(["event_id", "rank", "date"]).drop_duplicates("event_id").set_index("event_id")
-    flags = pd.crosstab(merged["event_id"], merged["source"]).reindex(columns=list(SOURCES), fill_value=0) > 0
     events = pd.DataFrame({"event_id": top.index, "subject_id": top["subject_id"].to_numpy(),
                            "event_date": top["date"].to_numpy(), "date_source": top["source"].to_numpy()})
     for s in SOURCES:
-        events[f"in_{s}"] = events["event_id"].map(flags[s]).astype(bool)
+        events[f"in_{s}"] = events["event_id"].isin(merged.loc[merged["source"] == s, "event_id"])
     # Offences: PNC records every charge of an arrest, so its offences are used when it has the
     # arrest; then ROCU's, then PND's (A17).
     offence_rank = {"pnc": 0, "rocu": 1, "pnd": 2}
