@@ -154,7 +154,6 @@ def build_episodes(ing: Ingested, cfg: dict, key: str, links: pd.DataFrame):
     orders["person"] = orders["pnc_id"]
     orders["identity"] = np.where(orders["pnc_id"].notna(), "pnc_id", pd.NA)
     via_rocu = orders["person"].isna() & orders["order_ref"].map(rocu_by_ref).notna()
-    # Interim rows share the full order's ROCU row through the person's other order refs.
     orders.loc[via_rocu, "person"] = orders.loc[via_rocu, "order_ref"].map(rocu_by_ref)
     orders.loc[via_rocu, "identity"] = "rocu"
     order_links = links.loc[links["source"] == "orders"].set_index("rec")
@@ -171,9 +170,10 @@ def build_episodes(ing: Ingested, cfg: dict, key: str, links: pd.DataFrame):
         "?" + orders["name_key"].fillna("") + "|" + orders["date_of_birth"].dt.strftime("%Y-%m-%d").fillna(""))
     # Rows of a group whose identity resolved lend it to the others (an interim row with a
     # bad PNC ID and a full row with a good one).
-    best_identity = orders.groupby("group")["identity"].agg(
-        lambda s: next((v for v in ("pnc_id", "rocu", "linked", "ambiguous", "unmatched") if v in set(s)), "unmatched"))
-    orders["identity"] = orders["group"].map(best_identity)
+    strength = ["pnc_id", "rocu", "linked", "ambiguous", "unmatched"]
+    rank = orders["identity"].map({v: i for i, v in enumerate(strength)}).fillna(len(strength) - 1)
+    best = rank.groupby(orders["group"]).transform("min").astype(int)
+    orders["identity"] = np.asarray(strength)[best.to_numpy()]
 
     full = orders.loc[~orders["is_interim"]].sort_values(["group", "date_made", "order_ref"])
     first = orders.sort_values(["group", "date_made", "order_ref"]).drop_duplicates("group").set_index("group")
@@ -232,7 +232,9 @@ def build_episodes(ing: Ingested, cfg: dict, key: str, links: pd.DataFrame):
     ep["start_latest"] = ep["start_date"].fillna(add_months(ep["pnc_start"], span.to_numpy()) - pd.Timedelta(days=1))
     ep["start_usable"] = ep["start_date"].notna()
 
-    ep["subject_id"] = pseudonymise(ep["person"], key).fillna(unresolved_subject_id(ep["first_ref"], key))
+    ep["subject_id"] = pseudonymise(ep["person"], key)
+    nobody = ep["subject_id"].isna()
+    ep.loc[nobody, "subject_id"] = unresolved_subject_id(ep.loc[nobody, "first_ref"], key).to_numpy()
 
     disc = _episode_discrepancies(ep, orders, cfg)
     return ep.rename_axis("group").reset_index(), orders, rocu, disc
