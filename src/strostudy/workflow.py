@@ -32,7 +32,7 @@ class MockSnakemake:
     ``MockSnakemake(input={...}, output={...}, params={...})``."""
 
     def __init__(self, input=None, output=None, params=None, log=None, config=None):
-        from snakemake.io import Namedlist
+        from snakemake.iocontainers import Namedlist
 
         self.input = Namedlist(fromdict=input or {})
         self.output = Namedlist(fromdict=output or {})
