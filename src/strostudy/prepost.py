@@ -305,9 +305,10 @@ def reduction_ci(before: np.ndarray, after: np.ndarray, resamples: int, seed: in
     return point, float(low), float(high), note
 
 
-def prepost_tests(windows: pd.DataFrame, config: dict) -> pd.DataFrame:
+def prepost_tests(windows: pd.DataFrame, config: dict, progress=None) -> pd.DataFrame:
     """One row per measure x category: totals, reduction with CI, Wilcoxon (R default, Pratt,
-    exact conditional), effect sizes, Hodges-Lehmann estimate with CI, Holm-adjusted p."""
+    exact conditional), effect sizes, Hodges-Lehmann estimate with CI, Holm-adjusted p.
+    ``progress``, if given, is called with a short message as each row is done."""
     from statsmodels.stats.multitest import multipletests
 
     pp = config["prepost"]
@@ -335,6 +336,8 @@ def prepost_tests(windows: pd.DataFrame, config: dict) -> pd.DataFrame:
                 "note": "; ".join(x for x in (red_note, w.note, "" if w.n_nonzero <= EXACT_MAX_N else
                                               f"exact p not computed above {EXACT_MAX_N} non-zero pairs") if x),
             })
+            if progress is not None:
+                progress(f"tested {measure} / {category} ({len(rows)} of {len(MEASURES) * len(categories)})")
     out = pd.DataFrame(rows)
     out["p_holm"] = np.nan
     for _, idx in out.groupby("measure").groups.items():

@@ -144,7 +144,7 @@ def run_cohort(inputs: dict, config: dict, out: dict, log: str | None = None) ->
     say(f"cohort: {flow['n_out'].iloc[0]} orders -> {flow['n_out'].iloc[1]} with full windows -> "
         f"{int(cohort['analysed'].sum())} analysed; {len(windowed):,} arrests in their windows", log)
     t0 = time.perf_counter()
-    tests = prepost_tests(windows, config)
+    tests = prepost_tests(windows, config, progress=(lambda m: say(m, log)) if len(windows) > 5000 else None)
     write_csv(tests, out["tests"])
     write_csv(correlations(windows, monthly), out["correlations"])
     say(f"before/after tests for {len(tests)} measure x category rows ({time.perf_counter() - t0:.1f}s)", log)
