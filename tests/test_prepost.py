@@ -116,3 +116,17 @@ def test_degenerate_inputs_are_defined():
     one = prepost_tests(w.iloc[[0]].assign(events_after=0, harm_after=0.0), cfg)
     assert (one["p_value"] == 1.0).all() and (one["n_subjects"] == 1).all()
     assert one["note"].str.contains("too few distinct subjects").all()
+
+
+def test_zero_method_chooses_the_p_that_holm_adjusts():
+    cfg = defaults()
+    cfg["prepost"]["bootstrap_resamples"] = 199
+    w = COHORT.copy()
+    r_default = prepost_tests(w, cfg)
+    cfg["prepost"]["zero_method"] = "pratt"
+    pratt = prepost_tests(w, cfg)
+    assert (pratt["p_value"] == r_default["p_value"]).all()  # R's p is always reported
+    for measure in ("events", "harm"):
+        m = pratt["measure"] == measure
+        assert np.allclose(pratt.loc[m, "p_holm"], multipletests(pratt.loc[m, "p_pratt"], method="holm")[1])
+    assert not np.allclose(pratt["p_holm"], r_default["p_holm"])

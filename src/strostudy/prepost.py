@@ -339,9 +339,12 @@ def prepost_tests(windows: pd.DataFrame, config: dict, progress=None) -> pd.Data
             if progress is not None:
                 progress(f"tested {measure} / {category} ({len(rows)} of {len(MEASURES) * len(categories)})")
     out = pd.DataFrame(rows)
+    # Zero differences (A25): R's default drops them; Pratt's variant ranks them first.  The
+    # reported p_value is always R's; zero_method chooses the p that Holm adjusts.
+    primary = "p_pratt" if pp.get("zero_method", "wilcox") == "pratt" else "p_value"
     out["p_holm"] = np.nan
     for _, idx in out.groupby("measure").groups.items():
-        out.loc[idx, "p_holm"] = multipletests(out.loc[idx, "p_value"], method="holm")[1]
+        out.loc[idx, "p_holm"] = multipletests(out.loc[idx, primary], method="holm")[1]
     out["significant_holm"] = out["p_holm"] < 0.05
     first = ["measure", "category", "n_subjects", "total_before", "total_after", "reduction_pct",
              "reduction_ci_low", "reduction_ci_high", "wilcoxon_v", "wilcoxon_z", "n_nonzero", "p_value", "p_pratt",
