@@ -6,6 +6,7 @@ RAW_TABLES = {
     "pnd_records": "data/raw/pnd_records.csv",
 }
 RAW_ROCU = "data/raw/rocu"
+TRUTH_TABLES = ["subject_windows", "cohort_flow", "discrepancies", "episodes", "events"]
 
 
 def raw_inputs(wildcards=None):

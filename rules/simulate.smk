@@ -9,7 +9,9 @@ if config["source"] == "synthetic":
             pnc_arrests=RAW_TABLES["pnc_arrests"],
             pnd_records=RAW_TABLES["pnd_records"],
             rocu=directory(RAW_ROCU),
-            truth=directory("data/truth"),
+            # Named files, not directory(): Snakemake empties a directory output before the
+            # rule runs, which would delete data/truth/README.md.
+            truth=expand("data/truth/{name}.csv", name=TRUTH_TABLES),
         params:
             seed=config["seed"],
             orders=config["synthetic_orders"],

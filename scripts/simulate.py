@@ -7,7 +7,9 @@ def step(smk):
     from strostudy.simulate import simulate, write_extracts
 
     extracts = simulate(seed=int(smk.params.seed), n_orders=int(smk.params.orders), study=dict(smk.params.study))
-    write_extracts(extracts, raw_dir="data/raw", truth_dir=smk.output.truth)
+    from pathlib import Path
+
+    write_extracts(extracts, raw_dir="data/raw", truth_dir=Path(smk.output.truth[0]).parent)
 
 
 run(snakemake, step)  # noqa: F821 - provided by Snakemake
