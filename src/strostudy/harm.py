@@ -116,13 +116,11 @@ def categorise(codes: pd.Series, groups: pd.Series, categories_cfg: dict) -> pd.
 
 
 def _one_score_per(weights: pd.DataFrame, key: str, rule: str) -> pd.DataFrame:
-    """Collapse rows sharing ``key`` to one score by ``rule`` (A14); keep the matching title."""
+    """Collapse rows sharing ``key`` to one score by ``rule`` (A14); the other columns come
+    from the row with the lowest score."""
     w = weights.dropna(subset=[key, "score"])
-    agg = {"min": "min", "max": "max", "median": "median"}[rule]
-    score = w.groupby(key)["score"].agg(agg)
-    first = w.sort_values([key, "score"]).drop_duplicates(key).set_index(key)
-    return first.assign(score=score)[["score", "ho_group", "cjs_code", "title"]] if key != "cjs_code" else \
-        first.assign(score=score)[["score", "ho_group", "title", "ho_class"]]
+    score = w.groupby(key)["score"].agg({"min": "min", "max": "max", "median": "median"}[rule])
+    return w.sort_values([key, "score"]).drop_duplicates(key).set_index(key).assign(score=score)
 
 
 def score_offences(offences: pd.DataFrame, weights: pd.DataFrame, harm_cfg: dict,

@@ -68,9 +68,8 @@ def read_csv_extract(path: Path, source: str) -> tuple[pd.DataFrame, pd.DataFram
     _check_columns(frame, RAW_MODELS[source], path)
     frame = frame.assign(source_row=np.arange(2, len(frame) + 2))
     values = frame.drop(columns="source_row")
-    repeated = (values.apply(lambda col: col.str.strip().str.lower()) == pd.Series(
-        {c: c for c in values.columns})).all(axis=1) | (values.apply(_header_key_series) == pd.Series(
-            {c: _header_key(c) for c in values.columns})).all(axis=1)
+    # A repeated header, however it was styled, has the header key of every column's name.
+    repeated = (values.apply(_header_key_series) == pd.Series({c: _header_key(c) for c in values.columns})).all(axis=1)
     duplicate = values.duplicated(keep="first") & ~repeated
     set_aside = pd.concat([
         _outcomes(frame.loc[repeated], source, path, "quarantined", "repeated_header_row"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import os
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,8 +44,7 @@ def input_files(inputs: dict) -> list[Path]:
 def provenance(inputs: dict, config: dict) -> dict:
     from .ids import SYNTHETIC_KEY, key_fingerprint
 
-    key = SYNTHETIC_KEY if config.get("source") == "synthetic" else __import__("os").environ.get(
-        "STROSTUDY_PSEUDONYM_KEY", "")
+    key = SYNTHETIC_KEY if config.get("source") == "synthetic" else os.environ.get("STROSTUDY_PSEUDONYM_KEY", "")
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
                                 cwd=Path(__file__).parent, timeout=10).stdout.strip() or "unknown"
@@ -176,9 +176,10 @@ def build_context(tables: dict, config: dict, provenance_info: dict, figures: di
     disc = t["discrepancies"].groupby(["kind", "source_pair"]).size().reset_index(name="n").sort_values(
         ["n", "kind"], ascending=[False, True])
     events = t["events"]
+    headline_rows = headline(pub, t)
     return {
-        "config": config, "provenance": provenance_info, "headline": headline(pub, t),
-        "all_match": all(r["match"] for r in headline(pub, t)),
+        "config": config, "provenance": provenance_info, "headline": headline_rows,
+        "all_match": all(r["match"] for r in headline_rows),
         "harm_index": str(events["harm_index"].iloc[0]) if len(events) else config["harm"]["index_name"],
         "harm_table": config["harm"]["table"],
         "flow": t["cohort_flow"].fillna("").to_dict("records"),

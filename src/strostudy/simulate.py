@@ -418,16 +418,14 @@ def _space_out(events: pd.DataFrame) -> pd.DataFrame:
     designed ones), so that each true arrest is unambiguous under the duplicate tolerance."""
     ev = events.sort_values(["subject_row", "date", "designed"], ascending=[True, True, False],
                             kind="stable").reset_index(drop=True)
-    gap_prev = ev.groupby("subject_row")["date"].diff().dt.days
-    gap_next = -ev.groupby("subject_row")["date"].diff(-1).dt.days
-    clash = ((gap_prev < 3) | (gap_next < 3)).fillna(False) & ~ev["designed"]
     # Iterate until stable: removing an arrest can only remove clashes.
-    while clash.any():
-        ev = ev.loc[~clash].reset_index(drop=True)
-        gap_prev = ev.groupby("subject_row")["date"].diff().dt.days
-        gap_next = -ev.groupby("subject_row")["date"].diff(-1).dt.days
+    while True:
+        by_person = ev.groupby("subject_row")["date"]
+        gap_prev, gap_next = by_person.diff().dt.days, -by_person.diff(-1).dt.days
         clash = ((gap_prev < 3) | (gap_next < 3)).fillna(False) & ~ev["designed"]
-    return ev
+        if not clash.any():
+            return ev
+        ev = ev.loc[~clash].reset_index(drop=True)
 
 
 def _secondary_offences(rng, arrests: pd.DataFrame, catalogue: pd.DataFrame) -> pd.DataFrame:
@@ -572,14 +570,13 @@ def _make_extracts(rng, episodes, arrests, offences, catalogue, study) -> Extrac
     note(episodes.loc[relength], "length_months", "pnc~rocu", "length differs", "order_length")
 
     undated = episodes.index[role.eq("no_usable_start_date")]
-    full_row_date = full_date.where(~episodes["has_interim"], full_date)
     orders = pd.DataFrame({
         "order_ref": episodes["order_ref"], "pnc_id": order_pnc,
         "surname": episodes["surname"].str.upper(), "forenames": episodes["forenames"],
         "date_of_birth": _fmt_uk(episodes["date_of_birth"]), "owning_force": episodes["force"],
         "applicant": np.where(episodes["applicant"] == "police", episodes["force"], episodes["applicant"]),
         "order_type": "STRO",
-        "date_made": _fmt_uk(listed_start.where(~episodes["has_interim"], full_row_date)),
+        "date_made": _fmt_uk(listed_start.where(~episodes["has_interim"], full_date)),
         "duration": duration_text, "status": status,
         "status_date": _fmt_uk(status_date).fillna(""),
     })
@@ -794,14 +791,12 @@ def _truth(episodes, arrests, offences, catalogue, window, disc, junk_truth) -> 
         exclusion_reason=episodes["role"].where(~episodes["role"].isin(["analysed", "not_eligible"]), ""),
     )[["subject_id", "order_ref", "start_date", "length_months", "region", "eligible", "analysed",
        "exclusion_reason", "has_interim", "county_lines"]]
-    principal = offences.loc[offences["principal"]]
     ev = arrests.assign(event_date=arrests["date"].dt.strftime("%Y-%m-%d"))[
         ["subject_id", "event_date", "cjs_code", "category", "cchi_score", "window", "month", "in_pnc", "in_pnd",
          "in_rocu", "designed", "arrest_id"]].rename(columns={"cchi_score": "harm_score"})
     ev = ev.merge(junk_truth, on="arrest_id", how="left").rename(columns={"kind": "planted_problem"})
     ev["planted_problem"] = ev["planted_problem"].fillna("")
     ev = ev.sort_values(["subject_id", "event_date", "arrest_id"]).drop(columns="arrest_id").reset_index(drop=True)
-    del principal
     discrepancies = pd.concat(disc, ignore_index=True)
     discrepancies["detail"] = discrepancies["detail"].astype(str)
     # Keep what the pipeline can observe: nothing PND-level about people it cannot identify,
