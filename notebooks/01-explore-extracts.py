@@ -5,13 +5,11 @@
 # Everything here is read from `data/processed/` (pseudonymous); the functions are the package's.
 
 # %%
-import pandas as pd
-from _paths import PROCESSED
+from _paths import CONFIG, table
 
 from strostudy import figures, style
-from strostudy.config import defaults
 
-ledger = pd.read_csv(PROCESSED / "audit_ledger.csv", keep_default_na=False)
+ledger = table("audit_ledger").fillna({"reason": ""})
 ledger.pivot_table(index="source", columns="outcome", values="rows", aggfunc="sum", fill_value=0)
 
 # %% [markdown]
@@ -22,12 +20,12 @@ assert ledger["balances"].all()
 ledger.loc[ledger["outcome"] == "quarantined", ["source", "reason", "rows"]]
 
 # %%
-discrepancies = pd.read_csv(PROCESSED / "discrepancies.csv")
+discrepancies = table("discrepancies")
 discrepancies.groupby(["kind", "source_pair"]).size().sort_values(ascending=False).to_frame("n")
 
 # %%
-style.apply(defaults()["figures"])
-figures.source_agreement(discrepancies, defaults()["figures"])
+style.apply(CONFIG["figures"])
+figures.source_agreement(discrepancies, CONFIG)
 
 # %%
-pd.read_csv(PROCESSED / "unknown_codes.csv")
+table("unknown_codes")

@@ -5,28 +5,33 @@
 
 # %%
 import pandas as pd
-from _paths import PROCESSED
+from _paths import CONFIG, table
 
-from strostudy.config import defaults
 from strostudy.its import describe_change, fit_segmented
 
-monthly = pd.read_csv(PROCESSED / "monthly_series.csv")
+monthly = table("monthly_series")
 overall = monthly.loc[monthly["category"] == "overall"].pivot(index="month", columns="measure", values="value")
 overall.T
 
 # %%
-rows, fit = fit_segmented(overall["events"].to_numpy(float), overall.index.to_numpy(), "quasipoisson", hac_lags=3)
+rows, fit = fit_segmented(overall["events"].to_numpy(float), overall.index.to_numpy(), "quasipoisson",
+                          hac_lags=CONFIG["its"]["hac_lags"])
 pd.DataFrame(rows)
 
 # %%
-models = pd.read_csv(PROCESSED / "its_models.csv")
-cfg = defaults()["its"]
-{measure: describe_change(models, measure, model, cfg["alpha"], cfg["significance"])
- for measure, model in cfg["primary"].items()}
+models = table("its_models")
+{measure: describe_change(models, measure, model, CONFIG["study"]["alpha"], CONFIG["its"]["significance"])
+ for measure, model in CONFIG["its"]["primary"].items()}
 
 # %%
-pd.read_csv(PROCESSED / "its_summary.csv")
+table("its_summary")
 
 # %%
-models.loc[models["model"].str.startswith("placebo") & (models["category"] == "overall")
+models.loc[models["placebo_month"].notna() & (models["category"] == "overall")
            & models["term"].isin(["post", "time_since"])]
+
+# %% [markdown]
+# Observed, fitted and counterfactual values per month, as the figures draw them.
+
+# %%
+table("its_fitted").query("category == 'overall'").head()

@@ -7,27 +7,23 @@
 import tempfile
 from pathlib import Path
 
-import pandas as pd
-from _paths import PROCESSED
+from _paths import CONFIG, table
 
 from strostudy import figures, style
-from strostudy.config import defaults, merge
+from strostudy.config import merge
 
-cfg = defaults()
-journal = merge(cfg["figures"], {"width_in": 3.5, "font_size": 7, "font_family": "DejaVu Serif"})
-style.apply(journal)
+journal = merge(CONFIG, {"figures": {"width_in": 3.5, "font_size": 7, "font_family": "DejaVu Serif"}})
+style.apply(journal["figures"])
 
 # %%
-monthly = pd.read_csv(PROCESSED / "monthly_series.csv")
-models = pd.read_csv(PROCESSED / "its_models.csv")
-fig = figures.monthly_its(monthly, models, cfg["its"]["primary"], journal)
+fig = figures.monthly_its(table("its_fitted"), journal)
 fig
 
 # %%
 out = Path(tempfile.mkdtemp()) / "monthly_its_single_column"
-written = style.save(fig, out, journal)
+written = style.save(fig, out, journal["figures"])
 [(p.name, p.stat().st_size) for p in written]
 
 # %%
-fig = figures.prepost_totals(pd.read_csv(PROCESSED / "prepost_tests.csv"), journal)
+fig = figures.prepost_totals(table("prepost_tests"), journal)
 fig

@@ -1,21 +1,16 @@
-# The cohort (full windows, exclusions), per-subject windows, monthly series and paired tests.
+# The cohort: episodes with full windows, the exclusions, per-subject windows, monthly series.
 
 rule cohort:
     input:
-        orders="data/processed/orders.csv",
-        events="data/processed/events.csv",
+        **T.inputs("cohort"),
     output:
-        flow="data/processed/cohort_flow.csv",
-        cohort="data/processed/cohort.csv",
-        windows="data/processed/subject_windows.csv",
-        monthly="data/processed/monthly_series.csv",
-        tests="data/processed/prepost_tests.csv",
-        correlations="data/processed/correlations.csv",
+        **outputs("cohort"),
     params:
-        config=config,
+        config=cfg("study.window_months", "study.earliest_reliable_date", "study.extraction_date",
+                   "study.start_date_counts_as", "cohort", "categories"),
     conda:
         "../environment.yml"
     log:
         "logs/cohort.log",
     script:
-        "../scripts/cohort.py"
+        STAGE_SCRIPT

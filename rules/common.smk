@@ -1,19 +1,36 @@
-# Paths and helpers shared by the rules.
+# Paths come from the table registry (strostudy.tables): T.inputs(rule) and T.outputs(rule)
+# declare what each rule reads and writes.  Params carry only the config keys a rule's stage
+# reads, so a change re-runs just the rules that use it.
+from pathlib import Path
 
-RAW_TABLES = {
-    "orders": "data/raw/orders.csv",
-    "pnc_arrests": "data/raw/pnc_arrests.csv",
-    "pnd_records": "data/raw/pnd_records.csv",
-}
-RAW_ROCU = "data/raw/rocu"
-TRUTH_TABLES = ["subject_windows", "cohort_flow", "discrepancies", "episodes", "events"]
+from strostudy import tables as T
+from strostudy.keys import fingerprint_for
 
-
-def raw_inputs(wildcards=None):
-    """Every raw extract the workflow reads (written by `simulate` when source is synthetic)."""
-    return {**RAW_TABLES, "rocu": RAW_ROCU}
+STAGE_SCRIPT = "../scripts/run_stage.py"
 
 
-def raw_provenance(wildcards=None):
-    """The raw extracts again, under names the report lists as provenance."""
-    return {f"raw_{name}": path for name, path in raw_inputs().items()}
+def cfg(*keys):
+    """The config keys a rule reads (dotted), as a nested dict shaped like the config."""
+    out = {}
+    for key in keys:
+        *parents, leaf = key.split(".")
+        src, dst = config, out
+        for part in parents:
+            src, dst = src[part], dst.setdefault(part, {})
+        dst[leaf] = src[leaf]
+    return out
+
+
+def outputs(rule):
+    """The rule's outputs from the registry: folders as directory(), figures into the
+    Snakemake report with their captions."""
+    out = {}
+    for name, path in T.outputs(rule).items():
+        if name in T.TABLES and T.TABLES[name].kind == "dir":
+            out[name] = directory(path)
+        elif path.endswith(".png"):
+            caption = f"../src/strostudy/templates/captions/{Path(path).stem}.rst"
+            out[name] = report(path, caption=caption, category="Figures")
+        else:
+            out[name] = path
+    return out

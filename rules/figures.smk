@@ -1,28 +1,15 @@
-# Publication figures from data/processed alone: `snakemake figures` rebuilds just these.
-
-FIGURES = ["study_flow", "prepost_totals", "paired_subjects", "monthly_its", "source_agreement", "residual_acf"]
-
+# Publication figures from the processed tables alone: `snakemake figures` rebuilds just these.
 
 rule figures:
     input:
-        flow="data/processed/cohort_flow.csv",
-        tests="data/processed/prepost_tests.csv",
-        windows="data/processed/subject_windows.csv",
-        monthly="data/processed/monthly_series.csv",
-        its_models="data/processed/its_models.csv",
-        its_diagnostics="data/processed/its_diagnostics.csv",
-        discrepancies="data/processed/discrepancies.csv",
+        **T.inputs("figures"),
     output:
-        **{
-            f"{name}_png": report(f"figures/{name}.png", caption=f"../src/strostudy/templates/captions/{name}.rst", category="Figures")
-            for name in FIGURES
-        },
-        **{f"{name}_pdf": f"figures/{name}.pdf" for name in FIGURES},
+        **outputs("figures"),
     params:
-        config=config,
+        config=cfg("figures", "its.primary", "categories", "study.window_months", "harm.short_name", "harm.unit"),
     conda:
         "../environment.yml"
     log:
         "logs/figures.log",
     script:
-        "../scripts/figures.py"
+        STAGE_SCRIPT

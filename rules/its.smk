@@ -1,17 +1,15 @@
-# Interrupted time-series and trend models of the monthly series.
+# Interrupted time series: segmented models, trends, diagnostics and placebos.
 
 rule its:
     input:
-        monthly="data/processed/monthly_series.csv",
+        **T.inputs("its"),
     output:
-        models="data/processed/its_models.csv",
-        diagnostics="data/processed/its_diagnostics.csv",
-        summary="data/processed/its_summary.csv",
+        **outputs("its"),
     params:
-        config=config,
+        config=cfg("its", "study.alpha"),
     conda:
         "../environment.yml"
     log:
         "logs/its.log",
     script:
-        "../scripts/its.py"
+        STAGE_SCRIPT

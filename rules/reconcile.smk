@@ -1,45 +1,19 @@
-# Validate and clean the extracts, link people, build order episodes and arrest events.
+# Link people across the order list, PNC, PND and ROCU; one episode per order subject; arrest
+# events with the systems merged; every disagreement logged.  Identifiers stop here.
 
 rule reconcile:
     input:
-        unpack(raw_inputs),
+        **T.inputs("reconcile"),
     output:
-        orders="data/processed/orders.csv",
-        discrepancies="data/processed/discrepancies.csv",
-        events="data/interim/events.parquet",
-        offences="data/interim/event_offences.parquet",
-        outcomes="data/interim/row_outcomes.parquet",
-        rows_read="data/interim/rows_read.json",
-        links="data/interim/links.parquet",
-        quarantine=directory("data/interim/quarantine"),
-        clean=directory("data/interim/clean"),
+        **outputs("reconcile"),
     params:
-        config=config,
+        config=cfg("source", "reconcile", "study.window_months", "study.earliest_reliable_date",
+                   "study.extraction_date"),
+        # A new key must re-run reconcile, so that no subject id made under the old key survives.
+        key_fingerprint=fingerprint_for(config["source"]),
     conda:
         "../environment.yml"
     log:
         "logs/reconcile.log",
     script:
-        "../scripts/reconcile.py"
-
-
-rule harm:
-    input:
-        events="data/interim/events.parquet",
-        offences="data/interim/event_offences.parquet",
-        outcomes="data/interim/row_outcomes.parquet",
-        rows_read="data/interim/rows_read.json",
-    output:
-        events="data/processed/events.csv",
-        unknown_codes="data/processed/unknown_codes.csv",
-        ledger="data/processed/audit_ledger.csv",
-        quarantine="data/interim/quarantine_harm.csv",
-    params:
-        harm=config["harm"],
-        categories=config["categories"],
-    conda:
-        "../environment.yml"
-    log:
-        "logs/harm.log",
-    script:
-        "../scripts/harm.py"
+        STAGE_SCRIPT

@@ -1,24 +1,18 @@
-# The synthetic default: calibrated extracts in data/raw/ and their truth in data/truth/.
+# The synthetic default: calibrated extracts in data/raw/ and their planted truth in data/truth/
+# (truth as named files, not a directory, which Snakemake would empty of its README).
 # With `source: extracts` this rule does not exist and data/raw/ is read as it is.
 
 if config["source"] == "synthetic":
 
     rule simulate:
         output:
-            orders=RAW_TABLES["orders"],
-            pnc_arrests=RAW_TABLES["pnc_arrests"],
-            pnd_records=RAW_TABLES["pnd_records"],
-            rocu=directory(RAW_ROCU),
-            # Named files, not directory(): Snakemake empties a directory output before the
-            # rule runs, which would delete data/truth/README.md.
-            truth=expand("data/truth/{name}.csv", name=TRUTH_TABLES),
+            **outputs("simulate"),
         params:
-            seed=config["seed"],
-            orders=config["synthetic_orders"],
-            study=config["study"],
+            config=cfg("seed", "synthetic_orders", "study.earliest_reliable_date", "study.extraction_date",
+                       "study.window_months"),
         conda:
             "../environment.yml"
         log:
             "logs/simulate.log",
         script:
-            "../scripts/simulate.py"
+            STAGE_SCRIPT

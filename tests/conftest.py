@@ -31,31 +31,18 @@ def paper():
     return published()
 
 
-def run_stages(raw_dir, work, config=None):
-    """Run the workflow's stages in-process (as the rules do) into ``work``; returns paths."""
+def run_stages(raw_dir, work, config=None, until="its"):
+    """Run the workflow's stages in-process (each stage's ``run``, as the rules do) in the
+    working directory ``work``, on the extracts in ``raw_dir``; returns data/processed."""
     from strostudy.config import defaults
-    from strostudy.stages import run_cohort, run_harm, run_its, run_reconcile
+    from strostudy.stages import run_all
 
-    cfg = config or defaults()
     w = Path(work)
-    interim, processed = w / "interim", w / "processed"
-    rec = {"orders": processed / "orders.csv", "discrepancies": processed / "discrepancies.csv",
-           "events": interim / "events.parquet", "offences": interim / "event_offences.parquet",
-           "outcomes": interim / "row_outcomes.parquet", "rows_read": interim / "rows_read.json",
-           "links": interim / "links.parquet", "quarantine": interim / "quarantine", "clean": interim / "clean"}
-    processed.mkdir(parents=True, exist_ok=True)
-    run_reconcile(str(raw_dir), cfg, rec)
-    harm_out = {"events": processed / "events.csv", "unknown_codes": processed / "unknown_codes.csv",
-                "ledger": processed / "audit_ledger.csv", "quarantine": interim / "quarantine_harm.csv"}
-    run_harm({k: rec[k] for k in ("events", "offences", "outcomes", "rows_read")}, cfg["harm"], cfg["categories"],
-             harm_out)
-    cohort_out = {k: processed / f"{v}.csv" for k, v in
-                  {"flow": "cohort_flow", "cohort": "cohort", "windows": "subject_windows",
-                   "monthly": "monthly_series", "tests": "prepost_tests", "correlations": "correlations"}.items()}
-    run_cohort({"orders": rec["orders"], "events": harm_out["events"]}, cfg, cohort_out)
-    run_its({"monthly": cohort_out["monthly"]}, cfg,
-            {k: processed / f"its_{k}.csv" for k in ("models", "diagnostics", "summary")})
-    return processed
+    (w / "data").mkdir(parents=True, exist_ok=True)
+    if not (w / "data" / "raw").exists():
+        (w / "data" / "raw").symlink_to(Path(raw_dir).resolve(), target_is_directory=True)
+    run_all(config or defaults(), w, until=until)
+    return w / "data" / "processed"
 
 
 @pytest.fixture(scope="session")

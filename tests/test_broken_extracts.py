@@ -13,9 +13,9 @@ from openpyxl import load_workbook
 
 from strostudy.config import defaults
 from strostudy.errors import ExtractError, StrostudyError
-from strostudy.harm import curated_weights
+from strostudy.harm import audit_ledger, curated_weights
 from strostudy.ingest import ingest
-from strostudy.reconcile import audit_ledger, reconcile
+from strostudy.reconcile import reconcile
 
 CFG = defaults()
 

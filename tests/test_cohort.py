@@ -73,9 +73,9 @@ def test_window_edges_and_start_day_rule():
         ["2018-03-15", "2018-03-14", "2020-03-14", "2020-03-15", "2022-03-15"]),
         "harm_score": [1.0, 2.0, 4.0, 8.0, 16.0], "category": ["drugs"] * 5})
     cohort, _ = build_cohort(ep, cfg)
-    w = subject_windows(window_events(events, cohort, cfg), cohort).set_index("category")
+    w = subject_windows(window_events(events, cohort, cfg), cohort, cfg["categories"]).set_index("category")
     # [start - 24m, start) holds 2018-03-15 and 2020-03-14; [start, start + 24m) holds the start day.
     assert w.loc["drugs", ["events_before", "harm_before", "events_after", "harm_after"]].tolist() == [2, 5.0, 1, 8.0]
     cfg["study"]["start_date_counts_as"] = "before"
-    w = subject_windows(window_events(events, cohort, cfg), cohort).set_index("category")
+    w = subject_windows(window_events(events, cohort, cfg), cohort, cfg["categories"]).set_index("category")
     assert w.loc["drugs", ["events_before", "harm_before", "events_after"]].tolist() == [3, 13.0, 0]

@@ -28,7 +28,7 @@ def test_csv_columns_match_contract(default_dirs, name):
 @pytest.mark.parametrize("sheet", ["Orders", "Offending"])
 def test_rocu_headers_are_documented_synonyms(default_dirs, sheet):
     canonical = documented_columns(f"### Sheet `{sheet}`")
-    synonyms = defaults()["rocu"]["header_synonyms"]
+    synonyms = defaults()["ingest"]["rocu_header_synonyms"]
 
     def norm(s):
         return re.sub(r"[^a-z0-9()]", "", str(s).lower())

@@ -157,14 +157,14 @@ def test_workbook_problems_are_one_clear_sentence(tmp_path):
     with pytest.raises(ExtractError, match=r"w.xlsx: has no sheet 'CCHI 2020 values sheet'"):
         read_cchi_workbook(tmp_path / "w.xlsx")
     with pytest.raises(ExtractError, match="does not exist"):
-        load_weights({"table": str(tmp_path / "nope.xlsx")})
+        load_weights({**CFG["harm"], "table": str(tmp_path / "nope.xlsx")})
 
 
 def test_another_index_from_csv(tmp_path):
     path = tmp_path / "css.csv"
     pd.DataFrame({"cjs_code": ["OF61131", "MS15016"], "ho_class": ["008/01", ""], "title": ["GBH", "breach"],
                   "score": [1234.5, 99.0]}).to_csv(path, index=False)
-    weights = load_weights({"table": str(path)})
+    weights = load_weights({**CFG["harm"], "table": str(path)})
     offences = pd.DataFrame({"event_id": [1, 2], "cjs_code": ["OF61131", "MS15016"], "ho_class": [None, None]})
     scored, _, _ = score_events(pd.DataFrame({"event_id": [1, 2]}), offences, weights, CFG["harm"],
                                 CFG["categories"], "ONS Crime Severity Score")
@@ -174,4 +174,4 @@ def test_another_index_from_csv(tmp_path):
     with pytest.raises(Exception, match="lacks column"):
         bad = tmp_path / "bad.csv"
         pd.DataFrame({"code": ["x"]}).to_csv(bad, index=False)
-        load_weights({"table": str(bad)})
+        load_weights({**CFG["harm"], "table": str(bad)})

@@ -112,4 +112,4 @@ def test_diagnostics_saved(processed):
     assert set(overall["diagnostic"]) == {"durbin_watson", "ljung_box", "acf", "pacf", "residual"}
     assert 0 < overall.loc[overall.diagnostic == "durbin_watson", "value"].item() < 4
     assert sorted(overall.loc[overall.diagnostic == "ljung_box", "lag"]) == [6, 12]
-    assert (overall.loc[overall.diagnostic == "acf", "lag"] == range(1, 13)).all()
+    assert (overall.loc[overall.diagnostic == "acf", "lag"] == list(range(1, 13))).all()

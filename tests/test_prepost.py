@@ -38,7 +38,7 @@ def rel(a, b):
     return abs(a - b) / max(abs(b), 1e-300)
 
 
-@pytest.mark.parametrize("row", R.itertuples(), ids=R["dataset"].tolist())
+@pytest.mark.parametrize("row", list(R.itertuples()), ids=R["dataset"].tolist())
 def test_wilcoxon_matches_r(row):
     after, before = pair(row.dataset)
     w = wilcoxon_signed_rank(after, before)

@@ -1,16 +1,15 @@
 """Reconciliation against planted truth on the default seed and five others; the ledger."""
 
-import json
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
 
+from strostudy import tables
 from strostudy.config import defaults
-from strostudy.harm import curated_weights
-from strostudy.ingest import ingest
-from strostudy.reconcile import audit_ledger, reconcile
+from strostudy.harm import audit_ledger
 from strostudy.simulate import simulate, write_extracts
-from strostudy.stages import run_harm
+from strostudy.stages import run_all
 
 EVENT_KINDS = {"arrest_date", "arrest_not_in_pnc", "arrest_not_in_pnd", "offence_wording"}
 
@@ -19,20 +18,16 @@ EVENT_KINDS = {"arrest_date", "arrest_not_in_pnc", "arrest_not_in_pnd", "offence
 def run(request, tmp_path_factory):
     root = tmp_path_factory.mktemp(f"seed{request.param}")
     write_extracts(simulate(seed=request.param), root / "raw", root / "truth")
-    cfg = defaults()
-    ing = ingest(root / "raw", cfg)
-    result = reconcile(ing, cfg, curated_weights())
-    result.events.to_parquet(root / "events.parquet")
-    result.offences.to_parquet(root / "offences.parquet")
-    result.outcomes.to_parquet(root / "outcomes.parquet")
-    (root / "rows_read.json").write_text(json.dumps(ing.rows_read))
-    out = {k: root / f"{k}.csv" for k in ("events", "unknown_codes", "ledger", "quarantine")}
-    run_harm({"events": root / "events.parquet", "offences": root / "offences.parquet",
-              "outcomes": root / "outcomes.parquet", "rows_read": root / "rows_read.json"},
-             cfg["harm"], cfg["categories"], out)
+    (root / "work" / "data").mkdir(parents=True)
+    (root / "work" / "data" / "raw").symlink_to(root / "raw", target_is_directory=True)
+    run_all(defaults(), root / "work", until="harm")
+    w = root / "work"
+    result = SimpleNamespace(**{name: tables.read(table, w / tables.path(table)) for name, table in (
+        ("episodes", "orders"), ("outcomes", "row_outcomes"), ("discrepancies", "discrepancies"),
+        ("events", "linked_events"))})
     truth = {p.stem: pd.read_csv(p) for p in (root / "truth").glob("*.csv")}
-    return {"result": result, "truth": truth, "events": pd.read_csv(out["events"]),
-            "ledger": pd.read_csv(out["ledger"], keep_default_na=False), "ing": ing}
+    return {"result": result, "truth": truth, "events": pd.read_csv(w / tables.path("events")),
+            "ledger": pd.read_csv(w / tables.path("audit_ledger"), keep_default_na=False), "root": w}
 
 
 def analysed(truth):

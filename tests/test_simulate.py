@@ -155,3 +155,51 @@ def test_scales_to_large_cohorts():
     assert len(big.pnc_arrests) > 20 * len(ep) / 2
     flow = big.truth["cohort_flow"]
     assert flow.loc[flow.step == "exclusions", "n_out"].iloc[0] == ep["analysed"].sum()
+
+
+def test_public_api():
+    import inspect
+
+    import strostudy.simulate as sim
+
+    assert sim.DEFAULT_ORDERS == 114 and len(sim.DESIGN) > 0
+    assert {"simulate", "write_extracts", "DESIGN", "DEFAULT_ORDERS", "Extracts", "offence_catalogue"} <= set(sim.__all__)
+    assert list(inspect.signature(sim.simulate).parameters) == ["seed", "n_orders", "study"]
+    assert isinstance(sim.simulate(seed=1, n_orders=30), sim.Extracts)
+
+
+def test_each_builder_returns_what_it_planted():
+    """Every extract builder returns its frame and its own discrepancies (no shared list);
+    together they hold every discrepancy the truth lists."""
+    from strostudy.config import defaults
+    from strostudy.simulate import offence_catalogue
+    from strostudy.simulate.arrests import arrests_and_offences
+    from strostudy.simulate.extracts import identity, orders, pnc, pnd, rocu
+    from strostudy.simulate.people import cohort
+    from strostudy.simulate.truth import DISCREPANCY_COLUMNS
+
+    study = defaults()["study"]
+    rng = np.random.default_rng(20260625)
+    catalogue = offence_catalogue()
+    episodes = cohort(rng, 114, study)
+    arrests, offences = arrests_and_offences(rng, episodes, catalogue, study)
+    ids, id_notes = identity.order_list_ids(rng, episodes)
+    order_frame, order_notes = orders.order_list(rng, episodes, ids.pnc_id, study)
+    _, junk = pnc.pnc_arrests(rng, episodes, arrests, offences, catalogue)
+    _, pnd_notes = pnd.pnd_records(rng, episodes, arrests, catalogue, ids)
+    _, _, rocu_notes = rocu.missing_region(rng, episodes)
+    planted = {
+        "ids": (id_notes, {"pnc_check_letter", "identity_ambiguous", "identity_unmatched"}),
+        "orders": (order_notes, {"order_ended", "order_start_date", "order_length", "start_date_unusable",
+                                 "interim_and_full"}),
+        "pnd": (pnd_notes, {"arrest_date", "name_spelling", "name_order", "offence_wording", "arrest_not_in_pnc",
+                            "arrest_not_in_pnd"}),
+        "rocu": (rocu_notes, {"rocu_missing"}),
+    }
+    for name, (notes, kinds) in planted.items():
+        assert list(notes.columns) == DISCREPANCY_COLUMNS and set(notes["kind"]) == kinds, name
+    assert set(junk["kind"]) == {"garbage_date", "pnc_check_letter", "unknown_code"}
+    assert len(order_frame) == 114 + episodes["has_interim"].sum()
+    every = pd.concat([n for n, _ in planted.values()]).astype(str)
+    listed = simulate().truth["discrepancies"].astype(str)
+    assert set(map(tuple, listed.to_numpy())) <= set(map(tuple, every.to_numpy()))

@@ -146,3 +146,70 @@ def test_report_makes_no_causal_claim(synthetic_run):
                    "because of the order", "due to the order"):
         assert phrase not in text
     assert "no causal claim" in text and "regression to the mean" in text and "custody" in text
+
+
+def scheduled(workdir, edit=None, env=None, source="synthetic"):
+    """The rules a dry run would run with the default config changed by ``edit`` (a function
+    of the config dict), written to WORKDIR/config.yaml."""
+    import re
+
+    from strostudy.config import load
+
+    config = load(None, overrides={"source": source})
+    if edit:
+        edit(config)
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    out = snakemake(workdir, "-n", check=False, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    stats = out.stdout.split("Job stats:")[1].split("total")[0] if "Job stats:" in out.stdout else ""
+    return {m.group(1) for m in re.finditer(r"^(\w+)\s+\d+\s*$", stats, flags=re.M)} - {"all"}
+
+
+@pytest.fixture
+def rerun_dir(synthetic_run, tmp_path):
+    """A copy of the finished run (outputs, mtimes and Snakemake's records of params)."""
+    shutil.copytree(synthetic_run, tmp_path / "run", symlinks=True)
+    return tmp_path / "run"
+
+
+def test_a_change_reruns_only_what_reads_it(rerun_dir):
+    assert scheduled(rerun_dir) == set()
+    assert scheduled(rerun_dir, lambda c: c["figures"].update(dpi=150)) == {"figures", "report"}
+    assert scheduled(rerun_dir, lambda c: c["its"].update(hac_lags=4)) == {"its", "figures", "report"}
+    # The bar figure draws the reduction CIs, so it follows the before/after tests.
+    assert scheduled(rerun_dir, lambda c: c["prepost"].update(bootstrap_resamples=999)) == {
+        "prepost", "figures", "report"}
+
+
+def test_a_category_change_reruns_from_harm(rerun_dir):
+    def rename(c):
+        c["categories"] = {("fraud" if k == "drugs" else k): v for k, v in c["categories"].items()}
+
+    assert scheduled(rerun_dir, rename) == {"harm", "cohort", "prepost", "its", "figures", "report"}
+
+
+def test_a_new_pseudonymisation_key_reruns_reconcile(rerun_dir):
+    import os
+
+    (rerun_dir / "config.yaml").write_text(yaml.safe_dump({"source": "extracts"}))
+    key_a = {**os.environ, "STROSTUDY_PSEUDONYM_KEY": "first-test-secret-0123456789"}
+    snakemake(rerun_dir, env=key_a)
+    assert scheduled(rerun_dir, env=key_a, source="extracts") == set()
+    key_b = {**os.environ, "STROSTUDY_PSEUDONYM_KEY": "second-test-secret-0123456789"}
+    assert scheduled(rerun_dir, env=key_b, source="extracts") == {"reconcile", "harm", "cohort", "prepost", "its", "figures", "report"}
+
+
+@pytest.mark.parametrize("config_text, needle", [
+    ("stdy:\n  window_months: 12\n", "'stdy' is not a setting (did you mean 'study'?)"),
+    ("study:\n  window_month: 12\n", "'study.window_month' is not a setting (did you mean 'study.window_months'?)"),
+    ("study:\n  extraction_date: '2023-02-30'\n", "study.extraction_date '2023-02-30' is not a real date"),
+    ("study: [unclosed\n", "config.yaml line"),
+])
+def test_bad_config_stops_with_one_line(tmp_path, config_text, needle):
+    (tmp_path / "config.yaml").write_text(config_text)
+    result = snakemake(tmp_path, check=False)
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert any(line.startswith("strostudy: config.yaml") and needle in line for line in lines), result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert not (tmp_path / "data").exists()

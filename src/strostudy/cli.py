@@ -8,11 +8,15 @@ import time
 
 
 def _simulate(args) -> None:
+    from .config import load
     from .simulate import simulate, write_extracts
 
+    config = load(args.config, overrides={k: v for k, v in (("seed", args.seed), ("synthetic_orders", args.orders))
+                                          if v is not None})
+    seed, orders = config["seed"], config["synthetic_orders"]
     t0 = time.perf_counter()
-    print(f"Simulating {args.orders} orders (seed {args.seed}) ...", file=sys.stderr)
-    extracts = simulate(seed=args.seed, n_orders=args.orders)
+    print(f"Simulating {orders} orders (seed {seed}) ...", file=sys.stderr)
+    extracts = simulate(seed=seed, n_orders=orders, study=config["study"])
     written = write_extracts(extracts, args.raw_dir, args.truth_dir)
     print(f"Wrote {len(written)} files to {args.raw_dir} and {args.truth_dir} "
           f"({len(extracts.pnc_arrests):,} PNC rows, {len(extracts.pnd_records):,} PND rows) "
@@ -21,16 +25,18 @@ def _simulate(args) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     from .errors import StrostudyError
-    from .simulate import DEFAULT_ORDERS
 
     parser = argparse.ArgumentParser(prog="strostudy", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sim = sub.add_parser("simulate", help="write calibrated synthetic PNC/PND/ROCU extracts and their truth")
-    sim.add_argument("--seed", type=int, default=20260625)
+    sim.add_argument("--config", default="config.yaml",
+                     help="config file for seed, synthetic_orders and the study dates (default: config.yaml if it "
+                          "exists, else the package defaults)")
+    sim.add_argument("--seed", type=int, default=None, help="overrides the config's seed")
+    sim.add_argument("--orders", type=int, default=None,
+                     help="overrides the config's synthetic_orders (114: the calibrated study; larger for scale tests)")
     sim.add_argument("--raw-dir", default="data/raw")
     sim.add_argument("--truth-dir", default="data/truth")
-    sim.add_argument("--orders", type=int, default=DEFAULT_ORDERS,
-                     help=f"number of orders (default {DEFAULT_ORDERS}: the calibrated study; larger for scale tests)")
     sim.set_defaults(func=_simulate)
     args = parser.parse_args(argv)
     try:

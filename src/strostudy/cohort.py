@@ -4,22 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .dates import add_months
+from . import categories
+from .dates import add_months, full_windows
+from .errors import StrostudyError
 
-
-def full_windows(episodes: pd.DataFrame, study: dict) -> pd.Series:
-    """Both windows inside the data period (A1-A4).  A start known only to the month or year
-    qualifies when every day it could be passes (``start_earliest``/``start_latest``)."""
-    window = int(study["window_months"])
-    earliest = pd.Timestamp(study["earliest_reliable_date"])
-    extraction = pd.Timestamp(study["extraction_date"])
-    lo = episodes["start_earliest"] if "start_earliest" in episodes else episodes["start_date"]
-    hi = episodes["start_latest"] if "start_latest" in episodes else episodes["start_date"]
-    ok = (add_months(lo, -window) >= earliest) & (add_months(hi, window) <= extraction)
-    return ok.fillna(False).astype(bool).set_axis(episodes.index)
-
-
-CATEGORIES = ["overall", "modern_slavery", "violence", "drugs", "other"]
 EXCLUSION_RULES = {
     "identity_unresolved": "person could not be identified from the order list (A11, A12)",
     "no_usable_start_date": "start date known only to the month or year, with no ROCU day (A7)",
@@ -36,7 +24,7 @@ def exclusion_reasons(episodes: pd.DataFrame, config: dict) -> pd.DataFrame:
     return pd.DataFrame({
         "identity_unresolved": episodes["identity"].isin(["ambiguous", "unmatched"]),
         "no_usable_start_date": ~episodes["start_usable"].astype(bool),
-        "no_rocu_return": ~episodes["rocu_return"].astype(bool) & bool(config["cohort"].get("require_rocu_return", True)),
+        "no_rocu_return": ~episodes["rocu_return"].astype(bool) & bool(config["cohort"]["require_rocu_return"]),
         "order_ended_in_window": ended & (pd.to_datetime(episodes["status_date"]) < end_date).fillna(True),
     }, index=episodes.index)
 
@@ -80,17 +68,31 @@ def window_events(events: pd.DataFrame, cohort: pd.DataFrame, config: dict) -> p
     ev["event_date"] = pd.to_datetime(ev["event_date"])
     start = ev["subject_id"].map(starts)
     ev["month"] = month_index(ev["event_date"], start)
-    if config["study"].get("start_date_counts_as", "after") == "before":
+    if config["study"]["start_date_counts_as"] == "before":
         ev.loc[ev["event_date"] == start, "month"] = -1
     ev = ev.loc[ev["month"].between(-window, window - 1)]
     ev["window"] = (ev["month"] >= 0).map({True: "after", False: "before"})
     return ev.reset_index(drop=True)
 
 
-def subject_windows(windowed: pd.DataFrame, cohort: pd.DataFrame) -> pd.DataFrame:
-    """Events and harm before and after, per analysed subject and category, zeros included."""
+def _category_list(windowed: pd.DataFrame, categories_cfg: dict) -> list[str]:
+    """The config's categories, in order; an event of any other category stops the run
+    rather than vanishing from the tables."""
+    names = categories.names(categories_cfg)
+    stray = sorted(set(windowed["category"].astype(str)) - set(names))
+    if stray:
+        raise StrostudyError(f"events.csv has arrests in categories {', '.join(stray)} that config.yaml's "
+                             f"categories ({', '.join(names[1:])}) do not list; re-run the workflow from the harm "
+                             "stage (snakemake --forcerun harm) so events are categorised with the current config")
+    return names
+
+
+def subject_windows(windowed: pd.DataFrame, cohort: pd.DataFrame, categories_cfg: dict) -> pd.DataFrame:
+    """Events and harm before and after, per analysed subject and category (``overall``,
+    then the config's categories in order), zeros included."""
+    names = _category_list(windowed, categories_cfg)
     subjects = cohort.loc[cohort["analysed"], "subject_id"].sort_values()
-    grid = pd.MultiIndex.from_product([subjects, CATEGORIES], names=["subject_id", "category"])
+    grid = pd.MultiIndex.from_product([subjects, names], names=["subject_id", "category"])
     both = pd.concat([windowed.assign(category="overall"), windowed])
     agg = both.groupby(["subject_id", "category", "window"])["harm_score"].agg(["size", "sum"]).unstack("window")
     out = pd.DataFrame(index=grid)
@@ -98,7 +100,7 @@ def subject_windows(windowed: pd.DataFrame, cohort: pd.DataFrame) -> pd.DataFram
         out[f"events_{period}"] = agg.get(("size", period), pd.Series(dtype=float)).reindex(grid).fillna(0).astype(int)
         out[f"harm_{period}"] = agg.get(("sum", period), pd.Series(dtype=float)).reindex(grid).fillna(0.0)
     out = out.reset_index()
-    out["category"] = pd.Categorical(out["category"], CATEGORIES, ordered=True)
+    out["category"] = pd.Categorical(out["category"], names, ordered=True)
     return out.sort_values(["category", "subject_id"]).assign(category=lambda d: d["category"].astype(str)) \
         .reset_index(drop=True)
 
@@ -107,14 +109,33 @@ def monthly_series(windowed: pd.DataFrame, cohort: pd.DataFrame, config: dict) -
     """Arrests and harm per month of the subjects' own clocks (-W .. W-1), summed over the
     analysed subjects, overall and per category, zeros included (A20)."""
     window = int(config["study"]["window_months"])
+    names = _category_list(windowed, config["categories"])
     n = int(cohort["analysed"].sum())
     months = range(-window, window)
     both = pd.concat([windowed.assign(category="overall"), windowed])
     agg = both.groupby(["category", "month"])["harm_score"].agg(events="size", harm="sum")
-    grid = pd.MultiIndex.from_product([CATEGORIES, months], names=["category", "month"])
+    grid = pd.MultiIndex.from_product([names, months], names=["category", "month"])
     agg = agg.reindex(grid, fill_value=0)
     out = agg.reset_index().melt(id_vars=["category", "month"], var_name="measure", value_name="value")
     out["subjects_at_risk"] = n  # full windows: every analysed subject is observed every month
-    out["category"] = pd.Categorical(out["category"], CATEGORIES, ordered=True)
+    out["category"] = pd.Categorical(out["category"], names, ordered=True)
     out = out.sort_values(["measure", "category", "month"]).assign(category=lambda d: d["category"].astype(str))
     return out[["month", "measure", "category", "value", "subjects_at_risk"]].reset_index(drop=True)
+
+
+def run(inputs: dict, output: dict, config: dict, log: str | None = None) -> pd.DataFrame:
+    """The cohort stage: episodes and events in; the flow, the cohort, per-subject windows
+    and the monthly series out."""
+    from . import tables
+    from .stages import say
+
+    cohort, flow = build_cohort(tables.read("orders", inputs["orders"]), config)
+    windowed = window_events(tables.read("events", inputs["events"]), cohort, config)
+    tables.write(flow, "cohort_flow", output["cohort_flow"])
+    tables.write(cohort[["subject_id", "full_windows", "exclusion", "all_reasons", "analysed", "start_date"]],
+                 "cohort", output["cohort"])
+    tables.write(subject_windows(windowed, cohort, config["categories"]), "subject_windows", output["subject_windows"])
+    tables.write(monthly_series(windowed, cohort, config), "monthly_series", output["monthly_series"])
+    say(f"cohort: {flow['n_out'].iloc[0]} orders -> {flow['n_out'].iloc[1]} with full windows -> "
+        f"{int(cohort['analysed'].sum())} analysed; {len(windowed):,} arrests in their windows", log)
+    return cohort

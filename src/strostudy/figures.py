@@ -8,15 +8,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .style import CATEGORY_LABELS, MEASURE_LABELS, palette, size
+from . import categories
+from .style import measure_label, palette, size, window_words
+from .tables import FIGURES  # noqa: F401 - the figures' names live in the registry
 
-FIGURES = ["study_flow", "prepost_totals", "paired_subjects", "monthly_its", "source_agreement", "residual_acf"]
 
-
-def study_flow(flow: pd.DataFrame, fig_cfg: dict):
+def study_flow(flow: pd.DataFrame, config: dict):
     """The cohort flow: orders listed -> full windows -> analysed, with exclusion reasons."""
     import matplotlib.pyplot as plt
 
+    fig_cfg = config["figures"]
     fig, ax = plt.subplots(figsize=size(fig_cfg, 0.55))
     ax.set_axis_off()
     listed = int(flow.loc[flow["step"] == "orders_listed", "n_out"].iloc[0])
@@ -24,7 +25,8 @@ def study_flow(flow: pd.DataFrame, fig_cfg: dict):
     excl = flow.loc[flow["step"] == "exclusions"]
     analysed = int(excl["n_out"].iloc[0]) if len(excl) else int(windows["n_out"])
     boxes = [(0.5, 0.88, f"Orders listed\nn = {listed}"),
-             (0.5, 0.55, f"Full two-year windows before and after\nn = {int(windows['n_out'])}"),
+             (0.5, 0.55, f"Full {window_words(config['study']['window_months'])} windows before and after\n"
+                            f"n = {int(windows['n_out'])}"),
              (0.5, 0.12, f"Analysed\nn = {analysed}")]
     colour = palette(fig_cfg)[0]
     for x, y, text in boxes:
@@ -46,12 +48,14 @@ def study_flow(flow: pd.DataFrame, fig_cfg: dict):
     return fig
 
 
-def prepost_totals(tests: pd.DataFrame, fig_cfg: dict):
+def prepost_totals(tests: pd.DataFrame, config: dict):
     """Totals before and after by category; the after bar carries the bootstrap CI of the
     reduction, and the label gives the reduction with its CI."""
     import matplotlib.pyplot as plt
 
-    cats = [c for c in CATEGORY_LABELS if c in set(tests["category"])]
+    fig_cfg, window = config["figures"], config["study"]["window_months"]
+    cat_labels = categories.labels(config["categories"])
+    cats = [c for c in cat_labels if c in set(tests["category"])]
     fig, axes = plt.subplots(1, 2, figsize=size(fig_cfg, 0.45))
     col = palette(fig_cfg)
     x = np.arange(len(cats))
@@ -60,24 +64,25 @@ def prepost_totals(tests: pd.DataFrame, fig_cfg: dict):
         before, after = t["total_before"].to_numpy(), t["total_after"].to_numpy()
         lo = before * (1 - t["reduction_ci_high"].to_numpy() / 100)
         hi = before * (1 - t["reduction_ci_low"].to_numpy() / 100)
-        ax.bar(x - 0.2, before, 0.4, color=col[0], label="24 months before")
-        ax.bar(x + 0.2, after, 0.4, color=col[1], label="24 months after",
+        ax.bar(x - 0.2, before, 0.4, color=col[0], label=f"{window} months before")
+        ax.bar(x + 0.2, after, 0.4, color=col[1], label=f"{window} months after",
                yerr=np.vstack([after - lo, hi - after]).clip(min=0), capsize=2, error_kw={"lw": 0.8})
         for i, row in enumerate(t.itertuples()):
             ax.text(x[i], max(before[i], hi[i]) * 1.03, f"−{row.reduction_pct:.0f}%", ha="center", va="bottom",
                     fontsize="small")
-        ax.set_xticks(x, [CATEGORY_LABELS[c] for c in cats], rotation=30, ha="right")
-        ax.set_ylabel(MEASURE_LABELS[measure])
+        ax.set_xticks(x, [cat_labels[c] for c in cats], rotation=30, ha="right")
+        ax.set_ylabel(measure_label(measure, config))
         ax.set_ylim(0, max(before.max(), hi.max()) * 1.15)
     axes[0].legend(loc="upper right")
     fig.tight_layout()
     return fig
 
 
-def paired_subjects(windows: pd.DataFrame, fig_cfg: dict):
+def paired_subjects(windows: pd.DataFrame, config: dict):
     """Each analysed subject's total before against after (overall); harm on a log1p scale."""
     import matplotlib.pyplot as plt
 
+    fig_cfg = config["figures"]
     w = windows.loc[windows["category"] == "overall"]
     fig, axes = plt.subplots(1, 2, figsize=size(fig_cfg, 0.45))
     col = palette(fig_cfg)
@@ -91,7 +96,7 @@ def paired_subjects(windows: pd.DataFrame, fig_cfg: dict):
         ax.set_xlim(-0.2, top)
         ax.set_ylim(-0.2, top)
         ax.set_aspect("equal")
-        label = MEASURE_LABELS[measure] + (" (log scale)" if measure == "harm" else "")
+        label = measure_label(measure, config) + (" (log scale)" if measure == "harm" else "")
         ax.set_xlabel(f"{label}, before")
         ax.set_ylabel(f"{label}, after")
         if measure == "harm":
@@ -109,41 +114,30 @@ def paired_subjects(windows: pd.DataFrame, fig_cfg: dict):
     return fig
 
 
-def _segment_fit(models: pd.DataFrame, measure: str, model: str, months: np.ndarray):
-    from .its import design
-
-    coef = models.loc[(models["measure"] == measure) & (models["category"] == "overall") & (models["model"] == model)
-                      & (models["se_type"] == "model")].set_index("term")["estimate"]
-    X = design(months)
-    eta = X.to_numpy() @ coef.reindex(X.columns).to_numpy()
-    counter = coef["intercept"] + coef["time"] * months
-    inverse = np.exp if model == "segmented_quasipoisson" else (np.expm1 if model == "segmented_loglinear" else
-                                                                (lambda v: v))
-    return inverse(eta), inverse(counter)
-
-
-def monthly_its(monthly: pd.DataFrame, models: pd.DataFrame, primary: dict, fig_cfg: dict):
+def monthly_its(fitted: pd.DataFrame, config: dict):
     """Monthly arrests and harm on the subjects' own clocks, the fitted segmented model, the
     before-trend projected past the order as a counterfactual, and the order date.  Harm is
     drawn on a log(1 + x) axis, the scale its log-linear model works on."""
     import matplotlib.pyplot as plt
 
+    fig_cfg, primary = config["figures"], config["its"]["primary"]
     fig, axes = plt.subplots(1, 2, figsize=size(fig_cfg, 0.46))
     col = palette(fig_cfg)
     for ax, measure in zip(axes, ("events", "harm")):
-        s = monthly.loc[(monthly["measure"] == measure) & (monthly["category"] == "overall")].sort_values("month")
+        s = fitted.loc[(fitted["measure"] == measure) & (fitted["category"] == "overall")
+                       & (fitted["model"] == primary[measure])].sort_values("month")
         months = s["month"].to_numpy(float)
-        fitted, counter = _segment_fit(models, measure, primary[measure], months)
-        y = s["value"].to_numpy(float)
+        fit, counter = s["fitted"].to_numpy(float), s["counterfactual"].to_numpy(float)
+        y = s["observed"].to_numpy(float)
         scale = np.log1p if measure == "harm" else (lambda v: v)
         ax.scatter(months, scale(y), s=10, color=col[0], label="observed", zorder=3)
         pre, post = months < 0, months >= 0
-        ax.plot(months[pre], scale(fitted[pre]), color=col[1], lw=1.4, label="segmented model")
-        ax.plot(months[post], scale(fitted[post]), color=col[1], lw=1.4)
+        ax.plot(months[pre], scale(fit[pre]), color=col[1], lw=1.4, label="segmented model")
+        ax.plot(months[post], scale(fit[post]), color=col[1], lw=1.4)
         ax.plot(months[post], scale(counter[post]), color=col[1], lw=1.0, ls="--", label="before-trend projected")
         ax.axvline(-0.5, color="0.4", lw=0.8, ls=":", label="order made (month 0)")
         ax.set_xlabel("Months from the order")
-        ax.set_ylabel(MEASURE_LABELS[measure] + " per month" + (" (log scale)" if measure == "harm" else ""))
+        ax.set_ylabel(measure_label(measure, config) + " per month" + (" (log scale)" if measure == "harm" else ""))
         if measure == "harm":
             ticks = np.array([0, 10, 100, 1000, 10000])
             ticks = ticks[ticks <= max(y.max(), 1) * 2]
@@ -156,11 +150,12 @@ def monthly_its(monthly: pd.DataFrame, models: pd.DataFrame, primary: dict, fig_
     return fig
 
 
-def source_agreement(discrepancies: pd.DataFrame, fig_cfg: dict):
+def source_agreement(discrepancies: pd.DataFrame, config: dict):
     """How often the systems disagreed: discrepancies by kind and source pair."""
     import matplotlib.pyplot as plt
     import seaborn as sns
 
+    fig_cfg = config["figures"]
     table = pd.crosstab(discrepancies["kind"].str.replace("_", " ").str.replace("pnc", "PNC").str.replace("pnd", "PND")
                         .str.replace("rocu", "ROCU"),
                         discrepancies["source_pair"].str.upper().str.replace("ORDERS", "order list").str.replace("~", " vs "))
@@ -176,10 +171,11 @@ def source_agreement(discrepancies: pd.DataFrame, fig_cfg: dict):
     return fig
 
 
-def residual_acf(diagnostics: pd.DataFrame, primary: dict, fig_cfg: dict):
+def residual_acf(diagnostics: pd.DataFrame, config: dict):
     """Autocorrelation of the primary models' residuals with approximate 95% bounds."""
     import matplotlib.pyplot as plt
 
+    fig_cfg, primary = config["figures"], config["its"]["primary"]
     fig, axes = plt.subplots(1, 2, figsize=size(fig_cfg, 0.35), sharey=True)
     col = palette(fig_cfg)
     for ax, measure in zip(axes, ("events", "harm")):
@@ -192,7 +188,28 @@ def residual_acf(diagnostics: pd.DataFrame, primary: dict, fig_cfg: dict):
         bound = 1.96 / np.sqrt(max(n, 1))
         ax.axhspan(-bound, bound, color="0.9", zorder=0)
         ax.set_xlabel("Lag (months)")
-        ax.set_title(f"{MEASURE_LABELS[measure]}: {primary[measure].replace('_', ' ')}", fontsize="small")
+        ax.set_title(f"{measure_label(measure, config)}: {primary[measure].replace('_', ' ')}", fontsize="small")
     axes[0].set_ylabel("Residual autocorrelation")
     fig.tight_layout()
     return fig
+
+
+#: Each figure's function; the tables it draws from are in the registry (FIGURE_INPUTS).
+DRAW = {"study_flow": study_flow, "prepost_totals": prepost_totals, "paired_subjects": paired_subjects,
+        "monthly_its": monthly_its, "source_agreement": source_agreement, "residual_acf": residual_acf}
+
+
+def run(inputs: dict, output: dict, config: dict, log: str | None = None) -> list[str]:
+    """The figures stage: every figure, as PNG and PDF, from the processed tables alone."""
+    from pathlib import Path
+
+    from . import style, tables
+    from .stages import say
+
+    style.apply(config["figures"])
+    written = []
+    for name, draw in DRAW.items():
+        fig = draw(*[tables.read(t, inputs[t]) for t in tables.FIGURE_INPUTS[name]], config)
+        written += style.save(fig, Path(output[f"{name}_png"]).with_suffix(""), config["figures"])
+    say(f"wrote {len(written)} figure files", log)
+    return [str(w) for w in written]

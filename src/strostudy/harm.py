@@ -1,112 +1,31 @@
-"""Harm scores and offence categories for arrests.
+"""Harm scores and offence categories for arrests, and the audit ledger that closes the
+row accounts.
 
-The weights are the Cambridge Crime Harm Index 2020 by default: a curated table of the
-offences the extracts carry (``data/cchi_weights.csv``, every score traceable to its ATHENA
-URN).  ``harm.table`` can point at the official CCHI workbook instead, or at another index's
-weights as a CSV.  An arrest scores its principal (most harmful) offence, or the sum of its
+The weights come from the harm index step (:mod:`strostudy.offences`).  An arrest scores its principal (most harmful) offence, or the sum of its
 offences (A13); codes match on the CJS code first, then the Home Office class (A14); unknown
 codes are quarantined or given a named fallback, never silently 0 (A15).
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .config import data_path
-from .errors import ExtractError, StrostudyError
-
-WEIGHT_COLUMNS = ["cjs_code", "ho_class", "title", "score", "ho_group", "athena_urn", "basis"]
-
-
-def curated_weights() -> pd.DataFrame:
-    """The package's curated CCHI 2020 table, in the common weights layout."""
-    table = pd.read_csv(data_path("cchi_weights.csv"), dtype=str, keep_default_na=False)
-    return _standard(table.rename(columns={"cchi_score": "score"}))
-
-
-def _standard(table: pd.DataFrame) -> pd.DataFrame:
-    out = table.reindex(columns=WEIGHT_COLUMNS)
-    for col in ("cjs_code", "ho_class", "title", "ho_group", "athena_urn", "basis"):
-        out[col] = out[col].astype("string").str.strip().replace("", pd.NA)
-    out["cjs_code"] = out["cjs_code"].str.upper()
-    out["score"] = pd.to_numeric(out["score"], errors="coerce")
-    return out
-
-
-def read_cchi_workbook(path: str | Path, sheet: str = "CCHI 2020 values sheet") -> pd.DataFrame:
-    """The official CCHI workbook (or a later edition with the same columns), one row per
-    (CJS code, offence row).  The CJS codes sit in several columns all headed "CJS Codes"."""
-    path = Path(path)
-    if not path.exists():
-        raise ExtractError(path, "the harm table named in config (harm.table) does not exist",
-                           "the official CCHI workbook (.xlsx) or a weights CSV")
-    try:
-        raw = pd.read_excel(path, sheet_name=sheet, dtype=str, header=None)
-    except ValueError as err:
-        raise ExtractError(path, f"has no sheet '{sheet}' ({err})", "the CCHI workbook's values sheet") from None
-    header_row = raw.index[(raw.head(30).astype(str).apply(lambda c: c.str.strip()) == "ATHENA URN").any(axis=1)]
-    if len(header_row) == 0:
-        raise ExtractError(path, f"sheet '{sheet}' has no 'ATHENA URN' header", "the CCHI 2020 column layout")
-    header = raw.loc[header_row[0]].astype(str).str.strip()
-    body = raw.loc[header_row[0] + 1:].set_axis(header, axis=1)
-    needed = ["ATHENA URN", "FULL_OFFENCE_TITLE", "CCHI Score", "HOME_OFFICE_CLASSIFICATION", "GROUP"]
-    missing = [c for c in needed if c not in header.to_numpy()]
-    if missing or "CJS Codes" not in header.to_numpy():
-        raise ExtractError(path, f"sheet '{sheet}' lacks column(s) {', '.join(missing or ['CJS Codes'])}",
-                           "the CCHI 2020 columns (ATHENA URN, FULL_OFFENCE_TITLE, CCHI Score, "
-                           "HOME_OFFICE_CLASSIFICATION, GROUP, CJS Codes ...)")
-    codes = body.loc[:, (header == "CJS Codes").to_numpy()]
-    base = body.loc[:, [c for c in needed]].copy()
-    base.columns = ["athena_urn", "title", "score", "ho_class", "ho_group"]
-    long = (
-        codes.set_axis(range(codes.shape[1]), axis=1)
-        .assign(_row=np.arange(len(codes)))
-        .melt(id_vars="_row", value_name="cjs_code")
-        .dropna(subset=["cjs_code"])
-    )
-    long["cjs_code"] = long["cjs_code"].str.strip()
-    long = long.loc[~long["cjs_code"].isin(["", "N/A"])]
-    table = base.reset_index(drop=True).iloc[long["_row"].to_numpy()].assign(
-        cjs_code=long["cjs_code"].to_numpy(), basis="official workbook")
-    table = _standard(table.dropna(subset=["athena_urn"]))
-    # Offences the index has no row for take the curated proxy, scored from this workbook (A18).
-    proxies = curated_weights()
-    proxies = proxies.loc[proxies["basis"].str.startswith("proxy") & ~proxies["cjs_code"].isin(table["cjs_code"])]
-    by_urn = table.drop_duplicates("athena_urn").set_index("athena_urn")["score"]
-    proxies = proxies.assign(score=proxies["athena_urn"].map(by_urn)).dropna(subset=["score"])
-    return pd.concat([table, proxies], ignore_index=True)
-
-
-def load_weights(harm_cfg: dict, base_dir: str | Path = ".") -> pd.DataFrame:
-    """The weights named by ``harm.table``: ``curated``, an .xlsx workbook, or a CSV of another
-    index with at least ``cjs_code, ho_class, title, score`` (``ho_group`` optional)."""
-    table = harm_cfg.get("table", "curated")
-    if table == "curated":
-        return curated_weights()
-    path = Path(base_dir) / table
-    if path.suffix.lower() in (".xlsx", ".xlsm"):
-        return read_cchi_workbook(path, harm_cfg.get("workbook_sheet", "CCHI 2020 values sheet"))
-    if not path.exists():
-        raise ExtractError(path, "the harm table named in config (harm.table) does not exist",
-                           "'curated', a CCHI workbook (.xlsx) or a weights CSV")
-    other = pd.read_csv(path, dtype=str, keep_default_na=False)
-    other.columns = other.columns.str.strip().str.lower()
-    missing = [c for c in ("cjs_code", "score") if c not in other.columns]
-    if missing:
-        raise ExtractError(path, f"lacks column(s) {', '.join(missing)}", "cjs_code, ho_class, title, score")
-    return _standard(other.assign(basis=other.get("basis", f"index table {path.name}")))
+from . import categories
+from .errors import StrostudyError
+from .offences import curated_weights, load_weights, read_cchi_workbook  # noqa: F401 - the harm API
 
 
 def categorise(codes: pd.Series, groups: pd.Series, categories_cfg: dict) -> pd.Series:
     """Category of each offence from its CJS code and Home Office group (A19)."""
     code = codes.astype("string").str.upper().fillna("")
     group = groups.astype("string").str.upper().fillna("")
-    out = pd.Series(categories_cfg.get("default", "other"), index=codes.index, dtype="string")
+    out = pd.Series(categories_cfg["default"], index=codes.index, dtype="string")
     # Earlier categories win, so modern slavery (listed first) claims CJA 2009 s71 from violence.
-    for name, rule in reversed([(k, v) for k, v in categories_cfg.items() if isinstance(v, dict)]):
+    for name, rule in reversed(list(categories.rules(categories_cfg).items())):
         hit = code.isin([c.upper() for c in rule.get("cjs_codes", [])])
         for prefix in rule.get("cjs_prefixes", []):
             hit |= code.str.startswith(prefix.upper())
@@ -127,7 +46,7 @@ def score_offences(offences: pd.DataFrame, weights: pd.DataFrame, harm_cfg: dict
                    categories_cfg: dict) -> pd.DataFrame:
     """Add ``score``, ``matched_code``, ``match`` (cjs | ho_class | fallback | unknown) and
     ``category`` to offences with columns ``cjs_code`` and ``ho_class``."""
-    rule = harm_cfg.get("class_rule", "min")
+    rule = harm_cfg["class_rule"]
     by_code = _one_score_per(weights, "cjs_code", rule)
     by_class = _one_score_per(weights, "ho_class", rule)
     code = offences["cjs_code"].astype("string").str.strip().str.upper()
@@ -138,8 +57,8 @@ def score_offences(offences: pd.DataFrame, weights: pd.DataFrame, harm_cfg: dict
     score = s_code.fillna(s_class)
     group = code.map(by_code["ho_group"]).fillna(hoc.map(by_class["ho_group"]))
     matched = code.where(s_code.notna(), hoc.map(by_class["cjs_code"]))
-    if harm_cfg.get("unknown_code", "quarantine") == "fallback":
-        score = score.fillna(float(harm_cfg.get("fallback_score", 0)))
+    if harm_cfg["unknown_code"] == "fallback":
+        score = score.fillna(float(harm_cfg["fallback_score"]))
         match = np.where(match == "unknown", "fallback", match)
     out = offences.assign(score=score.astype(float), matched_code=matched, match=match)
     out["category"] = categorise(code.fillna(matched.fillna("")), group, categories_cfg)
@@ -168,7 +87,7 @@ def score_events(events: pd.DataFrame, offences: pd.DataFrame, weights: pd.DataF
     ranked = usable.sort_values(["event_id", "score", "matched_code"], ascending=[True, False, True])
     principal = ranked.drop_duplicates("event_id").set_index("event_id")
     total = usable.groupby("event_id")["score"].sum()
-    how = harm_cfg.get("arrest_score", "principal")
+    how = harm_cfg["arrest_score"]
     result = events.loc[~events["event_id"].isin(bad_events)].copy()
     result["harm_score"] = result["event_id"].map(principal["score"] if how == "principal" else total).astype(float)
     result["harm_index"] = index_name
@@ -187,3 +106,45 @@ def score_events(events: pd.DataFrame, offences: pd.DataFrame, weights: pd.DataF
             scored.loc[unknown_rows].groupby("event_id")["cjs_code"].agg(
                 lambda c: ", ".join(sorted(c.fillna("(blank)").astype(str).unique())))))
     return result, quarantined, unknown
+
+
+def audit_ledger(outcomes: pd.DataFrame, rows_read: dict[str, int]) -> pd.DataFrame:
+    """Per source: rows read = kept + merged + quarantined, broken down by reason."""
+    counts = outcomes.groupby(["source", "outcome", "reason"]).size().rename("rows").reset_index()
+    totals = outcomes.groupby("source").size()
+    read = pd.DataFrame({"source": list(rows_read), "outcome": "read", "reason": "",
+                         "rows": list(rows_read.values())})
+    ledger = pd.concat([read, counts], ignore_index=True)
+    ledger["balances"] = ledger["source"].map(lambda s: int(totals.get(s, 0)) == int(rows_read.get(s, -1)))
+    order = {"read": 0, "kept": 1, "merged": 2, "quarantined": 3}
+    return ledger.sort_values(["source", "outcome", "reason"], key=lambda c: c.map(order) if c.name == "outcome"
+                              else c).reset_index(drop=True)
+
+
+def run(inputs: dict, output: dict, config: dict, log: str | None = None) -> pd.DataFrame:
+    """The harm stage: score each arrest event once, categorise it, and close the audit
+    ledger (rows behind events quarantined here become quarantined rows)."""
+    from . import tables
+    from .stages import say
+
+    harm_cfg = config["harm"]
+    weights = tables.read("harm_weights", inputs["harm_weights"])
+    events = tables.read("linked_events", inputs["linked_events"])
+    offences = tables.read("event_offences", inputs["event_offences"])
+    scored, quarantined, unknown = score_events(events, offences, weights, harm_cfg, config["categories"],
+                                                harm_cfg["index_name"])
+    outcomes = tables.read("row_outcomes", inputs["row_outcomes"])
+    hit = outcomes["event_id"].isin(quarantined["event_id"])
+    outcomes.loc[hit, "outcome"] = "quarantined"
+    outcomes.loc[hit, "reason"] = "unknown_offence_code"
+    ledger = audit_ledger(outcomes, json.loads(Path(inputs["rows_read"]).read_text()))
+    tables.write(scored, "events", output["events"])
+    tables.write(unknown, "unknown_codes", output["unknown_codes"])
+    tables.write(ledger, "audit_ledger", output["audit_ledger"])
+    tables.write(quarantined, "quarantine_harm", output["quarantine_harm"])
+    if not ledger["balances"].all():
+        bad = ledger.loc[~ledger["balances"], "source"].unique()
+        raise StrostudyError(f"audit ledger does not balance for {', '.join(bad)}; this is a bug, please report it")
+    say(f"scored {len(scored):,} arrest events on {harm_cfg['index_name']}; "
+        f"{len(quarantined):,} quarantined for {len(unknown):,} unknown offence code(s)", log)
+    return scored

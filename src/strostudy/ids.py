@@ -14,11 +14,9 @@ import hmac
 import numpy as np
 import pandas as pd
 
-CHECK_LETTERS = "ZABCDEFGHJKLMNPQRTUVWXY"
+from .keys import SYNTHETIC_KEY, key_fingerprint  # noqa: F401 - part of the ids API
 
-#: The key used when ``source: synthetic``.  It is public on purpose: synthetic people are
-#: not real, and a fixed key lets truth files and pipeline outputs be joined on subject id.
-SYNTHETIC_KEY = "strostudy-synthetic-extracts-public-key"
+CHECK_LETTERS = "ZABCDEFGHJKLMNPQRTUVWXY"
 
 PNC_PATTERN = r"^\s*(?P<year>\d{2}|\d{4})\s*/\s*(?P<serial>\d{1,7})\s*(?P<check>[A-Za-z])\s*$"
 
@@ -94,11 +92,6 @@ def pseudonymise(canonical_ids: pd.Series, key: str, length: int = 16) -> pd.Ser
         v: "S" + hmac.new(secret, v.encode(), hashlib.sha256).hexdigest()[:length] for v in uniques
     }
     return values.map(lookup).astype("string")
-
-
-def key_fingerprint(key: str) -> str:
-    """A short, non-reversible fingerprint of the key, safe to print in a report."""
-    return hashlib.sha256(("fingerprint:" + key).encode()).hexdigest()[:12]
 
 
 def unresolved_subject_id(order_refs: pd.Series, key: str) -> pd.Series:

@@ -119,7 +119,7 @@ def read_rocu_workbooks(folder: Path, synonyms: dict) -> tuple[pd.DataFrame, pd.
             hits = mapped.notna().sum(axis=1)
             if hits.max() < 3:
                 raise ExtractError(path, f"sheet '{sheet}' has no header row this pipeline recognises",
-                                   "column names from rocu.header_synonyms in config (docs/data-contract.md)")
+                                   "column names from ingest.rocu_header_synonyms in config (docs/data-contract.md)")
             header_at = hits.idxmax()
             header = [mapped.at[header_at, c] or _header_key(grid.at[header_at, c]) for c in grid.columns]
             body = grid.loc[grid.index > header_at].set_axis(header, axis=1)
@@ -329,17 +329,30 @@ def split_failures(source: str, raw: pd.DataFrame, clean: pd.DataFrame,
         "reason": quarantined["check"].to_numpy()})
 
 
-def ingest(raw_dir: str | Path, config: dict) -> Ingested:
-    """Read, clean and validate every extract in ``raw_dir``."""
-    raw_dir = Path(raw_dir)
-    pivot = int(config["reconcile"].get("pnc_year_pivot", 40))
+RAW_INPUTS = {"orders": "raw_orders", "pnc_arrests": "raw_pnc_arrests", "pnd_records": "raw_pnd_records"}
+
+
+def _raw_paths(raw: str | Path | dict) -> dict[str, Path]:
+    """The extracts' paths, by registry name: from a folder laid out as data/raw/, or a dict."""
+    if isinstance(raw, dict):
+        return {k: Path(v) for k, v in raw.items()}
+    folder = Path(raw)
+    return {**{t: folder / CSV_SOURCES[s] for s, t in RAW_INPUTS.items()}, "raw_rocu": folder / "rocu"}
+
+
+def ingest(raw: str | Path | dict, config: dict) -> Ingested:
+    """Read, clean and validate every extract: ``raw`` is the folder holding them (as
+    ``data/raw/``) or a dict of the registry's raw inputs (``raw_orders``, ... ``raw_rocu``)."""
+    paths = _raw_paths(raw)
+    cfg = config["ingest"]
+    pivot = int(cfg["pnc_year_pivot"])
     extraction = pd.Timestamp(config["study"]["extraction_date"])
     out = Ingested()
     cleaners = {"orders": lambda r: clean_orders(r, pivot),
                 "pnc_arrests": lambda r: clean_pnc_arrests(r, pivot, extraction),
                 "pnd_records": lambda r: clean_pnd_records(r, pivot)}
-    for source, name in CSV_SOURCES.items():
-        path = raw_dir / name
+    for source, table in RAW_INPUTS.items():
+        path = paths[table]
         rows, set_aside = read_csv_extract(path, source)
         out.rows_read[source] = len(rows) + len(set_aside)
         out.outcomes.append(set_aside)
@@ -348,20 +361,71 @@ def ingest(raw_dir: str | Path, config: dict) -> Ingested:
         out.quarantine[source] = pd.concat([rows.iloc[:0].assign(check=pd.Series(dtype=str)), quarantined]) \
             if quarantined.empty else quarantined
         out.outcomes.append(outcomes)
-    rocu_orders, rocu_offending, regions = read_rocu_workbooks(raw_dir / "rocu", config["rocu"]["header_synonyms"])
-    for source, raw, cleaner in (("rocu_orders", rocu_orders, clean_rocu_orders),
-                                 ("rocu_offending", rocu_offending, clean_rocu_offending)):
-        out.rows_read[source] = len(raw)  # blank spreadsheet rows are not rows
-        if raw.empty:
+    rocu_dir = paths["raw_rocu"]
+    rocu_orders, rocu_offending, regions = read_rocu_workbooks(rocu_dir, cfg["rocu_header_synonyms"])
+    for source, raw_rows, cleaner in (("rocu_orders", rocu_orders, clean_rocu_orders),
+                                      ("rocu_offending", rocu_offending, clean_rocu_offending)):
+        out.rows_read[source] = len(raw_rows)  # blank spreadsheet rows are not rows
+        if raw_rows.empty:
             out.tables[source] = pd.DataFrame(columns=list(CLEAN_MODELS[source].to_schema().columns) + ["file"])
             out.quarantine[source] = pd.DataFrame(columns=["region", "source_row", "check"])
             continue
-        kept, quarantined, outcomes = split_failures(source, raw, cleaner(raw, pivot), str(raw_dir / "rocu"))
+        kept, quarantined, outcomes = split_failures(source, raw_rows, cleaner(raw_rows, pivot), str(rocu_dir))
         out.tables[source] = kept
         out.quarantine[source] = quarantined
         out.outcomes.append(outcomes)
     out.tables["rocu_regions"] = pd.DataFrame({"region": regions})
     return out
+
+
+def write_quarantine(frames: dict[str, pd.DataFrame], folder: str | Path) -> None:
+    """One CSV per source of quarantined rows, ``source_row`` and ``check`` first."""
+    from .tables import write_csv_file
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, frame in sorted(frames.items()):
+        if frame is None or not len(frame):
+            frame = pd.DataFrame(columns=["source_row", "check"])
+        first = ["source_row", "check"] + [c for c in frame.columns if c not in ("source_row", "check")]
+        write_csv_file(frame[first], folder / f"{name}.csv")
+
+
+def run(inputs: dict, output: dict, config: dict, log: str | None = None) -> Ingested:
+    """The ingest stage: the raw extracts in, cleaned tables, quarantine and row outcomes out."""
+    import json
+
+    from . import tables
+    from .stages import say
+
+    ing = ingest({k: v for k, v in inputs.items() if k.startswith("raw_")}, config)
+    say("read " + ", ".join(f"{n:,} {s} rows" for s, n in ing.rows_read.items()), log)
+    for line in quarantine_summary(ing, output["quarantine"]):
+        say(line, log)
+    for name, table in ing.tables.items():
+        text = {c: "string" for c in table.columns if table[c].dtype == object}
+        tables.write(table.astype(text), f"clean_{name}", output[f"clean_{name}"])
+    write_quarantine(ing.quarantine, output["quarantine"])
+    tables.write(ing.outcome_table(), "ingest_outcomes", output["ingest_outcomes"])
+    Path(output["rows_read"]).write_text(json.dumps(ing.rows_read, indent=1, sort_keys=True))
+    return ing
+
+
+def load(inputs: dict) -> Ingested:
+    """The ingest stage's outputs read back, for the stages after it."""
+    import json
+
+    from . import tables
+
+    ing = Ingested()
+    for name in _CLEAN_NAMES:
+        ing.tables[name] = tables.read(f"clean_{name}", inputs[f"clean_{name}"])
+    ing.rows_read = json.loads(Path(inputs["rows_read"]).read_text())
+    ing.outcomes = [tables.read("ingest_outcomes", inputs["ingest_outcomes"])]
+    return ing
+
+
+_CLEAN_NAMES = ["orders", "pnc_arrests", "pnd_records", "rocu_orders", "rocu_offending", "rocu_regions"]
 
 
 def quarantine_summary(ingested: Ingested, quarantine_dir: str) -> list[str]:

@@ -17,6 +17,8 @@ from scipy import stats
 
 TERMS = ["intercept", "time", "post", "time_since"]
 COLUMNS = ["measure", "category", "model", "term", "estimate", "se", "se_type", "ci_low", "ci_high", "p_value", "n"]
+#: Each model kind's inverse link: from the linear predictor to the data's own scale.
+INVERSE = {"quasipoisson": np.exp, "loglinear": np.expm1, "ols": lambda v: v}
 
 
 def design(months: np.ndarray, interruption: int = 0) -> pd.DataFrame:
@@ -111,16 +113,28 @@ MODELS = {"events": [("segmented_quasipoisson", "quasipoisson")],
           "harm": [("segmented_ols", "ols"), ("segmented_loglinear", "loglinear")]}
 
 
-def its_models(monthly: pd.DataFrame, config: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """All models for every measure x category: (its_models table, its_diagnostics table)."""
+def fitted_rows(fit, y: np.ndarray, months: np.ndarray, kind: str, offset: np.ndarray | None) -> pd.DataFrame:
+    """Observed, fitted and counterfactual (the before-trend projected: ``post`` and
+    ``time_since`` set to 0) per month, on the data's own scale."""
+    X = design(months).to_numpy()
+    params = np.asarray(fit.params)
+    shift = 0.0 if offset is None else offset
+    inverse = INVERSE[kind]
+    return pd.DataFrame({"month": months.astype(int), "observed": y,
+                         "fitted": inverse(X @ params + shift),
+                         "counterfactual": inverse(params[0] + params[1] * months + shift)})
+
+
+def its_models(monthly: pd.DataFrame, config: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """All models for every measure x category: (its_models, its_diagnostics, its_fitted)."""
     cfg = config["its"]
     lags = int(cfg["hac_lags"])
-    rows, diag = [], []
+    rows, diag, fitted_parts = [], [], []
     for (measure, category), s in monthly.groupby(["measure", "category"], sort=False):
         s = s.sort_values("month")
         months, y = s["month"].to_numpy(), s["value"].to_numpy(dtype=float)
-        offset = np.log(s["subjects_at_risk"].to_numpy(float)) if (measure == "events" and cfg.get(
-            "events_offset")) else None
+        offset = np.log(s["subjects_at_risk"].to_numpy(float)) if (measure == "events" and cfg["events_offset"]) \
+            else None
         base = {"measure": measure, "category": category}
         if y.sum() == 0:
             rows.append({**base, "model": "none", "term": "note", "n": len(y)})
@@ -128,19 +142,32 @@ def its_models(monthly: pd.DataFrame, config: dict) -> tuple[pd.DataFrame, pd.Da
         for model_name, kind in MODELS[measure]:
             fitted, fit = fit_segmented(y, months, kind, lags, offset=offset)
             rows += [{**base, "model": model_name, **r} for r in fitted]
+            fitted_parts.append(fitted_rows(fit, y, months, kind, offset).assign(**base, model=model_name))
             diag += [{**base, "model": model_name, **d} for d in diagnostics(fit, kind, list(cfg["ljung_box_lags"]),
                                                                                int(cfg["acf_lags"]))]
-            before = months < 0
-            for placebo in cfg["placebo_months"]:
-                if (y[before] > 0).sum() < 6:
-                    continue
-                fitted, _ = fit_segmented(y[before], months[before], kind, lags, interruption=int(placebo),
-                                          offset=None if offset is None else offset[before])
-                rows += [{**base, "model": f"placebo_{placebo}", "kind": model_name, **r} for r in fitted]
+            rows += _placebos(y, months, kind, lags, offset, cfg["placebo_months"], {**base, "base_model": model_name})
         rows += [{**base, **r} for r in post_trend(y, months, lags)]
     models = pd.DataFrame(rows)
-    models["kind"] = models.get("kind", pd.Series(np.nan, index=models.index)).fillna(models["model"])
-    return models[COLUMNS + ["kind"]].rename(columns={"kind": "base_model"}), pd.DataFrame(diag)
+    models["base_model"] = models.get("base_model", pd.Series(np.nan, index=models.index)).fillna(models["model"])
+    models["placebo_month"] = models.get("placebo_month", pd.Series(np.nan, index=models.index)).astype("Int64")
+    fitted = pd.concat(fitted_parts, ignore_index=True) if fitted_parts else pd.DataFrame(
+        columns=["measure", "category", "model", "month", "observed", "fitted", "counterfactual"])
+    fitted = fitted[["measure", "category", "model", "month", "observed", "fitted", "counterfactual"]]
+    return models[COLUMNS + ["base_model", "placebo_month"]], pd.DataFrame(diag), fitted
+
+
+def _placebos(y, months, kind, lags, offset, placebo_months, base: dict) -> list[dict]:
+    """The same model fitted to the before period alone, interrupted at each placebo month
+    (A24); skipped where fewer than 6 before-months have any events."""
+    before = months < 0
+    if (y[before] > 0).sum() < 6:
+        return []
+    rows = []
+    for placebo in placebo_months:
+        fitted, _ = fit_segmented(y[before], months[before], kind, lags, interruption=int(placebo),
+                                  offset=None if offset is None else offset[before])
+        rows += [{**base, "model": f"placebo_{placebo}", "placebo_month": int(placebo), **r} for r in fitted]
+    return rows
 
 
 def significant(models: pd.DataFrame, measure: str, model: str, term: str, alpha: float, rule: str,
@@ -167,7 +194,7 @@ def describe_change(models: pd.DataFrame, measure: str, model: str, alpha: float
 def summary(models: pd.DataFrame, config: dict) -> pd.DataFrame:
     """The findings in words, per measure (overall): change type, post-order trend, placebos."""
     cfg = config["its"]
-    alpha, rule = float(cfg["alpha"]), cfg.get("significance", "both")
+    alpha, rule = float(config["study"]["alpha"]), cfg["significance"]
     rows = []
     for measure, model in cfg["primary"].items():
         placebo = [f"placebo_{p}" for p in cfg["placebo_months"]]
@@ -184,3 +211,26 @@ def summary(models: pd.DataFrame, config: dict) -> pd.DataFrame:
                 models.loc[models["measure"] == measure], measure, "post_trend_ols", "slope", alpha, rule)),
             "placebos_significant": ";".join(placebo_hits), "rule": rule, "alpha": alpha})
     return pd.DataFrame(rows)
+
+
+def run(inputs: dict, output: dict, config: dict, log: str | None = None) -> pd.DataFrame:
+    """The time-series stage: models, diagnostics, fitted values and the findings in words."""
+    import warnings
+
+    from . import tables
+    from .stages import say
+
+    monthly = tables.read("monthly_series", inputs["monthly_series"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # statsmodels' small-sample notes; diagnostics are reported instead
+        models, diagnostics_, fitted = its_models(monthly, config)
+    tables.write(models, "its_models", output["its_models"])
+    tables.write(diagnostics_, "its_diagnostics", output["its_diagnostics"])
+    tables.write(fitted, "its_fitted", output["its_fitted"])
+    findings = summary(models, config)
+    tables.write(findings, "its_summary", output["its_summary"])
+    for row in findings.itertuples():
+        say(f"{row.measure}: change at the order is {row.change} ({row.model}); post-order trend "
+            f"{'down, significant' if row.post_trend_down else 'not significantly down'}; "
+            f"placebos significant: {row.placebos_significant or 'none'}", log)
+    return findings

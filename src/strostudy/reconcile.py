@@ -7,20 +7,17 @@ Identifiers stop here: the outputs meant for ``data/processed`` carry only the s
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from .config import data_path
-from .dates import add_months
-from .errors import StrostudyError
-from .harm import score_offences
-from .ids import SYNTHETIC_KEY, pseudonymise, unresolved_subject_id
-from .ingest import Ingested, normalise_name
+from .dates import add_months, full_windows
+from .ids import pseudonymise, unresolved_subject_id
+from .ingest import Ingested
+from .keys import KEY_ENV, pseudonym_key  # noqa: F401 - KEY_ENV is part of the reconcile API
+from .offences import _offence_key, offence_groups, offence_matcher
 
-KEY_ENV = "STROSTUDY_PSEUDONYM_KEY"
 SOURCES = ("rocu", "pnc", "pnd")
 DISCREPANCY_COLUMNS = ["subject_id", "kind", "field", "source_pair", "value_a", "value_b", "resolution", "detail"]
 
@@ -34,20 +31,6 @@ class Reconciled:
     outcomes: pd.DataFrame        # every raw row: kept / merged / quarantined, with reason
     links: pd.DataFrame           # interim: every record's person link (identifiers)
     quarantine: dict[str, pd.DataFrame]
-
-
-def pseudonym_key(source: str) -> str:
-    """The HMAC key: the public synthetic key for synthetic data, else the env variable."""
-    if source == "synthetic":
-        return SYNTHETIC_KEY
-    key = os.environ.get(KEY_ENV, "")
-    if len(key) < 16:
-        raise StrostudyError(
-            f"no pseudonymisation key: set the environment variable {KEY_ENV} to a long random secret "
-            f"(at least 16 characters) before running on real extracts, e.g. "
-            f"export {KEY_ENV}=\"$(python -c 'import secrets; print(secrets.token_hex(32))')\"; keep it out of the "
-            "repository and use the same key to reproduce the same subject ids")
-    return key
 
 
 # --------------------------------------------------------------------------- linkage
@@ -104,52 +87,12 @@ def link_by_name_dob(records: pd.DataFrame, index: pd.DataFrame, threshold: floa
 # --------------------------------------------------------------------------- offences
 
 
-def offence_matcher(weights: pd.DataFrame):
-    """Map offence wording to a CJS code: a code in the text, an exact title, the wording list
-    (``data/offence_wording.csv``), then a close fuzzy match to a title (unique best >= 90)."""
-    from rapidfuzz import fuzz
-    from rapidfuzz.process import cdist
-
-    wording = pd.read_csv(data_path("offence_wording.csv"), dtype=str)
-    lookup = pd.concat([
-        pd.DataFrame({"key": _offence_key(weights["title"].fillna("")), "cjs_code": weights["cjs_code"]}),
-        pd.DataFrame({"key": _offence_key(wording["wording"]), "cjs_code": wording["cjs_code"]}),
-    ]).dropna().drop_duplicates("key")
-    lookup = lookup.loc[lookup["key"] != ""]
-    exact = lookup.set_index("key")["cjs_code"]
-
-    def match(text: pd.Series) -> pd.Series:
-        key = _offence_key(text.fillna(""))
-        uniques = pd.Series(key.unique())
-        found = uniques.map(exact)
-        todo = uniques[found.isna() & (uniques != "")]
-        if len(todo):
-            scores = cdist(todo.tolist(), lookup["key"].tolist(), scorer=fuzz.token_sort_ratio, workers=1)
-            order = np.argsort(-scores, axis=1, kind="stable")
-            best = scores[np.arange(len(todo)), order[:, 0]]
-            second = scores[np.arange(len(todo)), order[:, 1]] if scores.shape[1] > 1 else np.zeros(len(todo))
-            codes = lookup["cjs_code"].to_numpy()[order[:, 0]]
-            ok = (best >= 90) & ((best - second) >= 3)
-            found[todo.index] = np.where(ok, codes, None)
-        return key.map(pd.Series(found.to_numpy(), index=uniques.to_numpy())).astype("string")
-
-    return match
-
-
-def _offence_key(text: pd.Series) -> pd.Series:
-    return normalise_name(text.astype("string"))
-
-
 # --------------------------------------------------------------------------- episodes
 
 
-def build_episodes(ing: Ingested, cfg: dict, key: str, links: pd.DataFrame):
-    """One episode per person from the order list and ROCU returns, with start and length
-    resolved by precedence (A5, A6, A7) and every disagreement logged."""
-    rc = cfg["reconcile"]
-    orders = ing.tables["orders"].copy()
-    rocu = ing.tables["rocu_orders"].copy()
-    # Identity of each order row: its own PNC ID, else ROCU's for the same order, else a link.
+def _order_identity(orders: pd.DataFrame, rocu: pd.DataFrame, links: pd.DataFrame) -> pd.DataFrame:
+    """Each order row's person: its own PNC ID, else ROCU's for the same order (A10b), else a
+    name/DOB link (A10, A11); rows of one person (interim + full) share a ``group``."""
     rocu_by_ref = rocu.dropna(subset=["pnc_id"]).drop_duplicates("order_ref").set_index("order_ref")["pnc_id"]
     orders["person"] = orders["pnc_id"]
     orders["identity"] = np.where(orders["pnc_id"].notna(), "pnc_id", pd.NA)
@@ -174,68 +117,77 @@ def build_episodes(ing: Ingested, cfg: dict, key: str, links: pd.DataFrame):
     rank = orders["identity"].map({v: i for i, v in enumerate(strength)}).fillna(len(strength) - 1)
     best = rank.groupby(orders["group"]).transform("min").astype(int)
     orders["identity"] = np.asarray(strength)[best.to_numpy()]
+    return orders
 
+
+def _episode_frame(orders: pd.DataFrame, episode_start: str) -> pd.DataFrame:
+    """One row per group: the order list's view (first order, last full order) (A5)."""
     full = orders.loc[~orders["is_interim"]].sort_values(["group", "date_made", "order_ref"])
     first = orders.sort_values(["group", "date_made", "order_ref"]).drop_duplicates("group").set_index("group")
     last_full = full.drop_duplicates("group", keep="last").set_index("group")
-    if rc.get("episode_start", "earliest") == "full":
+    if episode_start == "full":
         first = full.drop_duplicates("group").set_index("group").combine_first(first)
-    ep = pd.DataFrame(index=first.index)
-    ep["person"] = first["person"]
-    ep["identity"] = first["identity"]
-    ep["pnc_start"] = first["date_made"]
-    ep["pnc_start_precision"] = first["date_made_precision"]
-    ep["pnc_length"] = last_full["length_months"].reindex(ep.index).astype("Int64")
-    ep["n_orders"] = orders.groupby("group").size()
-    ep["has_interim"] = orders.groupby("group")["is_interim"].any()
-    ep["status"] = last_full["status"].reindex(ep.index).fillna(first["status"])
-    ep["status_date"] = last_full["status_date"].reindex(ep.index)
-    ep["owning_force"] = last_full["owning_force"].reindex(ep.index).fillna(first["owning_force"])
-    ep["applicant"] = last_full["applicant"].reindex(ep.index).fillna(first["applicant"])
-    ep["first_ref"] = first["order_ref"]
-    ep["name_key"] = last_full["name_key"].reindex(ep.index).fillna(first["name_key"])
+    latest = last_full.reindex(first.index)
+    by_group = orders.groupby("group")
+    return pd.DataFrame({
+        "person": first["person"], "identity": first["identity"],
+        "pnc_start": first["date_made"], "pnc_start_precision": first["date_made_precision"],
+        "pnc_length": latest["length_months"].astype("Int64"),
+        "n_orders": by_group.size(), "has_interim": by_group["is_interim"].any(),
+        "status": latest["status"].fillna(first["status"]), "status_date": latest["status_date"],
+        "owning_force": latest["owning_force"].fillna(first["owning_force"]),
+        "applicant": latest["applicant"].fillna(first["applicant"]),
+        "first_ref": first["order_ref"], "name_key": latest["name_key"].fillna(first["name_key"]),
+    }, index=first.index)
 
-    # ROCU rows by any of the episode's order refs, else by person.
-    ref_to_group = orders.set_index("order_ref")["group"]
-    rocu["group"] = rocu["order_ref"].map(ref_to_group)
+
+def _attach_rocu(ep: pd.DataFrame, orders: pd.DataFrame, rocu: pd.DataFrame) -> pd.DataFrame:
+    """ROCU rows join their episode by any of its order refs, else by person (A10b)."""
+    rocu["group"] = rocu["order_ref"].map(orders.set_index("order_ref")["group"])
     by_person = rocu["group"].isna() & rocu["pnc_id"].notna()
     person_to_group = orders.dropna(subset=["person"]).drop_duplicates("person").set_index("person")["group"]
     rocu.loc[by_person, "group"] = rocu.loc[by_person, "pnc_id"].map(person_to_group)
-    r = rocu.dropna(subset=["group"]).drop_duplicates("group").set_index("group")
-    ep["rocu_return"] = ep.index.isin(r.index)
-    ep["rocu_start"] = r["start_date"].reindex(ep.index)
-    ep["rocu_length"] = r["length_months"].reindex(ep.index).astype("Int64")
-    ep["region"] = r["region"].reindex(ep.index)
-    ep["n_conditions"] = r["n_conditions"].reindex(ep.index).astype("Int64")
+    r = rocu.dropna(subset=["group"]).drop_duplicates("group").set_index("group").reindex(ep.index)
+    return ep.assign(rocu_return=ep.index.isin(rocu["group"].dropna()), rocu_start=r["start_date"],
+                     rocu_length=r["length_months"].astype("Int64"), region=r["region"],
+                     n_conditions=r["n_conditions"].astype("Int64"))
 
-    # Precedence (A6): the first source that has a day-precise value.
-    candidates = {"rocu": ep["rocu_start"],
-                  "pnc": ep["pnc_start"].where(ep["pnc_start_precision"] == "day"),
-                  "pnd": pd.Series(pd.NaT, index=ep.index, dtype="datetime64[ns]")}
-    ep["start_date"] = pd.Series(pd.NaT, index=ep.index, dtype="datetime64[ns]")
-    ep["start_source"] = pd.Series(pd.NA, index=ep.index, dtype="string")
+
+def _resolve_start(ep: pd.DataFrame, precedence: list[str]) -> pd.DataFrame:
+    """Start date and length from the first source in precedence with a value (A6); the
+    start's possible range where only the month or year is known (A4, A7)."""
+    nat = pd.Series(pd.NaT, index=ep.index, dtype="datetime64[ns]")
+    starts = {"rocu": ep["rocu_start"], "pnc": ep["pnc_start"].where(ep["pnc_start_precision"] == "day"),
+              "pnd": nat}
     lengths = {"rocu": ep["rocu_length"], "pnc": ep["pnc_length"],
                "pnd": pd.Series(pd.NA, index=ep.index, dtype="Int64")}
+    ep["start_date"] = nat
+    ep["start_source"] = pd.Series(pd.NA, index=ep.index, dtype="string")
     ep["length_months"] = pd.Series(pd.NA, index=ep.index, dtype="Int64")
     ep["length_source"] = pd.Series(pd.NA, index=ep.index, dtype="string")
-    for source in reversed(rc.get("source_precedence", list(SOURCES))):
-        has = candidates[source].notna()
-        ep.loc[has, "start_date"] = candidates[source][has]
-        ep.loc[has, "start_source"] = source
-        has_len = lengths[source].notna()
-        ep.loc[has_len, "length_months"] = lengths[source][has_len]
-        ep.loc[has_len, "length_source"] = source
-    # An approximate start (for the window check) where the day is unknown (A4, A7).
+    for source in reversed(precedence):
+        for value, column in ((starts[source], "start"), (lengths[source], "length")):
+            has = value.notna()
+            ep.loc[has, "start_date" if column == "start" else "length_months"] = value[has]
+            ep.loc[has, f"{column}_source"] = source
     ep["start_earliest"] = ep["start_date"].fillna(ep["pnc_start"])
-    ends = {"month": 1, "year": 12}
-    span = ep["pnc_start_precision"].map(ends).fillna(0).astype(int)
+    span = ep["pnc_start_precision"].map({"month": 1, "year": 12}).fillna(0).astype(int)
     ep["start_latest"] = ep["start_date"].fillna(add_months(ep["pnc_start"], span.to_numpy()) - pd.Timedelta(days=1))
     ep["start_usable"] = ep["start_date"].notna()
+    return ep
 
+
+def build_episodes(ing: Ingested, cfg: dict, key: str, links: pd.DataFrame):
+    """One episode per person from the order list and ROCU returns, with start and length
+    resolved by precedence (A5, A6, A7) and every disagreement logged."""
+    rc = cfg["reconcile"]
+    orders = _order_identity(ing.tables["orders"].copy(), ing.tables["rocu_orders"], links)
+    rocu = ing.tables["rocu_orders"].copy()
+    ep = _attach_rocu(_episode_frame(orders, rc["episode_start"]), orders, rocu)
+    ep = _resolve_start(ep, list(rc["source_precedence"]))
     ep["subject_id"] = pseudonymise(ep["person"], key)
     nobody = ep["subject_id"].isna()
     ep.loc[nobody, "subject_id"] = unresolved_subject_id(ep.loc[nobody, "first_ref"], key).to_numpy()
-
     disc = _episode_discrepancies(ep, orders, cfg)
     return ep.rename_axis("group").reset_index(), orders, rocu, disc
 
@@ -290,9 +242,7 @@ def _episode_discrepancies(ep: pd.DataFrame, orders: pd.DataFrame, cfg: dict) ->
         "source_pair": "pnc~rocu", "value_a": "precision " + ep.loc[unusable, "pnc_start_precision"].astype(str),
         "value_b": np.where(ep.loc[unusable, "rocu_return"], "N/K", "no return"),
         "resolution": "no usable start date", "detail": "day unknown"}))
-    from .cohort import full_windows  # the same rule the cohort applies (A4)
-
-    wanted = full_windows(ep, cfg["study"]) & ~ep["rocu_return"]
+    wanted = full_windows(ep, cfg["study"]) & ~ep["rocu_return"]  # the cohort's own rule (A4)
     rows.append(pd.DataFrame({
         "subject_id": ep.loc[wanted, "subject_id"], "kind": "rocu_missing", "field": "rocu_return",
         "source_pair": "pnc~rocu", "value_a": "order on PNC", "value_b": "no ROCU return",
@@ -348,27 +298,34 @@ def _records(ing: Ingested, ep: pd.DataFrame, orders: pd.DataFrame, links: pd.Da
     ro_rec = ro[["rec", "subject_id", "arrest_date"]].rename(columns={"arrest_date": "date"})
 
     offences = pd.concat([pnc_off, pnd_off, ro_off], ignore_index=True)
-    scored = score_offences(offences, weights, cfg["harm"], cfg["categories"])
-    principal = (scored.sort_values(["rec", "score", "matched_code"], ascending=[True, False, True])
-                 .drop_duplicates("rec").set_index("rec"))
-    category = principal["category"].where(principal["match"] != "unknown")
     records = pd.concat([ro_rec.assign(source="rocu"), pnc_rec.assign(source="pnc"), pnd_rec.assign(source="pnd")],
                         ignore_index=True)
-    records["category"] = records["rec"].map(category)
+    records["group"] = records["rec"].map(_record_groups(offences, weights))
     return records, offences, quarantine, pnd
+
+
+def _record_groups(offences: pd.DataFrame, weights: pd.DataFrame) -> pd.Series:
+    """Each record's offence group (A8): its most harmful known offence's Home Office group
+    in the harm index, by record; missing where no offence of the record has one."""
+    code = offences["cjs_code"].astype("string").str.strip().str.upper()
+    scores = weights.dropna(subset=["cjs_code", "score"]).groupby("cjs_code")["score"].max()
+    ranked = offences.assign(_group=offence_groups(offences["cjs_code"], offences["ho_class"], weights),
+                             _score=code.map(scores).fillna(-1), _code=code.fillna(""))
+    ranked = ranked.dropna(subset=["_group"]).sort_values(["rec", "_score", "_code"], ascending=[True, False, True])
+    return ranked.drop_duplicates("rec").set_index("rec")["_group"]
 
 
 def merge_records(records: pd.DataFrame, precedence: list[str], tolerance_days: int) -> pd.DataFrame:
     """Merge arrest records of the same person within ``tolerance_days`` and of a compatible
-    offence (same category, or either unknown) into events (A8).
+    offence (the same Home Office offence group, or either unknown) into events (A8).
 
     Sources are merged in precedence order: the first source's records are events; each later
-    source's records join the nearest event (``merge_asof``, by person and category) or
+    source's records join the nearest event (``merge_asof``, by person and group) or
     become new events.  Returns ``records`` with ``event_id``.
     """
     tol = pd.Timedelta(days=tolerance_days)
     records = records.assign(event_id=pd.Series(pd.NA, index=records.index, dtype="string"),
-                             cat=records["category"].fillna("?").astype(str),
+                             cat=records["group"].fillna("?").astype(str),
                              date=pd.to_datetime(records["date"]).astype("datetime64[ns]"),
                              subject_id=records["subject_id"].astype(str))
     events = pd.DataFrame({"event_id": pd.Series(dtype=str), "subject_id": pd.Series(dtype=str),
@@ -387,7 +344,7 @@ def merge_records(records: pd.DataFrame, precedence: list[str], tolerance_days: 
                 matched[m["index"].to_numpy()] = m["event_id"].to_numpy()
             loose = matched.isna()
             if loose.any():
-                # A record or event of unknown category may still be the same arrest.
+                # A record or event of unknown group may still be the same arrest.
                 cand = pd.merge_asof(batch.loc[loose].reset_index().drop(columns="cat"),
                                      ev.rename(columns={"cat": "ev_cat"}), on="date", by="subject_id",
                                      direction="nearest", tolerance=tol)
@@ -481,9 +438,12 @@ def _event_discrepancies(events: pd.DataFrame, merged: pd.DataFrame, offences: p
 
 
 def reconcile(ing: Ingested, cfg: dict, weights: pd.DataFrame) -> Reconciled:
+    """Link people, build episodes and arrest events from the ingested tables.  ``weights``
+    is the harm index, used here only to code offence wording and to tell offences apart
+    (A8, A17); scoring happens in the harm stage."""
     key = pseudonym_key(cfg["source"])
     rc = cfg["reconcile"]
-    precedence = list(rc.get("source_precedence", SOURCES))
+    precedence = list(rc["source_precedence"])
     # Name/DOB linkage for every record without a valid PNC ID (A10, A11).
     index = pd.concat([ing.tables[s][["pnc_id", "name_key", "name_key_swapped", "date_of_birth"]]
                        for s in ("orders", "pnd_records", "rocu_orders")], ignore_index=True).dropna()
@@ -510,8 +470,33 @@ def reconcile(ing: Ingested, cfg: dict, weights: pd.DataFrame) -> Reconciled:
                       outcomes=outcomes, links=links, quarantine=quarantine)
 
 
+def run(inputs: dict, output: dict, config: dict, log: str | None = None) -> Reconciled:
+    """The reconcile stage: the ingest stage's tables in; episodes, events, discrepancies,
+    row outcomes and the linkage quarantine out."""
+    import time
+
+    from . import ingest, tables
+    from .stages import say
+
+    t0 = time.perf_counter()
+    ing = ingest.load(inputs)
+    result = reconcile(ing, config, tables.read("harm_weights", inputs["harm_weights"]))
+    ingest.write_quarantine(result.quarantine, output["quarantine_linkage"])
+    tables.write(result.episodes, "orders", output["orders"])
+    tables.write(result.discrepancies, "discrepancies", output["discrepancies"])
+    tables.write(result.events, "linked_events", output["linked_events"])
+    tables.write(result.offences, "event_offences", output["event_offences"])
+    tables.write(result.outcomes, "row_outcomes", output["row_outcomes"])
+    tables.write(result.links, "links", output["links"])
+    ids = result.episodes["identity"].value_counts().to_dict()
+    say(f"{len(result.episodes):,} order episodes ({', '.join(f'{v} by {k}' for k, v in sorted(ids.items()))}); "
+        f"{len(result.events):,} arrest events; {len(result.discrepancies):,} discrepancies logged "
+        f"({time.perf_counter() - t0:.1f}s)", log)
+    return result
+
+
 def _outcomes(ing, orders, rocu, merged, offences, quarantine, precedence) -> pd.DataFrame:
-    """The fate of every row that survived ingest (ingest's own outcomes come first)."""
+    """The fate of every row read: ingest's outcomes, then those of the rows it kept."""
     parts = [ing.outcome_table()]
     # Orders: each episode keeps its first row; its other rows (interim + full) are merged.
     first = orders.sort_values(["group", "date_made", "order_ref"]).duplicated("group")
@@ -547,16 +532,3 @@ def _outcomes(ing, orders, rocu, merged, offences, quarantine, precedence) -> pd
     out["source_row"] = out["source_row"].astype(int)
     out["event_id"] = out.get("event_id", pd.Series(pd.NA, index=out.index)).astype("string")
     return out
-
-
-def audit_ledger(outcomes: pd.DataFrame, rows_read: dict[str, int]) -> pd.DataFrame:
-    """Per source: rows read = kept + merged + quarantined, broken down by reason."""
-    counts = outcomes.groupby(["source", "outcome", "reason"]).size().rename("rows").reset_index()
-    totals = outcomes.groupby("source").size()
-    read = pd.DataFrame({"source": list(rows_read), "outcome": "read", "reason": "",
-                         "rows": list(rows_read.values())})
-    ledger = pd.concat([read, counts], ignore_index=True)
-    ledger["balances"] = ledger["source"].map(lambda s: int(totals.get(s, 0)) == int(rows_read.get(s, -1)))
-    order = {"read": 0, "kept": 1, "merged": 2, "quarantined": 3}
-    return ledger.sort_values(["source", "outcome", "reason"], key=lambda c: c.map(order) if c.name == "outcome"
-                              else c).reset_index(drop=True)

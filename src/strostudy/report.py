@@ -15,8 +15,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import yaml
+
+from . import categories
+from .style import window_words
 
 PACKAGES = ["strostudy", "pandas", "numpy", "scipy", "statsmodels", "pandera", "matplotlib", "snakemake"]
 
@@ -30,7 +32,8 @@ def sha256(path: Path) -> str:
 
 
 def input_files(inputs: dict) -> list[Path]:
-    """Every raw extract behind the inputs named ``raw_*`` (directories expanded), sorted."""
+    """Every raw extract behind the inputs named ``raw_*`` (the registry's raw tables;
+    directories expanded), sorted."""
     files = []
     for name, value in inputs.items():
         if not name.startswith("raw_"):
@@ -42,9 +45,7 @@ def input_files(inputs: dict) -> list[Path]:
 
 
 def provenance(inputs: dict, config: dict) -> dict:
-    from .ids import SYNTHETIC_KEY, key_fingerprint
-
-    key = SYNTHETIC_KEY if config.get("source") == "synthetic" else os.environ.get("STROSTUDY_PSEUDONYM_KEY", "")
+    from .keys import fingerprint_for
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
                                 cwd=Path(__file__).parent, timeout=10).stdout.strip() or "unknown"
@@ -58,10 +59,10 @@ def provenance(inputs: dict, config: dict) -> dict:
             versions[name] = "not installed"
     return {
         "files": [{"path": str(f), "bytes": f.stat().st_size, "sha256": sha256(f)} for f in input_files(inputs)],
-        "config_yaml": yaml.safe_dump(config, sort_keys=True),
+        "config_yaml": yaml.safe_dump(config, sort_keys=False),
         "versions": versions,
         "commit": commit,
-        "key_fingerprint": key_fingerprint(key) if key else "no key set",
+        "key_fingerprint": fingerprint_for(config["source"]),
         "run_date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
 
@@ -80,12 +81,12 @@ def _p(value) -> str:
     return "< 0.0001" if value < 1e-4 else f"{value:.4f}"
 
 
-CATEGORY_NAMES = {"overall": "Overall", "modern_slavery": "Modern slavery", "violence": "Violence",
-                  "drugs": "Drugs", "other": "Other"}
-
-
-def headline(published: dict, t: dict) -> list[dict]:
-    """Every published figure beside the value this run reproduced, and whether they match."""
+def headline(published: dict, t: dict, config: dict) -> list[dict]:
+    """Every published figure beside the value this run reproduced, and whether they match.
+    A published category this run's config does not have shows as not reproduced."""
+    alpha = float(config["study"]["alpha"])
+    window = int(config["study"]["window_months"])
+    cat_labels = categories.labels(config["categories"])
     flow = t["cohort_flow"]
     tests = t["prepost_tests"].set_index(["measure", "category"])
     its = t["its_summary"].set_index("measure")
@@ -93,23 +94,29 @@ def headline(published: dict, t: dict) -> list[dict]:
     study = published["study"]
     rows = [
         ("Orders listed", study["orders_listed"], int(flow["n_out"].iloc[0])),
-        ("Orders with full two-year windows", study["orders_with_full_windows"], int(flow["n_out"].iloc[1])),
+        (f"Orders with full {window_words(window)} windows", study["orders_with_full_windows"],
+         int(flow["n_out"].iloc[1])),
         ("Orders analysed", study["orders_analysed"], int(flow["n_out"].iloc[-1])),
-        ("Arrests in the 24 months before", published["offending_events"]["before"],
+        (f"Arrests in the {window} months before", published["offending_events"]["before"],
          int(tests.loc[("events", "overall"), "total_before"])),
-        ("Arrests in the 24 months after", published["offending_events"]["after"],
+        (f"Arrests in the {window} months after", published["offending_events"]["after"],
          int(tests.loc[("events", "overall"), "total_after"])),
     ]
     out = [{"figure": f, "published": str(p), "reproduced": str(r), "match": p == r} for f, p, r in rows]
     for measure, label in (("events", "Arrests"), ("harm", "CCHI harm")):
         for cat, pub in published["reduction_percent"][measure].items():
+            name = cat_labels.get(cat, cat.replace("_", " ")).lower()
+            if (measure, cat) not in tests.index:
+                out.append({"figure": f"{label} reduction, {name} (%)", "published": str(pub),
+                            "reproduced": "category not in config", "match": False})
+                continue
             got = tests.loc[(measure, cat), "reduction_pct"]
-            out.append({"figure": f"{label} reduction, {CATEGORY_NAMES[cat].lower()} (%)", "published": str(pub),
+            out.append({"figure": f"{label} reduction, {name} (%)", "published": str(pub),
                         "reproduced": f"{got:.1f}", "match": round(got) == pub})
     for measure, label in (("events", "arrests"), ("harm", "harm")):
-        ok = bool((tests.loc[measure, "p_holm"] < 0.05).all())
+        ok = bool((tests.loc[measure, "p_holm"] < alpha).all())
         out.append({"figure": f"Reduction in {label} significant in every category", "published": "yes",
-                    "reproduced": "yes (Holm p < 0.05)" if ok else "no", "match": ok})
+                    "reproduced": f"yes (Holm p < {alpha:g})" if ok else "no", "match": ok})
     for measure, label, want_gradual in (("harm", "harm", True), ("events", "arrests", False)):
         row = its.loc[measure]
         ok = bool(row["post_trend_down"]) and (row["change"] == "gradual" or not want_gradual)
@@ -118,7 +125,7 @@ def headline(published: dict, t: dict) -> list[dict]:
                     "published": "yes", "reproduced": f"trend {'down' if row['post_trend_down'] else 'not down'}; "
                                                       f"change {row['change']}", "match": ok})
     c = corr.loc["subject_windows"]
-    ok = bool(c["rho"] > 0 and c["p_value"] < 0.05)
+    ok = bool(c["rho"] > 0 and c["p_value"] < alpha)
     out.append({"figure": "Arrests and harm correlate positively and significantly", "published": "yes",
                 "reproduced": f"rho = {c['rho']:.2f}, p {_p(c['p_value'])}", "match": ok})
     bigger = tests.loc[("harm", "overall"), "reduction_pct"] > tests.loc[("events", "overall"), "reduction_pct"]
@@ -145,7 +152,7 @@ def build_context(tables: dict, config: dict, provenance_info: dict, figures: di
     t = tables
     pub = published()
     tests = t["prepost_tests"].copy()
-    tests["category_name"] = tests["category"].map(CATEGORY_NAMES)
+    tests["category_name"] = tests["category"].map(categories.labels(config["categories"]))
     test_rows = [{
         "measure": "Arrests" if r.measure == "events" else "Harm", "category": r.category_name,
         "before": _fmt(r.total_before), "after": _fmt(r.total_after),
@@ -165,10 +172,10 @@ def build_context(tables: dict, config: dict, provenance_info: dict, figures: di
                              "term": "level change (post)" if r.term == "post" else "slope change (time_since)",
                              "se": r.se_type, "estimate": f"{r.estimate:.3f}",
                              "ci": f"{r.ci_low:.3f} to {r.ci_high:.3f}", "p": _p(r.p_value)})
-    placebo = models.loc[models["model"].str.startswith("placebo_") & (models["category"] == "overall")
+    placebo = models.loc[models["placebo_month"].notna() & (models["category"] == "overall")
                          & models["term"].isin(["post", "time_since"])
-                         & models.apply(lambda r: primary.get(r["measure"]) == r["base_model"], axis=1)]
-    placebo_rows = [{"measure": "Arrests" if r.measure == "events" else "Harm", "month": r.model.split("_")[1],
+                         & (models["measure"].map(primary) == models["base_model"])]
+    placebo_rows = [{"measure": "Arrests" if r.measure == "events" else "Harm", "month": int(r.placebo_month),
                      "term": r.term, "se": r.se_type, "estimate": f"{r.estimate:.3f}", "p": _p(r.p_value)}
                     for r in placebo.itertuples()]
     ledger = t["audit_ledger"].fillna("")
@@ -176,7 +183,7 @@ def build_context(tables: dict, config: dict, provenance_info: dict, figures: di
     disc = t["discrepancies"].groupby(["kind", "source_pair"]).size().reset_index(name="n").sort_values(
         ["n", "kind"], ascending=[False, True])
     events = t["events"]
-    headline_rows = headline(pub, t)
+    headline_rows = headline(pub, t, config)
     return {
         "config": config, "provenance": provenance_info, "headline": headline_rows,
         "all_match": all(r["match"] for r in headline_rows),
@@ -191,40 +198,49 @@ def build_context(tables: dict, config: dict, provenance_info: dict, figures: di
         "correlations": t["correlations"].to_dict("records"),
         "figures": figures, "published_source": "College of Policing, Going equipped issue 12 (25 June 2026), "
                                                 "practice note 'Slavery and trafficking risk orders'",
-        "fmt": _fmt, "p": _p,
+        "fmt": _fmt, "p": _p, "alpha": float(config["study"]["alpha"]),
+        "level_pct": f"{100 * float(config['prepost']['confidence_level']):g}%",
     }
 
 
 def render(context: dict) -> tuple[str, str]:
-    from jinja2 import Environment, PackageLoader, select_autoescape
+    from jinja2 import Environment, PackageLoader
 
-    env = Environment(loader=PackageLoader("strostudy", "templates"),
-                      autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
-    return env.get_template("results.md.j2").render(**context), env.get_template("results.html.j2").render(**context)
+    def env(autoescape: bool) -> Environment:
+        return Environment(loader=PackageLoader("strostudy", "templates"), autoescape=autoescape,
+                           trim_blocks=True, lstrip_blocks=True)
+
+    return env(False).get_template("results.md.j2").render(**context), \
+        env(True).get_template("results.html.j2").render(**context)
 
 
-TABLES = ["cohort_flow", "prepost_tests", "its_summary", "its_models", "correlations", "audit_ledger",
-          "discrepancies", "unknown_codes", "events"]
+def caption(name: str, config: dict) -> str:
+    """A figure's caption (``templates/captions/NAME.rst``), with the config filled in."""
+    from jinja2 import Template
+
+    file = Path(__file__).resolve().parent / "templates" / "captions" / f"{name}.rst"
+    return Template(file.read_text()).render(snakemake={"config": config}).strip()
 
 
-def write_report(inputs: dict, config: dict, html_path: str, md_path: str) -> None:
-    """Render results.md (figures linked) and results.html (figures embedded, self-contained)."""
+def run(inputs: dict, output: dict, config: dict, log: str | None = None) -> None:
+    """The report stage: results.md (figures linked) and results.html (figures embedded,
+    self-contained), from the declared inputs only."""
     import base64
 
-    processed = Path(inputs.get("processed_dir", "data/processed"))
-    tables = {name: pd.read_csv(processed / f"{name}.csv") for name in TABLES}
-    figures_dir = Path(inputs.get("figures_dir", "figures"))
-    from .figures import FIGURES
+    from . import tables as registry
+    from .stages import say
 
+    t = {name: registry.read(name, inputs[name]) for name in registry.REPORT_TABLES}
     figs = {}
-    for name in FIGURES:
-        png = figures_dir / f"{name}.png"
-        caption_file = Path(__file__).resolve().parent / "templates" / "captions" / f"{name}.rst"
-        figs[name] = {"md_src": f"../figures/{name}.png",
+    for name in registry.FIGURES:
+        png = Path(inputs[f"{name}_png"])
+        md_src = os.path.relpath(png, Path(output["results_md"]).parent)
+        figs[name] = {"md_src": md_src,
                       "data_uri": "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode("ascii"),
-                      "caption": caption_file.read_text().strip() if caption_file.exists() else name}
-    context = build_context(tables, config, provenance(inputs, config), figs)
+                      "caption": caption(name, config)}
+    context = build_context(t, config, provenance(inputs, config), figs)
     markdown, html = render(context)
-    Path(md_path).parent.mkdir(parents=True, exist_ok=True)
-    Path(md_path).write_text(markdown)
-    Path(html_path).write_text(html)
+    for key, text in (("results_md", markdown), ("results_html", html)):
+        Path(output[key]).parent.mkdir(parents=True, exist_ok=True)
+        Path(output[key]).write_text(text)
+    say(f"wrote {output['results_html']} and {output['results_md']}", log)

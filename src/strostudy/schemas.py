@@ -164,29 +164,211 @@ CLEAN_MODELS = {
 }
 
 
-class Episodes(pa.DataFrameModel):
-    """``data/processed/orders.csv``: one order episode per person (pseudonymous)."""
+SUBJECT_ID = r"^[SU][0-9a-f]{16}$"
+MEASURES = ["events", "harm"]
 
-    subject_id: Series[str] = pa.Field(unique=True, str_matches=r"^[SU][0-9a-f]{16}$")
-    identity: Series[str] = pa.Field(isin=["pnc_id", "rocu", "linked", "ambiguous", "unmatched"])
-    start_date: Series[pd.Timestamp] = pa.Field(nullable=True)
-    start_source: Series[str] = pa.Field(nullable=True)
-    length_months: Series[pd.Int64Dtype] = pa.Field(nullable=True)
-    rocu_return: Series[bool]
+
+class _Table(pa.DataFrameModel):
+    """A table the pipeline writes: the listed columns must be there with these types; a
+    stage may add columns (documented in docs/data-contract.md)."""
 
     class Config:
         strict = False
 
 
-class Events(pa.DataFrameModel):
-    """``data/processed/events.csv``: one arrest event per row, systems merged (A8)."""
+class Outcomes(_Table):
+    """The fate of a row read: ``kept``, ``merged`` or ``quarantined``, with the reason."""
+
+    source: Series[str]
+    file: Series[str]
+    source_row: Series[int] = pa.Field(ge=1)
+    outcome: Series[str] = pa.Field(isin=["kept", "merged", "quarantined"])
+    reason: Series[str]
+
+
+class Weights(_Table):
+    """The harm index in the common layout: one row per (code, offence row)."""
+
+    cjs_code: Series[str] = pa.Field(nullable=True)
+    ho_class: Series[str] = pa.Field(nullable=True)
+    title: Series[str] = pa.Field(nullable=True)
+    score: Series[float] = pa.Field(nullable=True, ge=0)
+    ho_group: Series[str] = pa.Field(nullable=True)
+
+
+class Episodes(_Table):
+    """``data/processed/orders.csv``: one order episode per person (pseudonymous)."""
+
+    subject_id: Series[str] = pa.Field(unique=True, str_matches=SUBJECT_ID)
+    identity: Series[str] = pa.Field(isin=["pnc_id", "rocu", "linked", "ambiguous", "unmatched"])
+    start_date: Series[pd.Timestamp] = pa.Field(nullable=True)
+    start_source: Series[str] = pa.Field(nullable=True)
+    start_usable: Series[bool]
+    start_earliest: Series[pd.Timestamp] = pa.Field(nullable=True)
+    start_latest: Series[pd.Timestamp] = pa.Field(nullable=True)
+    length_months: Series[pd.Int64Dtype] = pa.Field(nullable=True)
+    status: Series[str] = pa.Field(nullable=True)
+    status_date: Series[pd.Timestamp] = pa.Field(nullable=True)
+    rocu_return: Series[bool]
+
+
+class Discrepancies(_Table):
+    """``data/processed/discrepancies.csv``: one disagreement per row, with what was used."""
+
+    subject_id: Series[str] = pa.Field(str_matches=SUBJECT_ID)
+    kind: Series[str]
+    field: Series[str]
+    source_pair: Series[str]
+    resolution: Series[str] = pa.Field(nullable=True)
+
+
+class LinkedEvents(_Table):
+    """Arrest events after the systems are merged (A8), before scoring."""
 
     event_id: Series[str] = pa.Field(unique=True)
-    subject_id: Series[str] = pa.Field(str_matches=r"^[SU][0-9a-f]{16}$")
+    subject_id: Series[str] = pa.Field(str_matches=SUBJECT_ID)
     event_date: Series[pd.Timestamp]
+    date_source: Series[str] = pa.Field(isin=["rocu", "pnc", "pnd"])
     in_pnc: Series[bool]
     in_pnd: Series[bool]
     in_rocu: Series[bool]
 
-    class Config:
-        strict = False
+
+class EventOffences(_Table):
+    """The offences of each event, from the system chosen by A17."""
+
+    event_id: Series[str]
+    cjs_code: Series[str] = pa.Field(nullable=True)
+    ho_class: Series[str] = pa.Field(nullable=True)
+    source: Series[str] = pa.Field(isin=["rocu", "pnc", "pnd"])
+
+
+class Events(LinkedEvents):
+    """``data/processed/events.csv``: one scored arrest event per row (A8, A13, A19)."""
+
+    harm_score: Series[float] = pa.Field(ge=0)
+    harm_index: Series[str]
+    category: Series[str]
+    matched_code: Series[str] = pa.Field(nullable=True)
+    match: Series[str] = pa.Field(isin=["cjs", "ho_class", "fallback"])
+    n_offences: Series[pd.Int64Dtype] = pa.Field(ge=1)
+
+
+class UnknownCodes(_Table):
+    cjs_code: Series[str] = pa.Field(nullable=True)
+    ho_class: Series[str] = pa.Field(nullable=True)
+    offences: Series[int] = pa.Field(ge=1)
+    arrests: Series[int] = pa.Field(ge=1)
+
+
+class AuditLedger(_Table):
+    """Per source: rows read = kept + merged + quarantined, by reason."""
+
+    source: Series[str]
+    outcome: Series[str] = pa.Field(isin=["read", "kept", "merged", "quarantined"])
+    reason: Series[str] = pa.Field(nullable=True)
+    rows: Series[int] = pa.Field(ge=0)
+    balances: Series[bool]
+
+
+class CohortFlow(_Table):
+    step: Series[str] = pa.Field(isin=["orders_listed", "full_windows", "exclusions"])
+    n_in: Series[int] = pa.Field(ge=0)
+    n_out: Series[int] = pa.Field(ge=0)
+    reason: Series[str] = pa.Field(nullable=True)
+    n: Series[int] = pa.Field(ge=0)
+
+
+class Cohort(_Table):
+    subject_id: Series[str] = pa.Field(unique=True, str_matches=SUBJECT_ID)
+    full_windows: Series[bool]
+    exclusion: Series[str] = pa.Field(nullable=True)
+    analysed: Series[bool]
+    start_date: Series[pd.Timestamp] = pa.Field(nullable=True)
+
+
+class SubjectWindows(_Table):
+    """Per analysed subject and category (``overall`` first, then config's categories)."""
+
+    subject_id: Series[str] = pa.Field(str_matches=SUBJECT_ID)
+    category: Series[str]
+    events_before: Series[int] = pa.Field(ge=0)
+    harm_before: Series[float] = pa.Field(ge=0)
+    events_after: Series[int] = pa.Field(ge=0)
+    harm_after: Series[float] = pa.Field(ge=0)
+
+    @pa.dataframe_check(name="categories_sum_to_overall")
+    def categories_sum_to_overall(cls, df: pd.DataFrame) -> bool:
+        cols = ["events_before", "events_after", "harm_before", "harm_after"]
+        overall = df.loc[df["category"] == "overall"].set_index("subject_id")[cols]
+        parts = df.loc[df["category"] != "overall"].groupby("subject_id")[cols].sum()
+        parts = parts.reindex(overall.index, fill_value=0)
+        return bool(((overall - parts).abs() <= 1e-6 * (1 + overall.abs())).all().all())
+
+
+class MonthlySeries(_Table):
+    month: Series[int]
+    measure: Series[str] = pa.Field(isin=MEASURES)
+    category: Series[str]
+    value: Series[float] = pa.Field(ge=0)
+    subjects_at_risk: Series[int] = pa.Field(ge=0)
+
+
+class PrepostTests(_Table):
+    measure: Series[str] = pa.Field(isin=MEASURES)
+    category: Series[str]
+    n_subjects: Series[int] = pa.Field(ge=0)
+    total_before: Series[float]
+    total_after: Series[float]
+    reduction_pct: Series[float] = pa.Field(nullable=True)
+    p_value: Series[float] = pa.Field(nullable=True, ge=0, le=1)
+    p_holm: Series[float] = pa.Field(nullable=True, ge=0, le=1)
+    significant_holm: Series[bool]
+
+
+class Correlations(_Table):
+    level: Series[str]
+    n: Series[int] = pa.Field(ge=0)
+    rho: Series[float] = pa.Field(nullable=True, ge=-1, le=1)
+    p_value: Series[float] = pa.Field(nullable=True, ge=0, le=1)
+
+
+class ItsModels(_Table):
+    measure: Series[str] = pa.Field(isin=MEASURES)
+    category: Series[str]
+    model: Series[str]
+    term: Series[str]
+    estimate: Series[float] = pa.Field(nullable=True)
+    se_type: Series[str] = pa.Field(nullable=True)
+    p_value: Series[float] = pa.Field(nullable=True, ge=0, le=1)
+    base_model: Series[str]
+    placebo_month: Series[pd.Int64Dtype] = pa.Field(nullable=True, le=-2)
+
+
+class ItsDiagnostics(_Table):
+    measure: Series[str] = pa.Field(isin=MEASURES)
+    category: Series[str]
+    model: Series[str]
+    diagnostic: Series[str]
+    value: Series[float] = pa.Field(nullable=True)
+
+
+class ItsSummary(_Table):
+    measure: Series[str] = pa.Field(isin=MEASURES)
+    model: Series[str]
+    change: Series[str] = pa.Field(isin=["gradual", "stepped", "both", "neither"])
+    post_trend_down: Series[bool]
+    alpha: Series[float] = pa.Field(gt=0, lt=1)
+
+
+class ItsFitted(_Table):
+    """Per month and fitted segmented model: the observed value, the model's fit and the
+    counterfactual (the before-trend projected past the order), on the data's own scale."""
+
+    measure: Series[str] = pa.Field(isin=MEASURES)
+    category: Series[str]
+    model: Series[str]
+    month: Series[int]
+    observed: Series[float]
+    fitted: Series[float]
+    counterfactual: Series[float]

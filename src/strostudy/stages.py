@@ -1,18 +1,21 @@
-"""The edges of each stage: read its inputs, call the stage's functions, write its outputs.
+"""The edges of each stage: which module runs which rule, and progress for the user.
 
-Rules' scripts call these; notebooks and tests can too.  All file formats live here: Parquet
-between stages, CSV (byte-stable: fixed float format, ISO dates, ``\\n`` line ends) for
-``data/processed``.
+Each stage module (:mod:`strostudy.ingest`, ``reconcile``, ``harm``, ``cohort``,
+``prepost``, ``its``, ``figures``, ``report``) has a ``run(inputs, output, config, log)``
+that reads its inputs and writes its outputs by their registry names
+(:mod:`strostudy.tables`).  The rules' one script, ``scripts/run_stage.py``, calls
+:func:`run_rule`; notebooks and tests can call a stage's ``run`` directly.
 """
 
 from __future__ import annotations
 
-import json
 import sys
-import time
 from pathlib import Path
 
-import pandas as pd
+#: The module behind each rule (``harm_index`` belongs to the harm stage but runs first).
+RULE_MODULES = {"ingest": "ingest", "harm_index": "offences", "reconcile": "reconcile", "harm": "harm",
+                "cohort": "cohort", "prepost": "prepost", "its": "its", "figures": "figures", "report": "report",
+                "simulate": "simulate"}
 
 
 def say(message: str, log: str | None = None) -> None:
@@ -24,174 +27,43 @@ def say(message: str, log: str | None = None) -> None:
             handle.write(message + "\n")
 
 
-def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
-    """Deterministic CSV: the same frame always gives the same bytes."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    out = frame.copy()
-    for col in out.columns:
-        if pd.api.types.is_datetime64_any_dtype(out[col]):
-            out[col] = out[col].dt.strftime("%Y-%m-%d")
-    out.to_csv(path, index=False, lineterminator="\n", float_format="%.10g")
+def run_rule(smk) -> None:
+    """Run the stage behind ``smk.rule`` with the rule's inputs, outputs and params."""
+    import importlib
+
+    module = importlib.import_module(f"strostudy.{RULE_MODULES[smk.rule]}")
+    log = smk.log[0] if len(smk.log) else None
+    if log:
+        Path(log).parent.mkdir(parents=True, exist_ok=True)
+        Path(log).write_text("")
+    module.run(inputs=dict(smk.input.items()), output=dict(smk.output.items()), config=smk.params.config, log=log)
 
 
-def read_csv(path: str | Path, dates: tuple[str, ...] = ()) -> pd.DataFrame:
-    frame = pd.read_csv(path, keep_default_na=True)
-    for col in dates:
-        if col in frame:
-            frame[col] = pd.to_datetime(frame[col])
-    return frame
+#: The rules in the order the workflow runs them (simulate only for synthetic data).
+ORDER = ["simulate", "ingest", "harm_index", "reconcile", "harm", "cohort", "prepost", "its", "figures", "report"]
 
 
-def validated(frame: pd.DataFrame, model, name: str) -> pd.DataFrame:
-    """Check a table the pipeline made against its pandera model (lazily, every failure at
-    once).  A failure here is a bug in strostudy, not in the user's extracts."""
-    import pandera.pandas as pa
+def run_stage(rule: str, config: dict, workdir: str | Path = ".", log: str | None = None):
+    """Run one rule's stage in this process, with the registry's paths under ``workdir`` (for
+    notebooks and tests; the workflow runs the same function through its script)."""
+    import importlib
 
-    from .errors import StrostudyError
+    from . import tables
 
-    try:
-        return model.validate(frame, lazy=True)
-    except pa.errors.SchemaErrors as err:
-        cases = err.failure_cases[["column", "check"]].drop_duplicates().head(5).to_dict("records")
-        raise StrostudyError(f"internal check failed for {name}: {cases}; please report this as a bug") from None
-
-
-def _write_parquet(frame: pd.DataFrame, path: str | Path) -> None:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    frame.to_parquet(path, index=False)
+    work = Path(workdir)
+    inputs = {k: str(work / v) for k, v in tables.inputs(rule).items()}
+    output = {k: str(work / v) for k, v in tables.outputs(rule).items()}
+    module = importlib.import_module(f"strostudy.{RULE_MODULES[rule]}")
+    return module.run(inputs=inputs, output=output, config=config, log=log)
 
 
-def run_reconcile(raw_dir: str, config: dict, out: dict, log: str | None = None) -> None:
-    from .harm import load_weights
-    from .ingest import ingest, quarantine_summary
-    from .reconcile import reconcile
+def run_all(config: dict, workdir: str | Path = ".", until: str = "report") -> None:
+    """Run every stage from the extracts in ``workdir/data/raw`` (simulated first when
+    ``source: synthetic`` and they are missing) up to and including ``until``."""
+    from . import tables
 
-    t0 = time.perf_counter()
-    ing = ingest(raw_dir, config)
-    say("read " + ", ".join(f"{n:,} {s} rows" for s, n in ing.rows_read.items()), log)
-    for line in quarantine_summary(ing, out["quarantine"]):
-        say(line, log)
-    result = reconcile(ing, config, load_weights(config["harm"]))
-    clean_dir = Path(out["clean"])
-    for name, table in ing.tables.items():
-        _write_parquet(table.astype({c: "string" for c in table.columns if table[c].dtype == object}),
-                       clean_dir / f"{name}.parquet")
-    qdir = Path(out["quarantine"])
-    qdir.mkdir(parents=True, exist_ok=True)
-    for name in sorted(set(ing.quarantine) | set(result.quarantine)):
-        parts = [q for q in (ing.quarantine.get(name), result.quarantine.get(name)) if q is not None and len(q)]
-        frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["source_row", "check"])
-        first = ["source_row", "check"] + [c for c in frame.columns if c not in ("source_row", "check")]
-        write_csv(frame[first], qdir / f"{name}.csv")
-    from .schemas import Episodes, Events
-
-    write_csv(validated(result.episodes, Episodes, "orders.csv"), out["orders"])
-    validated(result.events, Events, "events")
-    write_csv(result.discrepancies, out["discrepancies"])
-    _write_parquet(result.events, out["events"])
-    _write_parquet(result.offences, out["offences"])
-    _write_parquet(result.outcomes, out["outcomes"])
-    _write_parquet(result.links, out["links"])
-    Path(out["rows_read"]).write_text(json.dumps(ing.rows_read, indent=1, sort_keys=True))
-    ids = result.episodes["identity"].value_counts().to_dict()
-    say(f"{len(result.episodes):,} order episodes ({', '.join(f'{v} by {k}' for k, v in sorted(ids.items()))}); "
-        f"{len(result.events):,} arrest events; {len(result.discrepancies):,} discrepancies logged "
-        f"({time.perf_counter() - t0:.1f}s)", log)
-
-
-def run_harm(inputs: dict, harm_cfg: dict, categories: dict, out: dict, log: str | None = None) -> None:
-    from .harm import load_weights, score_events
-    from .reconcile import audit_ledger
-
-    weights = load_weights(harm_cfg)
-    events = pd.read_parquet(inputs["events"])
-    offences = pd.read_parquet(inputs["offences"])
-    scored, quarantined, unknown = score_events(events, offences, weights, harm_cfg, categories,
-                                                harm_cfg.get("index_name", "harm index"))
-    # Rows behind quarantined events become quarantined rows, so the ledger still balances.
-    outcomes = pd.read_parquet(inputs["outcomes"])
-    hit = outcomes["event_id"].isin(quarantined["event_id"])
-    outcomes.loc[hit, "outcome"] = "quarantined"
-    outcomes.loc[hit, "reason"] = "unknown_offence_code"
-    rows_read = json.loads(Path(inputs["rows_read"]).read_text())
-    ledger = audit_ledger(outcomes, rows_read)
-    write_csv(scored, out["events"])
-    write_csv(unknown, out["unknown_codes"])
-    write_csv(ledger, out["ledger"])
-    write_csv(quarantined, out["quarantine"])
-    if not ledger["balances"].all():
-        bad = ledger.loc[~ledger["balances"], "source"].unique()
-        raise RuntimeError(f"audit ledger does not balance for {', '.join(bad)}; this is a bug, please report it")
-    say(f"scored {len(scored):,} arrest events on {harm_cfg.get('index_name')}; "
-        f"{len(quarantined):,} quarantined for {len(unknown):,} unknown offence code(s)", log)
-
-
-def run_cohort(inputs: dict, config: dict, out: dict, log: str | None = None) -> None:
-    from .cohort import build_cohort, monthly_series, subject_windows, window_events
-    from .prepost import correlations, prepost_tests
-
-    episodes = read_csv(inputs["orders"], dates=("start_date", "start_earliest", "start_latest", "status_date"))
-    events = read_csv(inputs["events"], dates=("event_date",))
-    cohort, flow = build_cohort(episodes, config)
-    windowed = window_events(events, cohort, config)
-    windows = subject_windows(windowed, cohort)
-    monthly = monthly_series(windowed, cohort, config)
-    write_csv(flow, out["flow"])
-    write_csv(cohort[["subject_id", "full_windows", "exclusion", "all_reasons", "analysed", "start_date"]],
-              out["cohort"])
-    write_csv(windows, out["windows"])
-    write_csv(monthly, out["monthly"])
-    say(f"cohort: {flow['n_out'].iloc[0]} orders -> {flow['n_out'].iloc[1]} with full windows -> "
-        f"{int(cohort['analysed'].sum())} analysed; {len(windowed):,} arrests in their windows", log)
-    t0 = time.perf_counter()
-    tests = prepost_tests(windows, config, progress=(lambda m: say(m, log)) if len(windows) > 5000 else None)
-    write_csv(tests, out["tests"])
-    write_csv(correlations(windows, monthly), out["correlations"])
-    say(f"before/after tests for {len(tests)} measure x category rows ({time.perf_counter() - t0:.1f}s)", log)
-
-
-def run_its(inputs: dict, config: dict, out: dict, log: str | None = None) -> None:
-    import warnings
-
-    from .its import its_models, summary
-
-    monthly = read_csv(inputs["monthly"])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # statsmodels' small-sample notes; diagnostics are reported instead
-        models, diagnostics = its_models(monthly, config)
-    write_csv(models, out["models"])
-    write_csv(diagnostics, out["diagnostics"])
-    findings = summary(models, config)
-    write_csv(findings, out["summary"])
-    for row in findings.itertuples():
-        say(f"{row.measure}: change at the order is {row.change} ({row.model}); post-order trend "
-            f"{'down, significant' if row.post_trend_down else 'not significantly down'}; "
-            f"placebos significant: {row.placebos_significant or 'none'}", log)
-
-
-FIGURE_INPUTS = {"study_flow": ["flow"], "prepost_totals": ["tests"], "paired_subjects": ["windows"],
-                 "monthly_its": ["monthly", "its_models"], "source_agreement": ["discrepancies"],
-                 "residual_acf": ["its_diagnostics"]}
-
-
-def run_figures(inputs: dict, config: dict, figures_dir: str, log: str | None = None) -> list[Path]:
-    """Every figure, as PNG and PDF, from the processed tables alone."""
-    from . import figures, style
-
-    fig_cfg = config["figures"]
-    primary = config["its"]["primary"]
-    style.apply(fig_cfg)
-    t = {name: read_csv(path) for name, path in inputs.items()}
-    made = {
-        "study_flow": lambda: figures.study_flow(t["flow"], fig_cfg),
-        "prepost_totals": lambda: figures.prepost_totals(t["tests"], fig_cfg),
-        "paired_subjects": lambda: figures.paired_subjects(t["windows"], fig_cfg),
-        "monthly_its": lambda: figures.monthly_its(t["monthly"], t["its_models"], primary, fig_cfg),
-        "source_agreement": lambda: figures.source_agreement(t["discrepancies"], fig_cfg),
-        "residual_acf": lambda: figures.residual_acf(t["its_diagnostics"], primary, fig_cfg),
-    }
-    written = []
-    for name in figures.FIGURES:
-        written += style.save(made[name](), Path(figures_dir) / name, fig_cfg)
-    say(f"wrote {len(written)} figure files to {figures_dir}/", log)
-    return written
+    rules = ORDER[: ORDER.index(until) + 1]
+    if config["source"] != "synthetic" or (Path(workdir) / tables.path("raw_orders")).exists():
+        rules = [r for r in rules if r != "simulate"]
+    for rule in rules:
+        run_stage(rule, config, workdir)

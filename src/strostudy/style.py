@@ -8,9 +8,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-CATEGORY_LABELS = {"overall": "Overall", "modern_slavery": "Modern slavery", "violence": "Violence",
-                   "drugs": "Drugs", "other": "Other"}
-MEASURE_LABELS = {"events": "Arrests", "harm": "CCHI harm (days)"}
+
+def measure_label(measure: str, config: dict) -> str:
+    """``Arrests``, or the harm index's short name with its unit (``CCHI harm (days)``)."""
+    harm = config["harm"]
+    return "Arrests" if measure == "events" else f"{harm['short_name']} ({harm['unit']})"
+
+
+NUMBER_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
+
+
+def window_words(months: int) -> str:
+    """A window length as an adjective: ``two-year`` for 24 months, ``18-month`` for 18."""
+    months = int(months)
+    if months % 12 == 0 and months // 12 < len(NUMBER_WORDS):
+        return f"{NUMBER_WORDS[months // 12]}-year"
+    return f"{months}-month"
 
 
 def apply(fig_cfg: dict) -> None:
@@ -22,17 +35,17 @@ def apply(fig_cfg: dict) -> None:
 
     plt.rcdefaults()
     plt.rcParams.update({
-        "font.family": fig_cfg.get("font_family", "DejaVu Sans"),
-        "font.size": fig_cfg.get("font_size", 8),
-        "axes.titlesize": fig_cfg.get("font_size", 8) + 1,
-        "axes.labelsize": fig_cfg.get("font_size", 8),
-        "legend.fontsize": fig_cfg.get("font_size", 8) - 1,
+        "font.family": fig_cfg["font_family"],
+        "font.size": fig_cfg["font_size"],
+        "axes.titlesize": fig_cfg["font_size"] + 1,
+        "axes.labelsize": fig_cfg["font_size"],
+        "legend.fontsize": fig_cfg["font_size"] - 1,
         "legend.frameon": False,
         "axes.spines.top": False,
         "axes.spines.right": False,
         "axes.prop_cycle": cycler(color=palette(fig_cfg)),
         "figure.dpi": 100,
-        "savefig.dpi": fig_cfg.get("dpi", 300),
+        "savefig.dpi": fig_cfg["dpi"],
         "savefig.bbox": "tight",
         "pdf.fonttype": 42,  # editable text in the PDF, as journals ask
         "svg.hashsalt": "strostudy",
@@ -41,11 +54,11 @@ def apply(fig_cfg: dict) -> None:
 
 
 def palette(fig_cfg: dict) -> list[str]:
-    return list(fig_cfg.get("palette") or ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00"])
+    return list(fig_cfg["palette"])
 
 
 def size(fig_cfg: dict, height_ratio: float = 0.5) -> tuple[float, float]:
-    width = float(fig_cfg.get("width_in", 6.5))
+    width = float(fig_cfg["width_in"])
     return width, width * height_ratio
 
 
@@ -56,7 +69,7 @@ def save(fig, stem: str | Path, fig_cfg: dict) -> list[Path]:
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     png, pdf = stem.with_suffix(".png"), stem.with_suffix(".pdf")
-    fig.savefig(png, dpi=fig_cfg.get("dpi", 300), metadata={"Software": None})
+    fig.savefig(png, dpi=fig_cfg["dpi"], metadata={"Software": None})
     fig.savefig(pdf, metadata={"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None})
     plt.close(fig)
     return [png, pdf]

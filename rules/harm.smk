@@ -1,0 +1,32 @@
+# Harm: the index's weights, loaded once for every later step; each arrest scored and
+# categorised once; the audit ledger that accounts for every row read.
+
+rule harm_index:
+    input:
+        # A weights file named in config is an input, so editing it re-runs what it scores.
+        lambda wildcards: [] if config["harm"]["table"] == "curated" else [config["harm"]["table"]],
+    output:
+        **outputs("harm_index"),
+    params:
+        config=cfg("harm.table", "harm.workbook_sheet"),
+    conda:
+        "../environment.yml"
+    log:
+        "logs/harm_index.log",
+    script:
+        STAGE_SCRIPT
+
+
+rule harm:
+    input:
+        **T.inputs("harm"),
+    output:
+        **outputs("harm"),
+    params:
+        config=cfg("harm", "categories"),
+    conda:
+        "../environment.yml"
+    log:
+        "logs/harm.log",
+    script:
+        STAGE_SCRIPT

@@ -1,0 +1,15 @@
+# Before and after: paired tests per measure and category, and the arrests-harm correlations.
+
+rule prepost:
+    input:
+        **T.inputs("prepost"),
+    output:
+        **outputs("prepost"),
+    params:
+        config=cfg("prepost", "study.alpha"),
+    conda:
+        "../environment.yml"
+    log:
+        "logs/prepost.log",
+    script:
+        STAGE_SCRIPT

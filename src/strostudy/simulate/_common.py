@@ -1,0 +1,34 @@
+"""Small helpers shared by the simulator's modules: apportioning counts, drawing dates,
+and writing names and dates as the extracts do."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def largest_remainder(weights: np.ndarray, total: int) -> np.ndarray:
+    """Integer counts in proportion to ``weights`` that sum to ``total``."""
+    raw = np.asarray(weights, dtype=float)
+    raw = raw / raw.sum() * total
+    base = np.floor(raw).astype(int)
+    order = np.argsort(-(raw - base), kind="stable")
+    base[order[: total - base.sum()]] += 1
+    return base
+
+
+def random_dates(rng, lo: pd.Series, hi: pd.Series) -> pd.Series:
+    """A uniformly drawn day in ``[lo, hi]`` for each pair (``lo`` where ``hi`` precedes it)."""
+    span = (hi - lo).dt.days.clip(lower=0).to_numpy()
+    offset = np.floor(rng.random(len(span)) * (span + 1)).astype(int)
+    return (lo + pd.to_timedelta(offset, unit="D")).dt.normalize()
+
+
+def ascii_fold(s: pd.Series) -> pd.Series:
+    """Accents dropped as a system without them types names (letters NFKD cannot split are lost)."""
+    return s.str.normalize("NFKD").str.encode("ascii", errors="ignore").str.decode("ascii")
+
+
+def fmt_uk(d: pd.Series) -> pd.Series:
+    """Dates as ``dd/mm/yyyy``."""
+    return d.dt.strftime("%d/%m/%Y")

@@ -1,0 +1,119 @@
+"""PND records: one row per arrest PND recorded, with the person as PND holds them.
+
+Planted: event date-times, 15% of them after midnight of the next day; names spelt another
+way, typed without accents or hyphens, or with forenames and surname swapped; PNC IDs left
+off (linkage then rests on name and DOB); offences in three wordings; a PND twin (a second
+PNC record with the same name and DOB) for the ambiguous unresolved people; no PNC ID and
+a mistyped DOB for the unmatched ones.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .._common import ascii_fold
+from .._independent import normalise_name, pnc_id
+from ..design import FORCE_SYSTEMS, NAME_VARIANTS
+from ..truth import note
+from .identity import OrderListIds
+
+
+def pnd_records(rng, episodes: pd.DataFrame, arrests: pd.DataFrame, catalogue: pd.DataFrame,
+                ids: OrderListIds) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The PND extract and its discrepancies (including arrests PNC or PND lacks)."""
+    pnd_ar = arrests.loc[arrests["in_pnd"]].reset_index(drop=True)
+    sr = pnd_ar["subject_row"].to_numpy()
+    event_dt, time_notes = _event_times(rng, pnd_ar)
+    fn, sn, spelled, name_notes = _names(rng, episodes, pnd_ar)
+    # Records typed without a PNC ID keep the nominal's spelling (linkage then rests on
+    # name and DOB); misspelt names come with the ID, as when PND copies a PNC nominal.
+    no_id = (rng.random(len(pnd_ar)) < 0.35) & ~spelled
+    desc, wording_notes = _wording(rng, pnd_ar, catalogue)
+    out = pd.DataFrame({
+        "pnd_ref": "PND" + pd.Series(rng.permutation(len(pnd_ar)) + 100000).astype(str),
+        "surname": sn, "forenames": fn,
+        "date_of_birth": pd.Series(episodes["date_of_birth"].to_numpy()[sr]).dt.strftime("%Y-%m-%d"),
+        "pnc_id": pd.Series(episodes["pnc_id"].to_numpy()[sr]).where(~no_id, ""), "event_datetime": event_dt,
+        "force_system": rng.choice(FORCE_SYSTEMS, len(pnd_ar)), "offence_description": desc,
+    })
+    if len(ids.twin_rows):
+        out = pd.concat([out, _twins(episodes.loc[ids.twin_rows])], ignore_index=True)
+    # The unmatched: their PND records carry no PNC ID and a mistyped DOB, so nothing links.
+    hide = np.flatnonzero(np.isin(sr, ids.blank_rows))
+    out.loc[hide, "pnc_id"] = ""
+    out.loc[hide, "date_of_birth"] = "1901-01-01"
+    out = out.iloc[rng.permutation(len(out))].reset_index(drop=True)
+    return out, pd.concat([time_notes, *name_notes, wording_notes, *_unrecorded(arrests)], ignore_index=True)
+
+
+def _event_times(rng, pnd_ar: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+    """Date-times of the events; 15% of those PNC also holds logged early the next day."""
+    late = (rng.random(len(pnd_ar)) < 0.15) & pnd_ar["in_pnc"].to_numpy()
+    pnd_date = pnd_ar["date"] + pd.to_timedelta(late.astype(int), unit="D")
+    secs = np.where(late, rng.integers(0, 7200, len(pnd_ar)), rng.integers(8 * 3600, 23 * 3600, len(pnd_ar)))
+    event_dt = (pnd_date + pd.to_timedelta(secs, unit="s")).dt.strftime("%Y-%m-%dT%H:%M:%S")
+    return event_dt.to_numpy(), note(pnd_ar.loc[late], "arrest_date", "pnc~pnd", _day(pnd_ar.loc[late]),
+                                     "arrest_date")
+
+
+def _names(rng, episodes: pd.DataFrame, pnd_ar: pd.DataFrame):
+    """Forenames and surname as PND holds them: 20% spelt another way, 25% without accents
+    or hyphens, 7% swapped."""
+    sr = pnd_ar["subject_row"].to_numpy()
+    forenames = pd.Series(episodes["forenames"].to_numpy()[sr])
+    surname = pd.Series(episodes["surname"].to_numpy()[sr])
+    variant = rng.random(len(pnd_ar))
+    spelled = variant < 0.2
+    fn = forenames.where(~spelled, forenames.replace(NAME_VARIANTS))
+    sn = surname.where(~spelled, surname.replace(NAME_VARIANTS))
+    folded = (variant >= 0.2) & (variant < 0.45)
+    fn = fn.where(~folded, ascii_fold(fn))
+    sn = sn.where(~folded, ascii_fold(sn).str.replace("-", " ", regex=False))
+    swapped = (variant >= 0.45) & (variant < 0.52)
+    fn, sn = fn.where(~swapped, sn), sn.where(~swapped, fn)
+    # A spelling variant is a discrepancy only where it survives normalisation (case and
+    # accents are not disagreements).
+    changed = spelled & (normalise_name(fn + " " + sn) != normalise_name(forenames + " " + surname)).to_numpy(dtype=bool)
+    notes = [note(pnd_ar.loc[changed], "name", "orders~pnd", "spelling variant", "name_spelling"),
+             note(pnd_ar.loc[swapped], "name", "orders~pnd", "forenames and surname swapped", "name_order")]
+    return fn, sn, spelled, notes
+
+
+def _wording(rng, pnd_ar: pd.DataFrame, catalogue: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+    """Offence descriptions: 45% the PNC title, 40% a force system's short wording, 15% the
+    title with the code in brackets."""
+    titles = catalogue.set_index("cjs_code")
+    code = pnd_ar["cjs_code"]
+    title = titles["title"].reindex(code).to_numpy()
+    wording = rng.random(len(pnd_ar))
+    desc = np.where(wording < 0.45, title,
+                    np.where(wording < 0.85, titles["short_wording"].reindex(code).to_numpy(),
+                             title + " [" + code.to_numpy() + "]"))
+    reworded = ((wording >= 0.45) & (wording < 0.85) & pnd_ar["in_pnc"].to_numpy()
+                & (normalise_name(pd.Series(desc)).to_numpy() != normalise_name(pd.Series(title)).to_numpy()))
+    return desc, note(pnd_ar.loc[reworded], "offence", "pnc~pnd", _day(pnd_ar.loc[reworded]), "offence_wording")
+
+
+def _twins(twins: pd.DataFrame) -> pd.DataFrame:
+    """Duplicate PNC records: the same name and DOB under a second PNC ID (a known PNC
+    problem), so a mistyped ID on the order list cannot be resolved by name and DOB."""
+    return pd.DataFrame({
+        "pnd_ref": "PND9" + pd.Series(np.arange(len(twins))).astype(str).str.zfill(5),
+        "surname": twins["surname"].to_numpy(), "forenames": twins["forenames"].to_numpy(),
+        "date_of_birth": twins["date_of_birth"].dt.strftime("%Y-%m-%d").to_numpy(),
+        "pnc_id": pnc_id(twins["pnc_id"].str[:4].astype(int),
+                         (twins["pnc_id"].str[5:12].astype(int) + 1) % 9_999_999).to_numpy(),
+        "event_datetime": (twins["start_date"] - pd.Timedelta(days=400)).dt.strftime("%Y-%m-%dT14:00:00").to_numpy(),
+        "force_system": "Niche RMS", "offence_description": "Common assault and battery"})
+
+
+def _unrecorded(arrests: pd.DataFrame) -> list[pd.DataFrame]:
+    """In-window arrests PNC, or PND, does not hold."""
+    only = arrests.loc[arrests["window"] != "outside"]
+    return [note(only.loc[~only[system]], "arrest", "pnc~pnd", _day(only.loc[~only[system]]), kind)
+            for system, kind in (("in_pnc", "arrest_not_in_pnc"), ("in_pnd", "arrest_not_in_pnd"))]
+
+
+def _day(arrests: pd.DataFrame) -> pd.Series:
+    return arrests["date"].dt.strftime("%Y-%m-%d")

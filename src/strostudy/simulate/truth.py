@@ -1,0 +1,103 @@
+"""The planted truth: what the pipeline should find in the extracts.
+
+- ``subject_windows``: each analysed subject's arrests and harm before and after, overall and
+  by category;
+- ``cohort_flow``: orders listed, with full windows, excluded (by reason) and analysed;
+- ``episodes``: every order episode with its role;
+- ``events``: every arrest, its window and month, the systems that recorded it, and any
+  problem planted on its PNC row;
+- ``discrepancies``: every planted disagreement between extracts the pipeline can observe.
+
+The pipeline never reads the truth directory.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .design import CATEGORIES, EXCLUSIONS
+
+DISCREPANCY_COLUMNS = ["subject_id", "field", "source_pair", "detail", "kind"]
+
+
+def note(frame: pd.DataFrame, field: str, pair: str, detail, kind: str) -> pd.DataFrame:
+    """Discrepancy rows, one per row of ``frame`` (which carries ``subject_id``): the ``field``
+    the extracts of ``pair`` disagree on, a ``detail`` (one, or one per row) and its ``kind``."""
+    return pd.DataFrame({"subject_id": frame["subject_id"].to_numpy(), "field": field, "source_pair": pair,
+                         "detail": detail, "kind": kind})
+
+
+def build_truth(episodes: pd.DataFrame, arrests: pd.DataFrame, discrepancies: pd.DataFrame,
+                junk: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The truth tables.  ``junk`` lists the arrests whose principal PNC row was planted as
+    junk (``arrest_id``, ``kind``)."""
+    return {"subject_windows": _subject_windows(episodes, arrests), "cohort_flow": _cohort_flow(episodes),
+            "discrepancies": _observable(discrepancies, episodes, arrests, junk),
+            "episodes": _episode_table(episodes), "events": _events(arrests, junk)}
+
+
+def _subject_windows(episodes: pd.DataFrame, arrests: pd.DataFrame) -> pd.DataFrame:
+    analysed = episodes.loc[episodes["role"] == "analysed"]
+    inwin = arrests.loc[arrests["subject_row"].isin(analysed.index) & (arrests["window"] != "outside")]
+    grid = pd.MultiIndex.from_product([analysed["subject_id"], ["overall", *CATEGORIES]],
+                                      names=["subject_id", "category"])
+    long = pd.concat([inwin.assign(category="overall"), inwin])
+    agg = long.pivot_table(index=["subject_id", "category"], columns="window", values="cchi_score",
+                           aggfunc=["count", "sum"], fill_value=0)
+    sw = pd.DataFrame(index=grid)
+    for period in ("before", "after"):
+        sw[f"events_{period}"] = agg.get(("count", period), pd.Series(dtype=float)).reindex(grid).fillna(0).astype(int)
+        sw[f"harm_{period}"] = agg.get(("sum", period), pd.Series(dtype=float)).reindex(grid).fillna(0.0)
+    sw = sw.reset_index()
+    sw["category"] = pd.Categorical(sw["category"], ["overall", *CATEGORIES], ordered=True)
+    sw = sw.sort_values(["subject_id", "category"]).reset_index(drop=True)
+    sw["category"] = sw["category"].astype(str)
+    return sw
+
+
+def _cohort_flow(episodes: pd.DataFrame) -> pd.DataFrame:
+    n_all = len(episodes)
+    el = episodes.loc[episodes["eligible"]]
+    n_analysed = int((episodes["role"] == "analysed").sum())
+    reasons = el["role"].loc[el["role"] != "analysed"].value_counts()
+    flow = [{"step": "orders_listed", "n_in": n_all, "n_out": n_all, "reason": "", "n": 0},
+            {"step": "full_windows", "n_in": n_all, "n_out": len(el), "reason": "window_outside_data_period",
+             "n": n_all - len(el)}]
+    flow += [{"step": "exclusions", "n_in": len(el), "n_out": n_analysed, "reason": r, "n": int(reasons.get(r, 0))}
+             for r in EXCLUSIONS]
+    return pd.DataFrame(flow)
+
+
+def _episode_table(episodes: pd.DataFrame) -> pd.DataFrame:
+    return episodes.assign(
+        start_date=episodes["start_date"].dt.strftime("%Y-%m-%d"),
+        analysed=episodes["role"].eq("analysed"),
+        exclusion_reason=episodes["role"].where(~episodes["role"].isin(["analysed", "not_eligible"]), ""),
+    )[["subject_id", "order_ref", "start_date", "length_months", "region", "eligible", "analysed",
+       "exclusion_reason", "has_interim", "county_lines"]]
+
+
+def _events(arrests: pd.DataFrame, junk: pd.DataFrame) -> pd.DataFrame:
+    ev = arrests.assign(event_date=arrests["date"].dt.strftime("%Y-%m-%d"))[
+        ["subject_id", "event_date", "cjs_code", "category", "cchi_score", "window", "month", "in_pnc", "in_pnd",
+         "in_rocu", "designed", "arrest_id"]].rename(columns={"cchi_score": "harm_score"})
+    ev = ev.merge(junk, on="arrest_id", how="left").rename(columns={"kind": "planted_problem"})
+    ev["planted_problem"] = ev["planted_problem"].fillna("")
+    return ev.sort_values(["subject_id", "event_date", "arrest_id"]).drop(columns="arrest_id").reset_index(drop=True)
+
+
+def _observable(discrepancies: pd.DataFrame, episodes: pd.DataFrame, arrests: pd.DataFrame,
+                junk: pd.DataFrame) -> pd.DataFrame:
+    """Keep what the pipeline can observe: nothing PND-level about people it cannot identify,
+    and nothing about arrests whose principal PNC row was planted as junk (quarantined)."""
+    discrepancies = discrepancies.assign(detail=discrepancies["detail"].astype(str))
+    pnd_kinds = ["arrest_date", "arrest_not_in_pnc", "arrest_not_in_pnd", "offence_wording", "name_spelling",
+                 "name_order"]
+    unresolved = set(episodes.loc[episodes["role"] == "identity_unresolved", "subject_id"])
+    junk_arrests = arrests.loc[arrests["arrest_id"].isin(junk["arrest_id"])]
+    junk_keys = set(zip(junk_arrests["subject_id"], junk_arrests["date"].dt.strftime("%Y-%m-%d")))
+    hidden = discrepancies["kind"].isin(pnd_kinds) & (
+        discrepancies["subject_id"].isin(unresolved)
+        | pd.Series(list(zip(discrepancies["subject_id"], discrepancies["detail"]))).isin(junk_keys).to_numpy())
+    discrepancies = discrepancies.loc[~hidden]
+    return discrepancies.sort_values(["kind", "subject_id", "detail"], kind="stable").reset_index(drop=True)

@@ -1,0 +1,252 @@
+"""The table registry: every file the workflow reads or writes, declared once.
+
+Each entry names a table, its path (relative to the working directory), the stage that
+writes it and the pandera model of its columns (in :mod:`strostudy.schemas`).  The rules
+build their ``input:`` and ``output:`` from here, the stages read and write through
+:func:`read` and :func:`write`, and the report and the tests look paths up here.  A path
+appears nowhere else.
+
+This module imports nothing heavy at the top, so the Snakefile parses quickly; pandas and
+pandera load only when a table is read or written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+#: The stages in the order the method runs them (the Snakefile includes their rules so).
+STAGES = ["simulate", "ingest", "reconcile", "harm", "cohort", "prepost", "its", "figures", "report"]
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    path: str
+    stage: str              # the stage that writes it ("raw" for what the user supplies)
+    model: str | None       # the pandera model's name in strostudy.schemas
+    description: str
+
+    @property
+    def kind(self) -> str:
+        suffix = Path(self.path).suffix
+        return {".csv": "csv", ".parquet": "parquet", ".json": "json", ".html": "html", ".md": "md",
+                ".png": "png", ".pdf": "pdf"}.get(suffix, "dir")
+
+
+def _t(name, path, stage, model, description):
+    return name, Table(name, path, stage, model, description)
+
+
+_CLEAN = {"orders": "CleanOrders", "pnc_arrests": "CleanPncArrests", "pnd_records": "CleanPndRecords",
+          "rocu_orders": "CleanRocuOrders", "rocu_offending": "CleanRocuOffending", "rocu_regions": None}
+TRUTH_TABLES = ["subject_windows", "cohort_flow", "discrepancies", "episodes", "events"]
+
+TABLES: dict[str, Table] = dict([
+    # The extracts: written by `simulate` with `source: synthetic`, else supplied (docs/data-contract.md).
+    _t("raw_orders", "data/raw/orders.csv", "simulate", "RawOrders", "the national order list"),
+    _t("raw_pnc_arrests", "data/raw/pnc_arrests.csv", "simulate", "RawPncArrests", "PNC arrest and offence rows"),
+    _t("raw_pnd_records", "data/raw/pnd_records.csv", "simulate", "RawPndRecords", "PND event rows"),
+    _t("raw_rocu", "data/raw/rocu", "simulate", None, "one workbook per ROCU region"),
+    *[_t(f"truth_{n}", f"data/truth/{n}.csv", "simulate", None, f"planted truth: {n}") for n in TRUTH_TABLES],
+    # ingest: validated, cleaned extracts (identifiers still present: interim only).
+    *[_t(f"clean_{n}", f"data/interim/clean/{n}.parquet", "ingest", m, f"cleaned {n} rows") for n, m in _CLEAN.items()],
+    _t("ingest_outcomes", "data/interim/ingest_outcomes.parquet", "ingest", "Outcomes",
+       "rows set aside or quarantined while reading, with the reason"),
+    _t("rows_read", "data/interim/rows_read.json", "ingest", None, "rows read per source"),
+    _t("quarantine", "data/interim/quarantine", "ingest", None,
+       "rows failing a check, one CSV per source, as the extract had them"),
+    # harm index: the weights every later step codes and scores offences with, loaded once.
+    _t("harm_weights", "data/interim/harm_weights.parquet", "harm", "Weights", "the harm index, one row per code"),
+    # reconcile: people linked, order episodes, arrest events (unscored).
+    _t("orders", "data/processed/orders.csv", "reconcile", "Episodes", "one order episode per person"),
+    _t("discrepancies", "data/processed/discrepancies.csv", "reconcile", "Discrepancies",
+       "every disagreement between sources and how it was resolved"),
+    _t("linked_events", "data/interim/events.parquet", "reconcile", "LinkedEvents",
+       "one arrest event per row, systems merged, before scoring"),
+    _t("event_offences", "data/interim/event_offences.parquet", "reconcile", "EventOffences",
+       "the offences of each arrest event"),
+    _t("row_outcomes", "data/interim/row_outcomes.parquet", "reconcile", "Outcomes",
+       "the fate of every row that survived ingest"),
+    _t("links", "data/interim/links.parquet", "reconcile", None, "every record's person link (identifiers)"),
+    _t("quarantine_linkage", "data/interim/quarantine_linkage", "reconcile", None,
+       "rows of people not on (or not linkable to) the order list, one CSV per source"),
+    # harm: scores and categories, and the audit ledger that closes the row accounts.
+    _t("events", "data/processed/events.csv", "harm", "Events", "scored arrest events"),
+    _t("unknown_codes", "data/processed/unknown_codes.csv", "harm", "UnknownCodes",
+       "offence codes the harm index does not know"),
+    _t("audit_ledger", "data/processed/audit_ledger.csv", "harm", "AuditLedger",
+       "rows read = kept + merged + quarantined, per source"),
+    _t("quarantine_harm", "data/interim/quarantine_harm.csv", "harm", None, "events with an unknown offence code"),
+    # cohort
+    _t("cohort_flow", "data/processed/cohort_flow.csv", "cohort", "CohortFlow", "orders -> full windows -> analysed"),
+    _t("cohort", "data/processed/cohort.csv", "cohort", "Cohort", "each episode's windows and exclusion"),
+    _t("subject_windows", "data/processed/subject_windows.csv", "cohort", "SubjectWindows",
+       "arrests and harm before and after, per analysed subject and category"),
+    _t("monthly_series", "data/processed/monthly_series.csv", "cohort", "MonthlySeries",
+       "arrests and harm per month of the subjects' own clocks"),
+    # prepost
+    _t("prepost_tests", "data/processed/prepost_tests.csv", "prepost", "PrepostTests",
+       "paired before/after tests per measure and category"),
+    _t("correlations", "data/processed/correlations.csv", "prepost", "Correlations", "arrests-harm correlations"),
+    # its
+    _t("its_models", "data/processed/its_models.csv", "its", "ItsModels", "every model term, both SEs"),
+    _t("its_diagnostics", "data/processed/its_diagnostics.csv", "its", "ItsDiagnostics", "residual diagnostics"),
+    _t("its_summary", "data/processed/its_summary.csv", "its", "ItsSummary", "the findings per measure"),
+    _t("its_fitted", "data/processed/its_fitted.csv", "its", "ItsFitted",
+       "observed, fitted and counterfactual values per month and model"),
+    # report
+    _t("results_html", "reports/results.html", "report", None, "the results report, self-contained"),
+    _t("results_md", "reports/results.md", "report", None, "the results report, Markdown"),
+])
+
+#: Publication figures (each written as PNG and PDF by the figures stage) and the tables each
+#: is drawn from.
+FIGURE_INPUTS = {"study_flow": ["cohort_flow"], "prepost_totals": ["prepost_tests"],
+                 "paired_subjects": ["subject_windows"], "monthly_its": ["its_fitted"],
+                 "source_agreement": ["discrepancies"], "residual_acf": ["its_diagnostics"]}
+FIGURES = list(FIGURE_INPUTS)
+FIGURE_TABLES = sorted({t for needs in FIGURE_INPUTS.values() for t in needs})
+FIGURE_FORMATS = ["png", "pdf"]
+
+#: The tables the report reads (besides the raw extracts, for provenance, and the figures).
+REPORT_TABLES = ["cohort_flow", "prepost_tests", "its_summary", "its_models", "correlations", "audit_ledger",
+                 "discrepancies", "unknown_codes", "events"]
+
+
+RAW = ["raw_orders", "raw_pnc_arrests", "raw_pnd_records", "raw_rocu"]
+
+#: What each rule reads, by table name: the one declaration the rules and :func:`inputs` use.
+RULE_INPUTS = {
+    "simulate": [],
+    "ingest": RAW,
+    "harm_index": [],
+    "reconcile": [f"clean_{n}" for n in _CLEAN] + ["ingest_outcomes", "rows_read", "harm_weights"],
+    "harm": ["harm_weights", "linked_events", "event_offences", "row_outcomes", "rows_read"],
+    "cohort": ["orders", "events"],
+    "prepost": ["subject_windows", "monthly_series"],
+    "its": ["monthly_series"],
+    "figures": FIGURE_TABLES,
+    "report": RAW + REPORT_TABLES,
+}
+#: The rule that writes tables of a stage, where it is not the stage's own name.
+_RULE_OF = {"harm_weights": "harm_index"}
+
+
+def inputs(rule: str) -> dict[str, str]:
+    """Every file ``rule`` reads, name -> path (the report also reads every figure)."""
+    found = {n: TABLES[n].path for n in RULE_INPUTS[rule]}
+    return {**found, **figures()} if rule == "report" else found
+
+
+def outputs(rule: str) -> dict[str, str]:
+    """Every file ``rule`` writes, name -> path."""
+    if rule == "figures":
+        return figures()
+    stage = {"harm_index": "harm"}.get(rule, rule)
+    return {t.name: t.path for t in TABLES.values()
+            if t.stage == stage and _RULE_OF.get(t.name, stage) == rule}
+
+
+def figure_path(name: str, ext: str) -> str:
+    return f"figures/{name}.{ext}"
+
+
+def path(name: str) -> str:
+    """The path of table ``name`` (KeyError names the table if it is not registered)."""
+    return TABLES[name].path
+
+
+def paths(*names: str) -> dict[str, str]:
+    return {n: TABLES[n].path for n in names}
+
+
+def written_by(stage: str) -> dict[str, str]:
+    """Every table ``stage`` writes, name -> path."""
+    return {t.name: t.path for t in TABLES.values() if t.stage == stage}
+
+
+def figures() -> dict[str, str]:
+    """Every figure file, ``{name}_{ext}`` -> path."""
+    return {f"{n}_{e}": figure_path(n, e) for n in FIGURES for e in FIGURE_FORMATS}
+
+
+# --------------------------------------------------------------------------- reading and writing
+
+
+def model(name: str):
+    """The pandera model of table ``name``, or None."""
+    entry = TABLES[name]
+    if entry.model is None:
+        return None
+    from . import schemas
+
+    return getattr(schemas, entry.model)
+
+
+def _date_columns(m) -> list[str]:
+    import pandas as pd
+
+    if m is None:
+        return []
+    return [c for c, col in m.to_schema().columns.items() if str(col.dtype).startswith("datetime64")
+            or col.dtype.type is pd.Timestamp]
+
+
+def read(name: str, file: str | Path | None = None):
+    """Read table ``name`` (from ``file``, else its registered path), with its date columns
+    parsed as the model declares them."""
+    import pandas as pd
+
+    file = Path(file or path(name))
+    if TABLES[name].kind == "parquet":
+        return pd.read_parquet(file)
+    frame = pd.read_csv(file, keep_default_na=True)
+    for col in _date_columns(model(name)):
+        if col in frame:
+            frame[col] = pd.to_datetime(frame[col])
+    return frame
+
+
+def check(frame, name: str):
+    """Validate a table the pipeline made against its model (lazily, every failure at once).
+    A failure here is a bug in strostudy, not in the user's extracts."""
+    m = model(name)
+    if m is None:
+        return frame
+    import pandera.pandas as pa
+
+    from .errors import StrostudyError
+
+    try:
+        return m.validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as err:
+        cases = err.failure_cases[["column", "check"]].drop_duplicates().head(5).to_dict("records")
+        raise StrostudyError(f"internal check failed for {name}: {cases}; please report this as a bug") from None
+
+
+def write(frame, name: str, file: str | Path | None = None) -> Path:
+    """Validate ``frame`` against its model and write it.  CSV is byte-stable: ISO dates, a
+    fixed float format and ``\\n`` line ends; Parquet keeps the dtypes."""
+    check(frame, name)
+    file = Path(file or path(name))
+    file.parent.mkdir(parents=True, exist_ok=True)
+    if TABLES[name].kind == "parquet":
+        frame.to_parquet(file, index=False)
+        return file
+    return write_csv_file(frame, file)
+
+
+def write_csv_file(frame, file: str | Path) -> Path:
+    """Deterministic CSV: the same frame always gives the same bytes (ISO dates, ``%.10g``
+    floats, ``\\n`` line ends)."""
+    import pandas as pd
+
+    file = Path(file)
+    file.parent.mkdir(parents=True, exist_ok=True)
+    out = frame.copy()
+    for col in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[col]):
+            out[col] = out[col].dt.strftime("%Y-%m-%d")
+    out.to_csv(file, index=False, lineterminator="\n", float_format="%.10g")
+    return file
