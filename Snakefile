@@ -12,13 +12,18 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 from strostudy import config as strocfg
+from strostudy import keys as strokeys
+from strostudy import tables as strotables
 from strostudy.errors import StrostudyError
 
 # Defaults from the package, then WORKDIR/config.yaml (or the repo's), then --config; checked
 # against the schema, so a typo or an impossible date stops here with one line.
 _config_file = Path("config.yaml") if Path("config.yaml").exists() else Path(workflow.basedir) / "config.yaml"
+# Then, before any extract is read: real data needs its own key, and extracts strostudy did
+# not simulate are never overwritten by, or keyed as, synthetic data.
 try:
     _merged = strocfg.load(_config_file, overrides=dict(config))
+    strokeys.guard(_merged["source"], Path(strotables.path("raw_orders")).parent)
 except StrostudyError as err:
     sys.exit(f"strostudy: {err}")
 config.clear()

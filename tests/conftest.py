@@ -50,3 +50,21 @@ def processed(default_dirs):
     """The pipeline's own outputs on the default synthetic extracts."""
     folder = run_stages(default_dirs / "raw", default_dirs / "work")
     return {p.stem: pd.read_csv(p, keep_default_na=True) for p in folder.glob("*.csv")}
+
+
+#: A test secret for extracts the pipeline must treat as real (edited ones carry no synthetic mark).
+TEST_KEY = "a-long-test-secret-0123456789"
+
+
+def ledger_of(raw_dir, cfg):
+    """Ingest and reconcile ``raw_dir``; the audit ledger must balance for every source."""
+    from strostudy.harm import audit_ledger
+    from strostudy.ingest import ingest
+    from strostudy.offences import curated_weights
+    from strostudy.reconcile import reconcile
+
+    ing = ingest(raw_dir, cfg)
+    result = reconcile(ing, cfg, curated_weights())
+    ledger = audit_ledger(result.outcomes, ing.rows_read)
+    assert ledger["balances"].all()
+    return ing, result, ledger

@@ -5,6 +5,7 @@ import shutil
 import subprocess
 import sys
 
+import conftest
 import pandas as pd
 import pytest
 import yaml
@@ -13,11 +14,19 @@ from openpyxl import load_workbook
 
 from strostudy.config import defaults
 from strostudy.errors import ExtractError, StrostudyError
-from strostudy.harm import audit_ledger, curated_weights
+from strostudy.harm import curated_weights
 from strostudy.ingest import ingest
 from strostudy.reconcile import reconcile
 
-CFG = defaults()
+# Edited extracts carry no synthetic mark, so they are real data to the pipeline: they are
+# keyed with a test secret, never the public synthetic key.
+CFG = {**defaults(), "source": "extracts"}
+TEST_KEY = conftest.TEST_KEY
+
+
+@pytest.fixture(autouse=True)
+def _pseudonymisation_key(monkeypatch):
+    monkeypatch.setenv("STROSTUDY_PSEUDONYM_KEY", TEST_KEY)
 
 
 @pytest.fixture
@@ -27,11 +36,7 @@ def raw(default_dirs, tmp_path):
 
 
 def ledger_of(raw_dir):
-    ing = ingest(raw_dir, CFG)
-    result = reconcile(ing, CFG, curated_weights())
-    ledger = audit_ledger(result.outcomes, ing.rows_read)
-    assert ledger["balances"].all()
-    return ing, result, ledger
+    return conftest.ledger_of(raw_dir, CFG)
 
 
 def quarantined(ledger, source, reason):
@@ -131,8 +136,18 @@ def test_real_extracts_need_a_key(default_dirs, monkeypatch):
         reconcile(ing, cfg, curated_weights())
     monkeypatch.setenv("STROSTUDY_PSEUDONYM_KEY", "a-long-test-secret-0123456789")
     keyed = reconcile(ing, cfg, curated_weights())
-    synthetic = reconcile(ing, CFG, curated_weights())
+    assert ing.synthetic_mark  # simulated extracts: the public key is allowed, and gives other ids
+    synthetic = reconcile(ing, {**CFG, "source": "synthetic"}, curated_weights())
     assert not set(keyed.episodes["subject_id"]) & set(synthetic.episodes["subject_id"])
+
+
+def test_unmarked_extracts_never_get_the_public_key(default_dirs, tmp_path):
+    shutil.copytree(default_dirs / "raw", tmp_path / "raw")
+    (tmp_path / "raw" / "SYNTHETIC-MANIFEST.json").unlink()
+    ing = ingest(tmp_path / "raw", CFG)
+    assert not ing.synthetic_mark
+    with pytest.raises(StrostudyError, match="no valid synthetic mark .* public synthetic key is not used"):
+        reconcile(ing, {**CFG, "source": "synthetic"}, curated_weights())
 
 
 def test_workflow_stops_with_one_line_not_a_traceback(default_dirs, tmp_path):

@@ -44,6 +44,14 @@ def main(argv: list[str] | None = None) -> int:
     except StrostudyError as err:
         print(f"strostudy: {err}", file=sys.stderr)
         return 1
+    except Exception as err:  # noqa: BLE001 - no traceback (it may quote data) unless asked for
+        import os
+
+        if os.environ.get("STROSTUDY_DEBUG"):
+            raise
+        print(f"strostudy: unexpected error ({type(err).__name__}): this is a bug in strostudy; run again with "
+              "STROSTUDY_DEBUG=1 to see the traceback, and report it without the data", file=sys.stderr)
+        return 1
     return 0
 
 

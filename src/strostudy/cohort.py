@@ -66,7 +66,7 @@ def window_events(events: pd.DataFrame, cohort: pd.DataFrame, config: dict) -> p
     starts = cohort.loc[cohort["analysed"]].set_index("subject_id")["start_date"]
     ev = events.loc[events["subject_id"].isin(starts.index)].copy()
     ev["event_date"] = pd.to_datetime(ev["event_date"])
-    start = ev["subject_id"].map(starts)
+    start = pd.Series(starts.reindex(ev["subject_id"]).to_numpy(), index=ev.index)  # (map fails on empty frames)
     ev["month"] = month_index(ev["event_date"], start)
     if config["study"]["start_date_counts_as"] == "before":
         ev.loc[ev["event_date"] == start, "month"] = -1

@@ -9,6 +9,21 @@ import pandas as pd
 #: Excel's day zero for serial dates (the 1900 leap-year bug is absorbed by using 1899-12-30).
 EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 MISSING_DATE_TOKENS = {"", "N/K", "NK", "N/A", "NA", "UNKNOWN", "NOT KNOWN", "-", "NAN", "NAT", "NONE"}
+#: The days every table can hold (pandas' nanosecond timestamps run 1677-09-21 to 2262-04-11).
+#: A real date outside them (``01/01/1600``, ``31/12/9999``) is ``out_of_range``, never an error.
+FIRST_DAY = pd.Timestamp("1677-09-22")
+LAST_DAY = pd.Timestamp("2262-04-11")
+
+
+def in_bounds(parsed: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Dates parsed at any resolution as nanosecond dates, and which were out of range (those
+    become missing).  ``parsed`` is a datetime Series; missing stays missing, not out of range."""
+    parsed = pd.Series(parsed)
+    inside = parsed.between(FIRST_DAY, LAST_DAY).to_numpy(dtype=bool)
+    out = pd.Series(pd.NaT, index=parsed.index, dtype="datetime64[ns]")
+    if inside.any():
+        out[inside] = parsed[inside].to_numpy()
+    return out, parsed.notna().to_numpy(dtype=bool) & ~inside
 
 
 def add_months(dates: pd.Series | pd.DatetimeIndex, months) -> pd.Series:
@@ -20,7 +35,9 @@ def add_months(dates: pd.Series | pd.DatetimeIndex, months) -> pd.Series:
     day = (values - month_start).astype("int64")
     last_day = ((target + np.timedelta64(1, "M")).astype("datetime64[D]") - target.astype("datetime64[D]")).astype("int64") - 1
     out = target.astype("datetime64[D]") + np.minimum(day, last_day).astype("timedelta64[D]")
-    result = pd.Series(out, index=d.index).astype("datetime64[ns]")
+    # A result past the days a table can hold is missing, never a date wrapped around the calendar.
+    inside = (out >= np.datetime64(FIRST_DAY.date(), "D")) & (out <= np.datetime64(LAST_DAY.date(), "D"))
+    result = pd.Series(np.where(inside, out, np.datetime64("NaT", "D")), index=d.index).astype("datetime64[ns]")
     return result.where(d.notna())
 
 
@@ -45,33 +62,41 @@ def parse_dates(raw: pd.Series, dayfirst: bool = True) -> pd.DataFrame:
     Accepts ``dd/mm/yyyy`` (and ``dd-mm-yyyy``, ``dd.mm.yyyy``), ISO dates with or without
     a time, Excel serial numbers, real datetime cells, and blanks or ``N/K``.  Returns
     ``date`` (normalised to midnight, missing where unknown or unparseable) and
-    ``date_problem``: ``missing`` (blank or N/K, allowed where the column is optional) or
-    ``unparseable`` (text that is not a date in any accepted style).
+    ``date_problem``: ``missing`` (blank or N/K, allowed where the column is optional),
+    ``unparseable`` (text that is not a date in any accepted style) or ``out_of_range`` (a
+    date before 1677-09-22 or after 2262-04-11, which no table can hold).
     """
-    out = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
+    parsed = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[us]")
     is_dt = raw.map(lambda v: isinstance(v, (pd.Timestamp, np.datetime64)) or hasattr(v, "year"))
+    is_dt = is_dt.astype(bool).to_numpy(dtype=bool)
     if is_dt.any():
-        out[is_dt] = pd.to_datetime(raw[is_dt].astype(object), errors="coerce").dt.normalize()
+        parsed[is_dt] = _as_us(pd.to_datetime(raw[is_dt].astype(object), errors="coerce").dt.normalize())
     text = raw.where(~is_dt).astype("string").str.strip()
-    missing = (~is_dt & (text.isna() | text.str.upper().isin(MISSING_DATE_TOKENS))).to_numpy(dtype=bool)
-    is_dt = is_dt.to_numpy(dtype=bool)
+    missing = ~is_dt & (text.isna() | text.str.upper().isin(MISSING_DATE_TOKENS)).to_numpy(dtype=bool)
     todo = ~is_dt & ~missing
     numeric = pd.to_numeric(text.where(todo), errors="coerce").astype("float64")
     serial = todo & numeric.between(1, 100_000).to_numpy(dtype=bool)
     if serial.any():
-        out[serial] = EXCEL_EPOCH + pd.to_timedelta(np.floor(numeric[serial]), unit="D")
+        parsed[serial] = EXCEL_EPOCH + pd.to_timedelta(np.floor(numeric[serial]), unit="D")
     rest = todo & ~serial
     iso = rest & text.str.match(r"^\d{4}-\d{2}-\d{2}").fillna(False).to_numpy(dtype=bool)
     if iso.any():
-        out[iso] = pd.to_datetime(text[iso].str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
+        parsed[iso] = _as_us(pd.to_datetime(text[iso].str.slice(0, 10), format="%Y-%m-%d", errors="coerce"))
     uk = rest & ~iso
     if uk.any():
         cleaned = text[uk].str.replace(r"[.\-]", "/", regex=True).str.split(" ").str[0]
         fmt = "%d/%m/%Y" if dayfirst else "%m/%d/%Y"
-        out[uk] = pd.to_datetime(cleaned, format=fmt, errors="coerce")
+        parsed[uk] = _as_us(pd.to_datetime(cleaned, format=fmt, errors="coerce"))
+    out, out_of_range = in_bounds(parsed)
     problem = pd.Series(pd.NA, index=raw.index, dtype="string")
-    problem = problem.mask(missing, "missing").mask(todo & out.isna().to_numpy(), "unparseable")
+    problem = problem.mask(missing, "missing").mask(todo & parsed.isna().to_numpy(), "unparseable")
+    problem = problem.mask(out_of_range, "out_of_range")
     return pd.DataFrame({"date": out, "date_problem": problem}, index=raw.index)
+
+
+def _as_us(dates: pd.Series) -> np.ndarray:
+    """Microsecond datetimes (years 1 to 9999), whatever resolution pandas parsed at."""
+    return pd.Series(dates).astype("datetime64[us]").to_numpy()
 
 
 def full_windows(episodes: pd.DataFrame, study: dict) -> pd.Series:

@@ -9,8 +9,18 @@ import numpy as np
 import pandas as pd
 
 from . import categories
-from .style import measure_label, palette, size, window_words
+from .style import empty_panel, measure_label, palette, size, window_words
 from .tables import FIGURES  # noqa: F401 - the figures' names live in the registry
+
+#: What a time-series panel says when there is no fitted model to draw.
+NO_MODEL = "No time-series model fitted\n(no analysed subjects,\nor no arrests in their windows)"
+
+
+def _reduction_label(pct: float) -> str:
+    """A bar's label: ``−56%`` for a fall, ``+12%`` for a rise, ``n/a`` when undefined."""
+    if not np.isfinite(pct):
+        return "n/a"
+    return f"−{pct:.0f}%" if pct >= 0 else f"+{-pct:.0f}%"
 
 
 def study_flow(flow: pd.DataFrame, config: dict):
@@ -57,6 +67,11 @@ def prepost_totals(tests: pd.DataFrame, config: dict):
     cat_labels = categories.labels(config["categories"])
     cats = [c for c in cat_labels if c in set(tests["category"])]
     fig, axes = plt.subplots(1, 2, figsize=size(fig_cfg, 0.45))
+    if not (tests["n_subjects"] > 0).any():
+        for ax, measure in zip(axes, ("events", "harm")):
+            empty_panel(ax)
+            ax.set_title(measure_label(measure, config))
+        return fig
     col = palette(fig_cfg)
     x = np.arange(len(cats))
     for ax, measure in zip(axes, ("events", "harm")):
@@ -68,11 +83,12 @@ def prepost_totals(tests: pd.DataFrame, config: dict):
         ax.bar(x + 0.2, after, 0.4, color=col[1], label=f"{window} months after",
                yerr=np.vstack([after - lo, hi - after]).clip(min=0), capsize=2, error_kw={"lw": 0.8})
         for i, row in enumerate(t.itertuples()):
-            ax.text(x[i], max(before[i], hi[i]) * 1.03, f"−{row.reduction_pct:.0f}%", ha="center", va="bottom",
-                    fontsize="small")
+            ax.text(x[i], np.nanmax([before[i], hi[i]]) * 1.03, _reduction_label(row.reduction_pct), ha="center",
+                    va="bottom", fontsize="small")
         ax.set_xticks(x, [cat_labels[c] for c in cats], rotation=30, ha="right")
         ax.set_ylabel(measure_label(measure, config))
-        ax.set_ylim(0, max(before.max(), hi.max()) * 1.15)
+        top = np.nanmax(np.concatenate([before, hi]))
+        ax.set_ylim(0, (top if top > 0 else 1) * 1.15)
     axes[0].legend(loc="upper right")
     fig.tight_layout()
     return fig
@@ -85,6 +101,11 @@ def paired_subjects(windows: pd.DataFrame, config: dict):
     fig_cfg = config["figures"]
     w = windows.loc[windows["category"] == "overall"]
     fig, axes = plt.subplots(1, 2, figsize=size(fig_cfg, 0.45))
+    if w.empty:
+        for ax, measure in zip(axes, ("events", "harm")):
+            empty_panel(ax)
+            ax.set_title(measure_label(measure, config))
+        return fig
     col = palette(fig_cfg)
     for ax, measure in zip(axes, ("events", "harm")):
         b, a = w[f"{measure}_before"].to_numpy(float), w[f"{measure}_after"].to_numpy(float)
@@ -126,6 +147,10 @@ def monthly_its(fitted: pd.DataFrame, config: dict):
     for ax, measure in zip(axes, ("events", "harm")):
         s = fitted.loc[(fitted["measure"] == measure) & (fitted["category"] == "overall")
                        & (fitted["model"] == primary[measure])].sort_values("month")
+        if s.empty:
+            empty_panel(ax, NO_MODEL)
+            ax.set_title(measure_label(measure, config))
+            continue
         months = s["month"].to_numpy(float)
         fit, counter = s["fitted"].to_numpy(float), s["counterfactual"].to_numpy(float)
         y = s["observed"].to_numpy(float)
@@ -144,8 +169,9 @@ def monthly_its(fitted: pd.DataFrame, config: dict):
             ax.set_yticks(np.log1p(ticks), [f"{t:,}" for t in ticks])
         else:
             ax.set_ylim(bottom=0)
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=4, bbox_to_anchor=(0.5, -0.02))
+    handles, labels = next((hl for hl in (a.get_legend_handles_labels() for a in axes) if hl[0]), ([], []))
+    if handles:
+        fig.legend(handles, labels, loc="lower center", ncol=4, bbox_to_anchor=(0.5, -0.02))
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
 
@@ -156,6 +182,10 @@ def source_agreement(discrepancies: pd.DataFrame, config: dict):
     import seaborn as sns
 
     fig_cfg = config["figures"]
+    if discrepancies.empty:
+        fig, ax = plt.subplots(figsize=size(fig_cfg, 0.4))
+        empty_panel(ax, "No disagreements between sources")
+        return fig
     table = pd.crosstab(discrepancies["kind"].str.replace("_", " ").str.replace("pnc", "PNC").str.replace("pnd", "PND")
                         .str.replace("rocu", "ROCU"),
                         discrepancies["source_pair"].str.upper().str.replace("ORDERS", "order list").str.replace("~", " vs "))
@@ -182,6 +212,10 @@ def residual_acf(diagnostics: pd.DataFrame, config: dict):
         d = diagnostics.loc[(diagnostics["measure"] == measure) & (diagnostics["category"] == "overall")
                             & (diagnostics["model"] == primary[measure])]
         acf = d.loc[d["diagnostic"] == "acf"].sort_values("lag")
+        if acf.empty:
+            empty_panel(ax, NO_MODEL)
+            ax.set_title(measure_label(measure, config), fontsize="small")
+            continue
         n = int((d["diagnostic"] == "residual").sum())
         ax.vlines(acf["lag"], 0, acf["value"], color=col[0], lw=1.5)
         ax.axhline(0, color="0.3", lw=0.6)

@@ -90,14 +90,16 @@ def post_trend(y: np.ndarray, months: np.ndarray, hac_lags: int) -> list[dict]:
 
 
 def diagnostics(fit, kind: str, lb_lags: list[int], acf_lags: int) -> list[dict]:
-    """Durbin-Watson, Ljung-Box and ACF/PACF of the residuals (Pearson residuals for the GLM)."""
+    """Durbin-Watson, Ljung-Box and ACF/PACF of the residuals (Pearson residuals for the GLM);
+    Ljung-Box lags as long as the series are left out."""
     from statsmodels.stats.diagnostic import acorr_ljungbox
     from statsmodels.stats.stattools import durbin_watson
     from statsmodels.tsa.stattools import acf, pacf
 
     resid = np.asarray(fit.resid_pearson if kind == "quasipoisson" else fit.resid)
     rows = [{"diagnostic": "durbin_watson", "lag": np.nan, "value": durbin_watson(resid), "p_value": np.nan}]
-    lb = acorr_ljungbox(resid, lags=lb_lags)
+    lb_lags = [lag for lag in lb_lags if lag < len(resid)]  # a short series has no long lags
+    lb = acorr_ljungbox(resid, lags=lb_lags) if lb_lags else None
     rows += [{"diagnostic": "ljung_box", "lag": lag, "value": lb.loc[lag, "lb_stat"], "p_value": lb.loc[lag, "lb_pvalue"]}
              for lag in lb_lags]
     nlags = min(acf_lags, len(resid) // 2 - 1)
@@ -111,6 +113,14 @@ def diagnostics(fit, kind: str, lb_lags: list[int], acf_lags: int) -> list[dict]
 
 MODELS = {"events": [("segmented_quasipoisson", "quasipoisson")],
           "harm": [("segmented_ols", "ols"), ("segmented_loglinear", "loglinear")]}
+#: Each segment (before and after the interruption) needs its own intercept and slope and at
+#: least one residual degree of freedom: 3 months.  A shorter series is not fitted, and a
+#: placebo that leaves fewer months on either side inside the before period is not fitted.
+MIN_SEGMENT_MONTHS = 3
+DIAGNOSTIC_COLUMNS = ["measure", "category", "model", "diagnostic", "lag", "value", "p_value"]
+FITTED_COLUMNS = ["measure", "category", "model", "month", "observed", "fitted", "counterfactual"]
+SUMMARY_COLUMNS = ["measure", "model", "change", "post_trend_slope", "post_trend_down", "placebos_significant",
+                   "rule", "alpha"]
 
 
 def fitted_rows(fit, y: np.ndarray, months: np.ndarray, kind: str, offset: np.ndarray | None) -> pd.DataFrame:
@@ -125,8 +135,29 @@ def fitted_rows(fit, y: np.ndarray, months: np.ndarray, kind: str, offset: np.nd
                          "counterfactual": inverse(params[0] + params[1] * months + shift)})
 
 
+def skip_reason(series: pd.DataFrame) -> str:
+    """Why a monthly series is not modelled ("" when it is): no analysed subjects, no arrests,
+    or too few months on either side of the order (MIN_SEGMENT_MONTHS)."""
+    months = series["month"].to_numpy()
+    if not (series["subjects_at_risk"] > 0).any():
+        return "not run: no analysed subjects"
+    if series["value"].sum() == 0:
+        return "not run: the monthly series is all zero"
+    if min((months < 0).sum(), (months >= 0).sum()) < MIN_SEGMENT_MONTHS:
+        return f"not run: fewer than {MIN_SEGMENT_MONTHS} months before or after the order"
+    return ""
+
+
+def _typed(rows: list[dict], columns: list[str], types: dict) -> pd.DataFrame:
+    """A frame of ``rows`` with these columns, typed even when there are no rows (or when a
+    text column holds only missing values)."""
+    return pd.DataFrame(rows, columns=columns).astype(types)
+
+
 def its_models(monthly: pd.DataFrame, config: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """All models for every measure x category: (its_models, its_diagnostics, its_fitted)."""
+    """All models for every measure x category: (its_models, its_diagnostics, its_fitted).  A
+    series not modelled (:func:`skip_reason`) gets one row, model ``none``, with the reason in
+    ``note`` (a column present only when some series was skipped)."""
     cfg = config["its"]
     lags = int(cfg["hac_lags"])
     rows, diag, fitted_parts = [], [], []
@@ -136,8 +167,9 @@ def its_models(monthly: pd.DataFrame, config: dict) -> tuple[pd.DataFrame, pd.Da
         offset = np.log(s["subjects_at_risk"].to_numpy(float)) if (measure == "events" and cfg["events_offset"]) \
             else None
         base = {"measure": measure, "category": category}
-        if y.sum() == 0:
-            rows.append({**base, "model": "none", "term": "note", "n": len(y)})
+        reason = skip_reason(s)
+        if reason:
+            rows.append({**base, "model": "none", "term": "note", "n": len(y), "note": reason})
             continue
         for model_name, kind in MODELS[measure]:
             fitted, fit = fit_segmented(y, months, kind, lags, offset=offset)
@@ -147,23 +179,33 @@ def its_models(monthly: pd.DataFrame, config: dict) -> tuple[pd.DataFrame, pd.Da
                                                                                int(cfg["acf_lags"]))]
             rows += _placebos(y, months, kind, lags, offset, cfg["placebo_months"], {**base, "base_model": model_name})
         rows += [{**base, **r} for r in post_trend(y, months, lags)]
-    models = pd.DataFrame(rows)
+    models = _typed(rows, list(dict.fromkeys([*COLUMNS, "base_model", *(k for r in rows for k in r)])),
+                    {"measure": str, "category": str, "model": str, "term": str, "estimate": float, "se": float,
+                     "se_type": str, "ci_low": float, "ci_high": float, "p_value": float, "n": int,
+                     "base_model": str})
     models["base_model"] = models.get("base_model", pd.Series(np.nan, index=models.index)).fillna(models["model"])
     models["placebo_month"] = models.get("placebo_month", pd.Series(np.nan, index=models.index)).astype("Int64")
-    fitted = pd.concat(fitted_parts, ignore_index=True) if fitted_parts else pd.DataFrame(
-        columns=["measure", "category", "model", "month", "observed", "fitted", "counterfactual"])
-    fitted = fitted[["measure", "category", "model", "month", "observed", "fitted", "counterfactual"]]
-    return models[COLUMNS + ["base_model", "placebo_month"]], pd.DataFrame(diag), fitted
+    fitted = pd.concat(fitted_parts, ignore_index=True)[FITTED_COLUMNS] if fitted_parts else _typed(
+        [], FITTED_COLUMNS, {"measure": str, "category": str, "model": str, "month": int, "observed": float,
+                             "fitted": float, "counterfactual": float})
+    diagnostics_ = _typed(diag, DIAGNOSTIC_COLUMNS, {"measure": str, "category": str, "model": str,
+                                                      "diagnostic": str, "lag": float, "value": float,
+                                                      "p_value": float})
+    note = ["note"] if "note" in models else []
+    return models[COLUMNS + ["base_model", "placebo_month"] + note], diagnostics_, fitted
 
 
 def _placebos(y, months, kind, lags, offset, placebo_months, base: dict) -> list[dict]:
     """The same model fitted to the before period alone, interrupted at each placebo month
-    (A24); skipped where fewer than 6 before-months have any events."""
+    (A24); skipped where fewer than 6 before-months have any events, and for a placebo month
+    leaving fewer than MIN_SEGMENT_MONTHS months on either side inside the before period."""
     before = months < 0
     if (y[before] > 0).sum() < 6:
         return []
     rows = []
     for placebo in placebo_months:
+        if min((months[before] < placebo).sum(), (months[before] >= placebo).sum()) < MIN_SEGMENT_MONTHS:
+            continue
         fitted, _ = fit_segmented(y[before], months[before], kind, lags, interruption=int(placebo),
                                   offset=None if offset is None else offset[before])
         rows += [{**base, "model": f"placebo_{placebo}", "placebo_month": int(placebo), **r} for r in fitted]
@@ -192,7 +234,8 @@ def describe_change(models: pd.DataFrame, measure: str, model: str, alpha: float
 
 
 def summary(models: pd.DataFrame, config: dict) -> pd.DataFrame:
-    """The findings in words, per measure (overall): change type, post-order trend, placebos."""
+    """The findings in words, per measure (overall): change type, post-order trend, placebos.
+    A measure whose primary model was not fitted has no row (its reason is in its_models)."""
     cfg = config["its"]
     alpha, rule = float(config["study"]["alpha"]), cfg["significance"]
     rows = []
@@ -204,13 +247,17 @@ def summary(models: pd.DataFrame, config: dict) -> pd.DataFrame:
                                if significant(pm, measure, m, t, alpha, rule)})
         trend = models.loc[(models["measure"] == measure) & (models["category"] == "overall")
                            & (models["model"] == "post_trend_ols") & (models["term"] == "slope")]
+        if trend.empty:
+            continue
         rows.append({
             "measure": measure, "model": model, "change": describe_change(models, measure, model, alpha, rule),
             "post_trend_slope": float(trend["estimate"].iloc[0]),
             "post_trend_down": bool(trend["estimate"].iloc[0] < 0 and significant(
                 models.loc[models["measure"] == measure], measure, "post_trend_ols", "slope", alpha, rule)),
             "placebos_significant": ";".join(placebo_hits), "rule": rule, "alpha": alpha})
-    return pd.DataFrame(rows)
+    return _typed(rows, SUMMARY_COLUMNS, {"measure": str, "model": str, "change": str, "post_trend_slope": float,
+                                          "post_trend_down": bool, "placebos_significant": str, "rule": str,
+                                          "alpha": float})
 
 
 def run(inputs: dict, output: dict, config: dict, log: str | None = None) -> pd.DataFrame:
@@ -229,6 +276,9 @@ def run(inputs: dict, output: dict, config: dict, log: str | None = None) -> pd.
     tables.write(fitted, "its_fitted", output["its_fitted"])
     findings = summary(models, config)
     tables.write(findings, "its_summary", output["its_summary"])
+    skipped = models.loc[(models["model"] == "none") & (models["category"] == "overall")]
+    for row in skipped.itertuples():
+        say(f"{row.measure}: no time-series model ({row.note})", log)
     for row in findings.itertuples():
         say(f"{row.measure}: change at the order is {row.change} ({row.model}); post-order trend "
             f"{'down, significant' if row.post_trend_down else 'not significantly down'}; "

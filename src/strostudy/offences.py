@@ -36,46 +36,140 @@ def _standard(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+# The official workbook's columns (matched ignoring case and surrounding spaces) and the
+# names they take in the common weights layout.
+_WORKBOOK_COLUMNS = {"ATHENA URN": "athena_urn", "FULL_OFFENCE_TITLE": "title", "CCHI Score": "score",
+                     "HOME_OFFICE_CLASSIFICATION": "ho_class", "GROUP": "ho_group"}
+_CJS_HEADERS = ["cjs codes", "cjs code"]
+_HEADER_SCAN_ROWS = 50  # the header sits below a title block, never further down than this
+_NO_CODE = {"", "N/A", "NA", "-"}
+_WORKBOOK_LAYOUT = ("the CCHI 2020 columns (ATHENA URN, FULL_OFFENCE_TITLE, CCHI Score, "
+                    "HOME_OFFICE_CLASSIFICATION, GROUP, CJS Codes ...)")
+
+
+def _header_key(values: pd.Series) -> pd.Series:
+    """Header cells as compared: spaces collapsed and trimmed, case folded, blank for empty."""
+    return (values.astype("string").str.replace(r"\s+", " ", regex=True).str.strip().str.casefold()
+            .fillna(""))
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+def _open_workbook(path: Path, sheet: str) -> tuple[pd.DataFrame, str]:
+    """The sheet as a grid of text (row i is Excel row i + 1) and the sheet's name as the
+    workbook spells it; or an ExtractError in one line."""
+    expected = ("the official CCHI workbook saved as .xlsx (re-download it, or open it in Excel or "
+                "LibreOffice and save it as an Excel workbook)")
+    try:
+        with path.open("rb") as fh:
+            magic = fh.read(8)
+    except OSError as err:
+        raise ExtractError(path, f"cannot be opened ({type(err).__name__}), so sheet '{sheet}' cannot be read",
+                           expected) from None
+    if not magic:
+        raise ExtractError(path, f"is an empty file (0 bytes), not an Excel workbook, so sheet '{sheet}' "
+                           "cannot be read", expected)
+    try:
+        book = pd.ExcelFile(path)
+    except Exception as err:  # noqa: BLE001 - any failure to open is the same for the user
+        text = b"\0" not in magic and not magic.startswith(b"PK")
+        kind = "it looks like text, e.g. a CSV renamed .xlsx" if text else type(err).__name__
+        raise ExtractError(path, f"cannot be read as an Excel workbook ({kind}), so sheet '{sheet}' cannot be read",
+                           expected) from None
+    with book:
+        names = [str(n) for n in book.sheet_names]
+        if sheet not in names:
+            # Tolerate case and surrounding spaces in the sheet's name, if that picks one sheet.
+            close = [n for n in names if _one_line(n).casefold() == _one_line(sheet).casefold()]
+            if len(close) != 1:
+                listed = ", ".join(f"'{_one_line(n)}'" for n in names)
+                raise ExtractError(path, f"has no sheet '{sheet}' (its sheets: {listed})",
+                                   "the sheet holding the CCHI values; set harm.workbook_sheet in config to its name")
+            sheet = close[0]
+        try:
+            # Every cell as its text: 'N/A', 'NA' or 'n/a' stay text (no code, or a bad score).
+            return pd.read_excel(book, sheet_name=sheet, header=None, dtype=str, keep_default_na=False), sheet
+        except Exception as err:  # noqa: BLE001
+            raise ExtractError(path, f"sheet '{sheet}' cannot be read ({type(err).__name__}: "
+                               f"{_one_line(err)[:120]})", expected) from None
+
+
+def _header_row(raw: pd.DataFrame) -> int | None:
+    """Position of the header row (the first with an 'ATHENA URN' cell) among the sheet's first
+    50 rows, whatever the sheet's size; None if there is none."""
+    top = raw.head(_HEADER_SCAN_ROWS).apply(_header_key)
+    hits = np.flatnonzero((top == "athena urn").any(axis=1).to_numpy())
+    return int(hits[0]) if len(hits) else None
+
+
 def read_cchi_workbook(path: str | Path, sheet: str = "CCHI 2020 values sheet") -> pd.DataFrame:
     """The official CCHI workbook (or a later edition with the same columns), one row per
-    (CJS code, offence row).  The CJS codes sit in several columns all headed "CJS Codes"."""
+    (CJS code, offence row).
+
+    The header row is found in the first 50 rows (below any title block), its names matched
+    ignoring case and surrounding spaces.  An offence's CJS codes sit in several columns all
+    headed "CJS Codes", and in the official workbook also in the unheaded columns to their
+    right (rows with many codes run past the last heading); 'N/A' and blank cells are no code."""
     path = Path(path)
     if not path.exists():
         raise ExtractError(path, "the harm table named in config (harm.table) does not exist",
                            "the official CCHI workbook (.xlsx) or a weights CSV")
-    try:
-        raw = pd.read_excel(path, sheet_name=sheet, dtype=str, header=None)
-    except ValueError as err:
-        raise ExtractError(path, f"has no sheet '{sheet}' ({err})", "the CCHI workbook's values sheet") from None
-    header_row = raw.index[(raw.head(30).astype(str).apply(lambda c: c.str.strip()) == "ATHENA URN").any(axis=1)]
-    if len(header_row) == 0:
-        raise ExtractError(path, f"sheet '{sheet}' has no 'ATHENA URN' header", "the CCHI 2020 column layout")
-    header = raw.loc[header_row[0]].astype(str).str.strip()
-    body = raw.loc[header_row[0] + 1:].set_axis(header, axis=1)
-    needed = ["ATHENA URN", "FULL_OFFENCE_TITLE", "CCHI Score", "HOME_OFFICE_CLASSIFICATION", "GROUP"]
-    missing = [c for c in needed if c not in header.to_numpy()]
-    if missing or "CJS Codes" not in header.to_numpy():
-        raise ExtractError(path, f"sheet '{sheet}' lacks column(s) {', '.join(missing or ['CJS Codes'])}",
-                           "the CCHI 2020 columns (ATHENA URN, FULL_OFFENCE_TITLE, CCHI Score, "
-                           "HOME_OFFICE_CLASSIFICATION, GROUP, CJS Codes ...)")
-    codes = body.loc[:, (header == "CJS Codes").to_numpy()]
-    base = body.loc[:, [c for c in needed]].copy()
-    base.columns = ["athena_urn", "title", "score", "ho_class", "ho_group"]
+    raw, sheet = _open_workbook(path, sheet)
+
+    at = _header_row(raw)
+    if at is None:
+        raise ExtractError(path, f"sheet '{sheet}' has no 'ATHENA URN' header in its first {_HEADER_SCAN_ROWS} "
+                           "rows", f"a header row with {_WORKBOOK_LAYOUT}; check that harm.workbook_sheet names "
+                           "the values sheet")
+    header = _header_key(raw.iloc[at]).to_numpy(dtype=object)
+
+    wanted = {name.casefold(): col for name, col in _WORKBOOK_COLUMNS.items()}
+    found = {col: int(np.flatnonzero(header == key)[0]) for key, col in wanted.items() if (header == key).any()}
+    is_cjs = np.isin(header, _CJS_HEADERS)
+    missing = [name for name, col in _WORKBOOK_COLUMNS.items() if col not in found]
+    missing += [] if is_cjs.any() else ["CJS Codes"]
+    if missing:
+        raise ExtractError(path, f"sheet '{sheet}' lacks column(s) {', '.join(missing)} in its header row "
+                           f"(row {at + 1})", _WORKBOOK_LAYOUT)
+    # The code block: from the first "CJS Codes" column, every column headed so or not headed at all.
+    first = int(np.flatnonzero(is_cjs)[0])
+    block = is_cjs[first:] | (header[first:] == "")
+    named = np.flatnonzero(~block)
+    code_cols = first + np.flatnonzero(block[: named[0] if len(named) else len(block)])
+
+    body = raw.iloc[at + 1:]
+    base = body.iloc[:, list(found.values())].set_axis(list(found), axis=1)
+    base = base.apply(lambda c: c.str.strip())
+    keep = base["athena_urn"].fillna("").ne("").to_numpy()
+    base, codes, rows = base.loc[keep], body.iloc[keep, code_cols], body.index[keep] + 1
+
+    score = pd.to_numeric(base["score"], errors="coerce")
+    bad = score.isna().to_numpy()
+    if bad.any():
+        shown = ", ".join(f"{r} ({_one_line(v)!r})" if pd.notna(v) and v != "" else f"{r} (blank)"
+                          for r, v in zip(rows[bad][:5], base["score"].to_numpy()[bad][:5]))
+        more = f" and {bad.sum() - 5} more" if bad.sum() > 5 else ""
+        raise ExtractError(path, f"sheet '{sheet}' has a CCHI Score that is not a number on row(s) {shown}{more}",
+                           "a number in the CCHI Score column of every offence row (fix those cells in the workbook)")
+    base = base.assign(score=score.to_numpy())
+
     long = (
         codes.set_axis(range(codes.shape[1]), axis=1)
         .assign(_row=np.arange(len(codes)))
-        .melt(id_vars="_row", value_name="cjs_code")
+        .melt(id_vars="_row", var_name="_col", value_name="cjs_code")
         .dropna(subset=["cjs_code"])
     )
     long["cjs_code"] = long["cjs_code"].str.strip()
-    long = long.loc[~long["cjs_code"].isin(["", "N/A"])]
-    table = base.reset_index(drop=True).iloc[long["_row"].to_numpy()].assign(
-        cjs_code=long["cjs_code"].to_numpy(), basis="official workbook")
-    table = _standard(table.dropna(subset=["athena_urn"]))
+    long = long.loc[~long["cjs_code"].str.upper().isin(_NO_CODE)].sort_values(["_row", "_col"], kind="stable")
+    table = base.iloc[long["_row"].to_numpy()].assign(cjs_code=long["cjs_code"].to_numpy(),
+                                                      basis="official workbook")
+    table = _standard(table.reset_index(drop=True))
     # Offences the index has no row for take the curated proxy, scored from this workbook (A18).
     proxies = curated_weights()
     proxies = proxies.loc[proxies["basis"].str.startswith("proxy") & ~proxies["cjs_code"].isin(table["cjs_code"])]
-    by_urn = table.drop_duplicates("athena_urn").set_index("athena_urn")["score"]
+    by_urn = base.drop_duplicates("athena_urn").set_index("athena_urn")["score"]
     proxies = proxies.assign(score=proxies["athena_urn"].map(by_urn)).dropna(subset=["score"])
     return pd.concat([table, proxies], ignore_index=True)
 

@@ -278,15 +278,39 @@ def rank_biserial(after: np.ndarray, before: np.ndarray) -> float:
     return float((r[d > 0].sum() - r[d < 0].sum()) / r.sum())
 
 
-def reduction_ci(before: np.ndarray, after: np.ndarray, resamples: int, seed: int, level: float):
-    """Percentage reduction 1 - after/before with a paired (cluster over subjects) BCa bootstrap CI."""
+def min_pairs(alpha: float) -> int:
+    """The fewest non-zero paired differences with which the exact two-sided signed-rank test
+    can reach p < ``alpha``: with n pairs its smallest p is 2 / 2**n (every difference the same
+    sign), so n must exceed 1 - log2(alpha) (6 at alpha = 0.05, 8 at 0.01)."""
+    return int(np.floor(1 - np.log2(alpha))) + 1
+
+
+# The minimum n of each before/after calculation, and why:
+# - every paired test needs at least one analysed subject: with none there is nothing to pair, and
+#   the row says "not run: no analysed subjects" (p values and intervals NaN, totals 0);
+# - the Wilcoxon signed-rank test itself runs from one subject, as R's wilcox.test does: its exact p
+#   is valid for any n, only powerless.  Below min_pairs(alpha) non-zero differences it cannot reach
+#   significance, and the row's note says so rather than hiding the result;
+# - the cluster-bootstrap interval of the reduction needs min_pairs(alpha) subjects too: with n
+#   subjects there are only C(2n - 1, n) distinct resamples (10 for n = 3, 126 for n = 5), too few
+#   for 2.5% tails, so below that the interval is not computed (the point estimate still is);
+# - Spearman's correlation needs MIN_CORRELATION_PAIRS pairs in which both variables vary.
+MIN_CORRELATION_PAIRS = 3  # with 2 pairs rho is +-1 whatever the data, and its exact p is 1
+NO_SUBJECTS = "not run: no analysed subjects"
+
+
+def reduction_ci(before: np.ndarray, after: np.ndarray, resamples: int, seed: int, level: float,
+                 min_subjects: int = 2):
+    """Percentage reduction 1 - after/before with a paired (cluster over subjects) BCa bootstrap
+    CI; the interval needs ``min_subjects`` subjects whose windows are not all alike."""
     before = np.asarray(before, dtype=float)
     after = np.asarray(after, dtype=float)
     if before.sum() == 0:
         return np.nan, np.nan, np.nan, "no arrests before: reduction undefined"
     point = 100 * (1 - after.sum() / before.sum())
-    if len(before) < 2 or np.all(before == before[0]) and np.all(after == after[0]):
-        return point, np.nan, np.nan, "too few distinct subjects for a bootstrap interval"
+    if len(before) < max(min_subjects, 2) or np.all(before == before[0]) and np.all(after == after[0]):
+        fewer = f" (fewer than {min_subjects})" if len(before) < min_subjects else ""
+        return point, np.nan, np.nan, f"too few distinct subjects for a bootstrap interval{fewer}"
 
     def statistic(b, a, axis=-1):
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -305,51 +329,84 @@ def reduction_ci(before: np.ndarray, after: np.ndarray, resamples: int, seed: in
     return point, float(low), float(high), note
 
 
-def prepost_tests(windows: pd.DataFrame, config: dict, progress=None) -> pd.DataFrame:
-    """One row per measure x category: totals, reduction with CI, Wilcoxon (R default, Pratt,
-    exact conditional), effect sizes, Hodges-Lehmann estimate with CI, Holm-adjusted p.
-    ``progress``, if given, is called with a short message as each row is done."""
+#: The columns of prepost_tests, in order.
+TEST_COLUMNS = ["measure", "category", "n_subjects", "total_before", "total_after", "reduction_pct",
+                "reduction_ci_low", "reduction_ci_high", "wilcoxon_v", "wilcoxon_z", "n_nonzero", "p_value", "p_pratt",
+                "p_exact", "p_holm", "p_method", "effect_r", "effect_r_n", "rank_biserial", "hl_estimate", "hl_ci_low",
+                "hl_ci_high", "hl_conf_level", "note", "significant_holm"]
+_FLOATS = ["reduction_pct", "reduction_ci_low", "reduction_ci_high", "wilcoxon_v", "wilcoxon_z", "p_value",
+           "p_pratt", "p_exact", "p_holm", "effect_r", "rank_biserial", "hl_estimate", "hl_ci_low", "hl_ci_high",
+           "hl_conf_level"]
+
+
+def not_run_row(measure: str, category: str, reason: str = NO_SUBJECTS) -> dict:
+    """A measure x category row whose tests could not run: zero totals, NaN statistics."""
+    return {**dict.fromkeys(_FLOATS, np.nan), "measure": measure, "category": category, "n_subjects": 0,
+            "total_before": 0.0, "total_after": 0.0, "n_nonzero": 0, "p_method": "not run", "effect_r_n": 0,
+            "note": reason}
+
+
+def test_row(measure: str, category: str, before: np.ndarray, after: np.ndarray, pp: dict, alpha: float) -> dict:
+    """Every before/after statistic of one measure x category (at least one subject)."""
+    level = float(pp["confidence_level"])
+    n_subjects, fewest = len(before), min_pairs(alpha)
+    red, red_lo, red_hi, red_note = reduction_ci(before, after, int(pp["bootstrap_resamples"]),
+                                                 int(pp["bootstrap_seed"]), level, min_subjects=fewest)
+    w = wilcoxon_signed_rank(after, before, conf_level=level)
+    n_for_r = n_subjects if pp["effect_r_n"] == "subjects" else max(w.n_nonzero, 1)
+    notes = (red_note, w.note,
+             f"only {w.n_nonzero} non-zero difference(s): the exact test cannot reach p < {alpha:g} with fewer "
+             f"than {fewest}" if 0 < w.n_nonzero < fewest else "",
+             "" if w.n_nonzero <= EXACT_MAX_N else f"exact p not computed above {EXACT_MAX_N} non-zero pairs")
+    return {
+        "measure": measure, "category": category, "n_subjects": n_subjects,
+        "total_before": before.sum(), "total_after": after.sum(), "reduction_pct": red,
+        "reduction_ci_low": red_lo, "reduction_ci_high": red_hi,
+        "wilcoxon_v": w.v, "wilcoxon_z": w.z, "n_nonzero": w.n_nonzero, "p_value": w.p_value,
+        "p_method": w.method, "p_pratt": pratt_p(after, before), "p_exact": exact_conditional_p(after - before),
+        "effect_r": w.z / np.sqrt(n_for_r) if n_for_r else np.nan, "effect_r_n": n_for_r,
+        "rank_biserial": rank_biserial(after, before), "hl_estimate": w.estimate,
+        "hl_ci_low": w.ci_low, "hl_ci_high": w.ci_high, "hl_conf_level": w.conf_level,
+        "note": "; ".join(x for x in notes if x),
+    }
+
+
+def holm(tests: pd.DataFrame, primary: str) -> pd.Series:
+    """Holm-adjusted ``primary`` p within each measure, over the rows whose test ran."""
     from statsmodels.stats.multitest import multipletests
 
+    adjusted = pd.Series(np.nan, index=tests.index)
+    ran = tests.loc[tests[primary].notna()]
+    for _, idx in ran.groupby("measure").groups.items():
+        adjusted.loc[idx] = multipletests(ran.loc[idx, primary], method="holm")[1]
+    return adjusted
+
+
+def prepost_tests(windows: pd.DataFrame, config: dict, progress=None, categories=None) -> pd.DataFrame:
+    """One row per measure x category: totals, reduction with CI, Wilcoxon (R default, Pratt,
+    exact conditional), effect sizes, Hodges-Lehmann estimate with CI, Holm-adjusted p.
+    ``categories`` (e.g. from the monthly series) adds rows for categories with no analysed
+    subject, marked not run.  ``progress``, if given, is called as each row is done."""
     pp = config["prepost"]
-    level = float(pp["confidence_level"])
+    alpha = float(config["study"]["alpha"])
+    names = list(dict.fromkeys([*windows["category"], *(categories or [])]))
     rows = []
-    categories = list(dict.fromkeys(windows["category"]))
     for measure in MEASURES:
-        for category in categories:
+        for category in names:
             d = windows.loc[windows["category"] == category]
             before, after = d[f"{measure}_before"].to_numpy(float), d[f"{measure}_after"].to_numpy(float)
-            n_subjects = len(d)
-            red, red_lo, red_hi, red_note = reduction_ci(before, after, int(pp["bootstrap_resamples"]),
-                                                         int(pp["bootstrap_seed"]), level)
-            w = wilcoxon_signed_rank(after, before, conf_level=level)
-            n_for_r = n_subjects if pp["effect_r_n"] == "subjects" else max(w.n_nonzero, 1)
-            rows.append({
-                "measure": measure, "category": category, "n_subjects": n_subjects,
-                "total_before": before.sum(), "total_after": after.sum(), "reduction_pct": red,
-                "reduction_ci_low": red_lo, "reduction_ci_high": red_hi,
-                "wilcoxon_v": w.v, "wilcoxon_z": w.z, "n_nonzero": w.n_nonzero, "p_value": w.p_value,
-                "p_method": w.method, "p_pratt": pratt_p(after, before), "p_exact": exact_conditional_p(after - before),
-                "effect_r": w.z / np.sqrt(n_for_r) if n_for_r else np.nan, "effect_r_n": n_for_r,
-                "rank_biserial": rank_biserial(after, before), "hl_estimate": w.estimate,
-                "hl_ci_low": w.ci_low, "hl_ci_high": w.ci_high, "hl_conf_level": w.conf_level,
-                "note": "; ".join(x for x in (red_note, w.note, "" if w.n_nonzero <= EXACT_MAX_N else
-                                              f"exact p not computed above {EXACT_MAX_N} non-zero pairs") if x),
-            })
+            rows.append(test_row(measure, category, before, after, pp, alpha) if len(d)
+                        else not_run_row(measure, category))
             if progress is not None:
-                progress(f"tested {measure} / {category} ({len(rows)} of {len(MEASURES) * len(categories)})")
-    out = pd.DataFrame(rows)
+                progress(f"tested {measure} / {category} ({len(rows)} of {len(MEASURES) * len(names)})")
+    out = pd.DataFrame(rows, columns=[c for c in TEST_COLUMNS if c not in ("p_holm", "significant_holm")])
+    out = out.astype({c: float for c in _FLOATS if c != "p_holm"} | {"n_subjects": int, "n_nonzero": int,
+                                                                      "effect_r_n": int})
     # Zero differences (A25): R's default drops them; Pratt's variant ranks them first.  The
     # reported p_value is always R's; zero_method chooses the p that Holm adjusts.
-    primary = "p_pratt" if pp["zero_method"] == "pratt" else "p_value"
-    out["p_holm"] = np.nan
-    for _, idx in out.groupby("measure").groups.items():
-        out.loc[idx, "p_holm"] = multipletests(out.loc[idx, primary], method="holm")[1]
-    out["significant_holm"] = out["p_holm"] < float(config["study"]["alpha"])
-    first = ["measure", "category", "n_subjects", "total_before", "total_after", "reduction_pct",
-             "reduction_ci_low", "reduction_ci_high", "wilcoxon_v", "wilcoxon_z", "n_nonzero", "p_value", "p_pratt",
-             "p_exact", "p_holm"]
-    return out[first + [c for c in out.columns if c not in first]]
+    out["p_holm"] = holm(out, "p_pratt" if pp["zero_method"] == "pratt" else "p_value")
+    out["significant_holm"] = (out["p_holm"] < alpha).astype(bool)
+    return out[TEST_COLUMNS]
 
 
 # --------------------------------------------------------------------------- Spearman, as R
@@ -407,10 +464,26 @@ def spearman_r(x: np.ndarray, y: np.ndarray) -> tuple[float, float, str]:
     return rho, float(min(2 * p, 1.0)), "exact (AS 89)" if exact else "t approximation"
 
 
+def _correlation_row(level: str, x: np.ndarray, y: np.ndarray) -> dict:
+    """One Spearman row, or the reason it could not be computed (MIN_CORRELATION_PAIRS)."""
+    n = len(x)
+    if n == 0:
+        reason = NO_SUBJECTS
+    elif n < MIN_CORRELATION_PAIRS:
+        reason = f"not run: fewer than {MIN_CORRELATION_PAIRS} pairs"
+    elif np.all(x == x[0]) or np.all(y == y[0]):
+        reason = "not run: arrests or harm do not vary"
+    else:
+        rho, p, method = spearman_r(x, y)
+        return {"level": level, "n": n, "rho": rho, "p_value": p, "p_method": method}
+    return {"level": level, "n": n, "rho": np.nan, "p_value": np.nan, "p_method": reason}
+
+
 def correlations(windows: pd.DataFrame, monthly: pd.DataFrame | None = None) -> pd.DataFrame:
     """Spearman correlation of arrests and harm (R's ``cor.test(method = "spearman")``):
     across subjects (each subject's two windows, overall), of the change per subject, and
-    across the months of the cohort series when given."""
+    across the months of the cohort series when given.  A level with too few pairs, or with
+    no variation, has rho and p missing and the reason in ``p_method``."""
     overall = windows.loc[windows["category"] == "overall"]
     sets = {
         "subject_windows": (np.concatenate([overall["events_before"], overall["events_after"]]),
@@ -421,15 +494,15 @@ def correlations(windows: pd.DataFrame, monthly: pd.DataFrame | None = None) -> 
     if monthly is not None:
         m = monthly.loc[monthly["category"] == "overall"].pivot(index="month", columns="measure", values="value")
         sets["months"] = (m["events"].to_numpy(), m["harm"].to_numpy())
-    rows = []
-    for level, (x, y) in sets.items():
-        rho, p, method = spearman_r(x, y)
-        rows.append({"level": level, "n": len(x), "rho": rho, "p_value": p, "p_method": method})
-    return pd.DataFrame(rows)
+    rows = [_correlation_row(level, np.asarray(x, dtype=float), np.asarray(y, dtype=float))
+            for level, (x, y) in sets.items()]
+    return pd.DataFrame(rows, columns=["level", "n", "rho", "p_value", "p_method"]).astype(
+        {"n": int, "rho": float, "p_value": float})
 
 
 def run(inputs: dict, output: dict, config: dict, log: str | None = None) -> pd.DataFrame:
-    """The before/after stage: paired tests per measure and category, and correlations."""
+    """The before/after stage: paired tests per measure and category, and correlations.  With
+    no analysed subject every row is written, marked not run."""
     import time
 
     from . import tables
@@ -437,9 +510,13 @@ def run(inputs: dict, output: dict, config: dict, log: str | None = None) -> pd.
 
     t0 = time.perf_counter()
     windows = tables.read("subject_windows", inputs["subject_windows"])
-    tests = prepost_tests(windows, config, progress=(lambda m: say(m, log)) if len(windows) > 5000 else None)
+    monthly = tables.read("monthly_series", inputs["monthly_series"])
+    tests = prepost_tests(windows, config, progress=(lambda m: say(m, log)) if len(windows) > 5000 else None,
+                          categories=list(dict.fromkeys(monthly["category"])))
     tables.write(tests, "prepost_tests", output["prepost_tests"])
-    tables.write(correlations(windows, tables.read("monthly_series", inputs["monthly_series"])), "correlations",
-                 output["correlations"])
-    say(f"before/after tests for {len(tests)} measure x category rows ({time.perf_counter() - t0:.1f}s)", log)
+    tables.write(correlations(windows, monthly), "correlations", output["correlations"])
+    not_run = int((tests["p_method"] == "not run").sum())
+    say(f"before/after tests for {len(tests)} measure x category rows"
+        + (f" ({not_run} not run: no analysed subjects)" if not_run else "")
+        + f" ({time.perf_counter() - t0:.1f}s)", log)
     return tests

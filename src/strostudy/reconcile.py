@@ -196,6 +196,13 @@ def _iso(dates) -> pd.Series:
     return pd.Series(dates).dt.strftime("%Y-%m-%d")
 
 
+def _days_apart(gap: pd.Series, a: str, b: str) -> pd.Series:
+    """``PNC 9 days earlier than ROCU``: a signed gap in words (a cell starting with ``-``
+    would be a formula to a spreadsheet)."""
+    days = gap.dt.days
+    return a + " " + days.abs().astype(str) + " days " + np.where(days < 0, "earlier", "later") + " than " + b
+
+
 def _episode_discrepancies(ep: pd.DataFrame, orders: pd.DataFrame, cfg: dict) -> pd.DataFrame:
     rows = []
     fmt = _iso
@@ -205,7 +212,7 @@ def _episode_discrepancies(ep: pd.DataFrame, orders: pd.DataFrame, cfg: dict) ->
         "subject_id": ep.loc[diff, "subject_id"], "kind": "order_start_date", "field": "start_date",
         "source_pair": "pnc~rocu", "value_a": fmt(ep.loc[diff, "pnc_start"]), "value_b": fmt(ep.loc[diff, "rocu_start"]),
         "resolution": "used " + ep.loc[diff, "start_source"].astype(str),
-        "detail": ((ep.loc[diff, "pnc_start"] - ep.loc[diff, "rocu_start"]).dt.days).astype(str) + " days"}))
+        "detail": _days_apart(ep.loc[diff, "pnc_start"] - ep.loc[diff, "rocu_start"], "PNC", "ROCU")}))
     ldiff = ep["rocu_length"].notna() & ep["pnc_length"].notna() & (ep["rocu_length"] != ep["pnc_length"])
     rows.append(pd.DataFrame({
         "subject_id": ep.loc[ldiff, "subject_id"], "kind": "order_length", "field": "length_months",
@@ -441,7 +448,7 @@ def reconcile(ing: Ingested, cfg: dict, weights: pd.DataFrame) -> Reconciled:
     """Link people, build episodes and arrest events from the ingested tables.  ``weights``
     is the harm index, used here only to code offence wording and to tell offences apart
     (A8, A17); scoring happens in the harm stage."""
-    key = pseudonym_key(cfg["source"])
+    key = pseudonym_key(cfg["source"], marked=ing.synthetic_mark)
     rc = cfg["reconcile"]
     precedence = list(rc["source_precedence"])
     # Name/DOB linkage for every record without a valid PNC ID (A10, A11).

@@ -1,8 +1,11 @@
 """pandera models: the documentation and the checks of every raw source and cleaned table.
 
-Raw models check structure (the columns a source must have; everything is read as text).
-Clean models carry the row-level checks; a row failing one is quarantined with the check's
-name, never dropped silently (see :func:`strostudy.ingest.split_failures`).
+Raw models check structure (the columns a source must have; everything is read as text);
+columns typed ``Series[...] | None`` are the contract's optional ones, used when present.
+Clean models carry the row-level checks; a row failing one is quarantined with a reason named
+after the column and the check (``order_ref_duplicate``, ``length_months_out_of_range``; the
+list is in docs/data-contract.md), never dropped silently (see
+:func:`strostudy.ingest.split_failures`).
 """
 
 from __future__ import annotations
@@ -43,6 +46,10 @@ class RawPncArrests(_Raw):
     pnc_id: Series[str]
     arrest_date: Series[str]
     cjs_code: Series[str]
+    asn: Series[str] | None
+    ho_class: Series[str] | None
+    offence_title: Series[str] | None
+    force: Series[str] | None
 
 
 class RawPndRecords(_Raw):
@@ -54,6 +61,8 @@ class RawPndRecords(_Raw):
     date_of_birth: Series[str]
     event_datetime: Series[str]
     offence_description: Series[str]
+    pnc_id: Series[str] | None
+    force_system: Series[str] | None
 
 
 class RawRocuOrders(_Raw):
@@ -65,6 +74,8 @@ class RawRocuOrders(_Raw):
     date_of_birth: Series[object]
     start_date: Series[object]
     length: Series[object]
+    pnc_id: Series[object] | None
+    conditions: Series[object] | None
 
 
 class RawRocuOffending(_Raw):
@@ -73,6 +84,8 @@ class RawRocuOffending(_Raw):
     order_ref: Series[object]
     arrest_date: Series[object]
     offence: Series[object]
+    pnc_id: Series[object] | None
+    cjs_code: Series[object] | None
 
 
 RAW_MODELS = {

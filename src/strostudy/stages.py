@@ -60,8 +60,9 @@ def run_stage(rule: str, config: dict, workdir: str | Path = ".", log: str | Non
 def run_all(config: dict, workdir: str | Path = ".", until: str = "report") -> None:
     """Run every stage from the extracts in ``workdir/data/raw`` (simulated first when
     ``source: synthetic`` and they are missing) up to and including ``until``."""
-    from . import tables
+    from . import keys, tables
 
+    keys.guard(config["source"], Path(workdir) / Path(tables.path("raw_orders")).parent)
     rules = ORDER[: ORDER.index(until) + 1]
     if config["source"] != "synthetic" or (Path(workdir) / tables.path("raw_orders")).exists():
         rules = [r for r in rules if r != "simulate"]

@@ -50,7 +50,22 @@ def apply(fig_cfg: dict) -> None:
         "pdf.fonttype": 42,  # editable text in the PDF, as journals ask
         "svg.hashsalt": "strostudy",
         "path.simplify": False,
+        # Labels come from config and data: a "$" in them is text, never mathtext to parse.
+        "text.parse_math": False,
     })
+
+
+#: What a panel with nothing to plot says.
+NO_SUBJECTS = "No analysed subjects"
+
+
+def empty_panel(ax, message: str = NO_SUBJECTS) -> None:
+    """A panel with nothing to plot: the reason, centred, and no axes to misread."""
+    ax.tick_params(left=False, labelleft=False, bottom=False, labelbottom=False)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes, color="0.35",
+            bbox={"boxstyle": "round,pad=0.6", "fc": "0.96", "ec": "0.75", "lw": 0.8})
 
 
 def palette(fig_cfg: dict) -> list[str]:

@@ -54,6 +54,8 @@ TABLES: dict[str, Table] = dict([
     _t("ingest_outcomes", "data/interim/ingest_outcomes.parquet", "ingest", "Outcomes",
        "rows set aside or quarantined while reading, with the reason"),
     _t("rows_read", "data/interim/rows_read.json", "ingest", None, "rows read per source"),
+    _t("extract_mark", "data/interim/extract_mark.json", "ingest", None,
+       "whether the extracts carry the synthetic mark (only then the public key is used)"),
     _t("quarantine", "data/interim/quarantine", "ingest", None,
        "rows failing a check, one CSV per source, as the extract had them"),
     # harm index: the weights every later step codes and scores offences with, loaded once.
@@ -121,7 +123,7 @@ RULE_INPUTS = {
     "simulate": [],
     "ingest": RAW,
     "harm_index": [],
-    "reconcile": [f"clean_{n}" for n in _CLEAN] + ["ingest_outcomes", "rows_read", "harm_weights"],
+    "reconcile": [f"clean_{n}" for n in _CLEAN] + ["ingest_outcomes", "rows_read", "extract_mark", "harm_weights"],
     "harm": ["harm_weights", "linked_events", "event_offences", "row_outcomes", "rows_read"],
     "cohort": ["orders", "events"],
     "prepost": ["subject_windows", "monthly_series"],
@@ -237,9 +239,40 @@ def write(frame, name: str, file: str | Path | None = None) -> Path:
     return write_csv_file(frame, file)
 
 
+#: A text cell a spreadsheet would run as a formula starts with one of these (OWASP, CSV injection).
+FORMULA_START = r"^[=+\-@\t\r]"
+#: ... unless the whole cell is a plain number, which stays a number ("-3", "+1.5e-3").
+PLAIN_NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
+
+
+def neutralise_formulas(frame):
+    """Prefix ``'`` to every text cell (and header) a spreadsheet would run as a formula, so
+    Excel or LibreOffice shows it as text.  Numeric columns and plain numbers in text columns
+    are left alone (docs/data-contract.md, "CSV files strostudy writes")."""
+    import pandas as pd
+
+    def risky(text: pd.Series) -> pd.Series:
+        return (text.str.contains(FORMULA_START, regex=True) & ~text.str.fullmatch(PLAIN_NUMBER)).fillna(False)
+
+    out = frame.copy()
+    for col in out.columns:
+        values = out[col]
+        if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_datetime64_any_dtype(values):
+            continue
+        text = values.astype("string")
+        hit = risky(text)
+        if hit.any():
+            out[col] = text.mask(hit, "'" + text).astype(object).where(values.notna(), values)
+    headers = pd.Series([str(c) for c in out.columns], dtype="string")
+    bad = risky(headers).to_numpy()
+    if bad.any():
+        out.columns = ["'" + h if b else h for h, b in zip(headers, bad)]
+    return out
+
+
 def write_csv_file(frame, file: str | Path) -> Path:
-    """Deterministic CSV: the same frame always gives the same bytes (ISO dates, ``%.10g``
-    floats, ``\\n`` line ends)."""
+    """Deterministic, spreadsheet-safe CSV: the same frame always gives the same bytes (ISO
+    dates, ``%.10g`` floats, ``\\n`` line ends), and no cell runs as a formula."""
     import pandas as pd
 
     file = Path(file)
@@ -248,5 +281,5 @@ def write_csv_file(frame, file: str | Path) -> Path:
     for col in out.columns:
         if pd.api.types.is_datetime64_any_dtype(out[col]):
             out[col] = out[col].dt.strftime("%Y-%m-%d")
-    out.to_csv(file, index=False, lineterminator="\n", float_format="%.10g")
+    neutralise_formulas(out).to_csv(file, index=False, lineterminator="\n", float_format="%.10g")
     return file

@@ -2,7 +2,8 @@
 
 Scripts are adapters (read ``snakemake.input``/``params``, call package functions, write
 ``snakemake.output``).  :func:`run` turns a :class:`~strostudy.errors.StrostudyError` into one
-clear line on stderr (and in the rule's log) and a non-zero exit, never a traceback.
+clear line on stderr (and in the rule's log) and a non-zero exit, and anything unexpected into
+one line pointing at the log that holds the traceback: never a traceback on the console.
 
 To run one step by hand (a notebook, a debugger), :func:`mock_snakemake` parses the Snakefile
 with Snakemake and returns the ``snakemake`` object that rule's script would receive.
@@ -19,18 +20,34 @@ from pathlib import Path
 
 
 def run(snakemake, step: Callable[[object], None]) -> None:
+    """Run a rule's step.  A user-caused failure (:class:`~strostudy.errors.StrostudyError`)
+    becomes its one line; anything else becomes one line naming the rule and the log that
+    holds the traceback, so no value from the data (a name, a date of birth) reaches the
+    console."""
+    import traceback
+
     from .errors import StrostudyError
 
     log = Path(snakemake.log[0]) if getattr(snakemake, "log", None) else None
+    rule = getattr(snakemake, "rule", None) or "this step"
     try:
         step(snakemake)
     except StrostudyError as err:
-        message = f"strostudy: {err}"
-        if log is not None:
-            log.parent.mkdir(parents=True, exist_ok=True)
-            log.write_text(message + "\n")
-        print(message, file=sys.stderr)
-        sys.exit(1)
+        _fail(f"strostudy: {err}", log)
+    except Exception as err:  # noqa: BLE001 - the guard of last resort
+        where = f"; the traceback (which may quote your data) is in {log}" if log else ""
+        detail = "".join(traceback.format_exception(err))
+        _fail(f"strostudy: unexpected error in rule '{rule}' ({type(err).__name__}): this is a bug in strostudy, "
+              f"not a problem you caused{where}. Please report it, without the data.", log, detail)
+
+
+def _fail(message: str, log: Path | None, detail: str = "") -> None:
+    if log is not None:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "a") as handle:
+            handle.write(detail + message + "\n")
+    print(message, file=sys.stderr)
+    sys.exit(1)
 
 
 class MockSnakemake:

@@ -32,6 +32,7 @@ def write_extracts(extracts: Extracts, raw_dir: str | Path, truth_dir: str | Pat
         path = raw / "rocu" / f"{region}.xlsx"
         _write_rocu_workbook(path, sheets, extracts.rocu_styles[region], region)
         written.append(path)
+    written.append(write_manifest(raw, written))
     if truth_dir is not None:
         truth = Path(truth_dir)
         truth.mkdir(parents=True, exist_ok=True)
@@ -40,6 +41,28 @@ def write_extracts(extracts: Extracts, raw_dir: str | Path, truth_dir: str | Pat
             frame.to_csv(path, index=False, lineterminator="\n", float_format="%.6f")
             written.append(path)
     return written
+
+
+MANIFEST = "SYNTHETIC-MANIFEST.json"
+
+
+def write_manifest(raw: Path, files: list[Path]) -> Path:
+    """Mark the extracts as simulated (docs/data-contract.md, "The synthetic mark"): the
+    SHA-256 of every extract file, and an HMAC-SHA256 of that list under the public synthetic
+    key.  The pipeline uses the public key only for extracts that carry a valid mark."""
+    import hashlib
+    import hmac
+    import json
+
+    from ._independent import SYNTHETIC_KEY
+
+    digests = {p.relative_to(raw).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+    canonical = json.dumps(digests, sort_keys=True, separators=(",", ":"))
+    mark = hmac.new(SYNTHETIC_KEY.encode(), canonical.encode(), hashlib.sha256).hexdigest()
+    path = raw / MANIFEST
+    path.write_text(json.dumps({"generator": "strostudy.simulate", "files": digests, "mark": mark}, indent=1,
+                               sort_keys=True) + "\n")
+    return path
 
 
 def _write_rocu_workbook(path: Path, sheets: dict[str, pd.DataFrame], style: tuple, region: str) -> None:
