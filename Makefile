@@ -4,12 +4,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 CORES  ?= all
 
-.PHONY: run test venv venv-test lint figures report clean help
+.PHONY: run test venv venv-test lint figures report clean help bench
 
 help:
 	@echo "make run   - set up .venv and run the workflow on the synthetic default (reports/results.html)"
 	@echo "make test  - set up .venv with the test extras and run the test suite"
 	@echo "make lint  - ruff and snakemake --lint"
+	@echo "make bench - linkage benchmarks (FEBRL, fetched at run time) and the 1M x 100k timing"
 	@echo "make clean - remove everything the workflow wrote (data/*, figures, reports)"
 
 $(BIN)/python:
@@ -28,7 +29,7 @@ venv: $(VENV)/.installed
 venv-test: $(VENV)/.installed-test
 
 run: venv
-	$(BIN)/snakemake --cores $(CORES)
+	$(BIN)/snakemake --cores $(CORES) --rerun-incomplete
 	@echo "Done: open reports/results.html"
 
 test: venv-test
@@ -36,6 +37,9 @@ test: venv-test
 	@wd=$$(mktemp -d) && echo "Notebooks: a fresh synthetic run in $$wd, then nbmake" && \
 	$(BIN)/snakemake -s $(CURDIR)/Snakefile -d $$wd --cores $(CORES) --quiet all && \
 	STROSTUDY_WORKDIR=$$wd $(BIN)/python -m pytest -p no:cacheprovider --nbmake notebooks/*.ipynb
+
+bench: venv
+	$(BIN)/python benchmarks/linkage_benchmark.py --scale
 
 lint: venv-test
 	$(BIN)/ruff check src tests scripts

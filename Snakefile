@@ -24,6 +24,10 @@ _config_file = Path("config.yaml") if Path("config.yaml").exists() else Path(wor
 try:
     _merged = strocfg.load(_config_file, overrides=dict(config))
     strokeys.guard(_merged["source"], Path(strotables.path("raw_orders")).parent)
+    if _merged["harm"]["table"] != "curated" and not Path(_merged["harm"]["table"]).is_file():
+        raise StrostudyError(f"{_config_file.name}: harm.table '{_merged['harm']['table']}' is not a file; give the path "
+                             "of the CCHI workbook (.xlsx) or a weights CSV, relative to the working directory, or "
+                             "'curated'")
 except StrostudyError as err:
     sys.exit(f"strostudy: {err}")
 config.clear()

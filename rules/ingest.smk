@@ -3,6 +3,10 @@
 rule ingest:
     input:
         **T.inputs("ingest"),
+        # Real extracts: each workbook too, not only the folder, so editing one in place re-runs
+        # the workflow.  (Synthetic workbooks are the simulate rule's own output.)
+        rocu_workbooks=sorted(str(p) for p in Path(T.path("raw_rocu")).glob("*.xlsx") if not p.name.startswith("~$"))
+        if config["source"] == "extracts" else [],
     output:
         **outputs("ingest"),
     params:

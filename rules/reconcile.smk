@@ -3,7 +3,10 @@
 
 rule reconcile:
     input:
-        **T.inputs("reconcile"),
+        # The analyst's linkage decisions are optional: an input only when the file exists
+        # (then a new or edited decisions file re-runs reconcile).
+        unpack(lambda wildcards: {**T.inputs("reconcile"), **({"linkage_decisions": T.path("linkage_decisions")}
+                                                              if Path(T.path("linkage_decisions")).exists() else {})}),
     output:
         **outputs("reconcile"),
     params:

@@ -305,9 +305,32 @@ def test_extra_sheet_is_ignored_and_listed(raw, base):
     wb.create_sheet("Sheet3")
     wb.save(path)
     ing, _, _ = ledger_of(raw)
-    assert ing.notes == [f"ignored {path} sheet 'Notes': no header row with ROCU column names; "
-                         f"{path} sheet 'Sheet3': blank"]
+    not_contract = "not one of the contract's sheets (Orders, Offending)"
+    assert ing.notes == [f"ignored {path} sheet 'Notes': {not_contract}; {path} sheet 'Sheet3': {not_contract}"]
     assert ing.rows_read == base[0].rows_read and not new_reasons(ing, base[0])
+
+
+def test_a_superseded_draft_sheet_is_not_read(raw, base):
+    """A copy of the Orders sheet under another name (a draft with other start dates) is
+    listed as ignored, never read beside the real one."""
+    path = raw / "rocu" / "eastern.xlsx"
+    wb = load_workbook(path)
+    wb.copy_worksheet(wb["Orders"]).title = "Orders (superseded draft)"
+    wb.save(path)
+    ing, _, _ = ledger_of(raw)
+    assert ing.rows_read == base[0].rows_read
+    assert any("sheet 'Orders (superseded draft)': not one of the contract's sheets" in n for n in ing.notes)
+
+
+def test_a_workbook_linking_outside_rocu_is_not_read(raw, base, tmp_path):
+    outside = tmp_path / "outside_wales.xlsx"
+    target = sorted((raw / "rocu").glob("*.xlsx"))[0]
+    target.rename(outside)
+    target.symlink_to(outside)
+    ing, _, _ = ledger_of(raw)
+    assert f"{target}: links outside the rocu/ folder (not read)" in " ".join(ing.notes)
+    assert target.stem not in set(ing.tables["rocu_regions"]["region"])
+    assert ing.rows_read["rocu_orders"] < base[0].rows_read["rocu_orders"]
 
 
 def test_workbook_without_its_offending_sheet_is_one_line(raw):

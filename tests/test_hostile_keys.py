@@ -151,3 +151,43 @@ def test_an_unexpected_error_is_one_line_and_the_traceback_goes_to_the_log(tmp_p
     assert len(err) == 1 and err[0].startswith("strostudy: unexpected error in rule 'cohort' (ValueError)")
     assert "Jane" not in err[0] and "1980" not in err[0] and str(log) in err[0]
     assert "Traceback" in log.read_text() and "Jane Smith" in log.read_text()
+
+
+def test_strostudy_simulate_never_overwrites_real_extracts(raw, tmp_path, monkeypatch, capsys):
+    from strostudy.cli import main
+
+    (raw / keys.MANIFEST).unlink()
+    before = digests(raw)
+    monkeypatch.chdir(tmp_path)
+    assert main(["simulate", "--raw-dir", str(raw), "--truth-dir", str(tmp_path / "truth")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "holds extracts that strostudy did not simulate" in err[0]
+    assert digests(raw) == before
+
+
+@pytest.mark.parametrize("break_pnc", ["header_only", "every_date_bad"])
+def test_a_broken_pnc_extract_still_gives_a_report(raw, tmp_path, monkeypatch, break_pnc):
+    """Every stage writes its tables through the registry's checks: a PNC extract with no
+    rows, or with every row quarantined, is a result (an empty PNC), not an internal error."""
+    pnc = pd.read_csv(raw / "pnc_arrests.csv", dtype=str, keep_default_na=False)
+    if break_pnc == "header_only":
+        pnc = pnc.iloc[:0]
+    else:
+        pnc["arrest_date"] = "bad"
+    pnc.to_csv(raw / "pnc_arrests.csv", index=False)
+    monkeypatch.setenv(keys.KEY_ENV, KEY)
+    processed = run_stages(raw, tmp_path / "work", {**defaults(), "source": "extracts"}, until="report")
+    ledger = pd.read_csv(processed / "audit_ledger.csv", keep_default_na=False)
+    assert ledger["balances"].all()
+    read = ledger.loc[(ledger["source"] == "pnc_arrests") & (ledger["outcome"] == "read"), "rows"].item()
+    assert read == (0 if break_pnc == "header_only" else len(pnc))
+    assert (tmp_path / "work" / "reports" / "results.html").stat().st_size > 1000
+
+
+def test_a_missing_harm_table_is_one_line(tmp_path):
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump({"harm": {"table": "nowhere/cchi.xlsx"}}))
+    result = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path),
+                             "--cores", "1", "all"], capture_output=True, text=True, timeout=600)
+    assert result.returncode != 0
+    assert "strostudy: config.yaml: harm.table 'nowhere/cchi.xlsx' is not a file" in result.stderr
+    assert "Traceback" not in result.stderr and "MissingInputException" not in result.stderr

@@ -5,12 +5,17 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
+
+from . import tables
 
 
 def _simulate(args) -> None:
     from .config import load
+    from .keys import guard
     from .simulate import simulate, write_extracts
 
+    guard("synthetic", args.raw_dir)  # never overwrite extracts strostudy did not simulate
     config = load(args.config, overrides={k: v for k, v in (("seed", args.seed), ("synthetic_orders", args.orders))
                                           if v is not None})
     seed, orders = config["seed"], config["synthetic_orders"]
@@ -21,6 +26,78 @@ def _simulate(args) -> None:
     print(f"Wrote {len(written)} files to {args.raw_dir} and {args.truth_dir} "
           f"({len(extracts.pnc_arrests):,} PNC rows, {len(extracts.pnd_records):,} PND rows) "
           f"in {time.perf_counter() - t0:.1f}s.", file=sys.stderr)
+
+
+LINK_REQUIRED = ["id", "forenames", "surname", "date_of_birth"]
+LINK_OPTIONAL = ["pnc_id", "sex", "postcode"]
+PAIR_COLUMNS = ["right_id", "left_id", "status", "score", "match_weight", "runner_up", "runner_up_id", "link_basis",
+                "review", "evidence", "name_order", "forename", "surname", "dob", "pnc_id", "sex", "postcode"]
+
+
+def _person_list(path: str):
+    """A person list for ``link``: one line naming the file and the column if it cannot be used
+    (never a value from it)."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    from .errors import StrostudyError
+    from .ingest import parse_dates
+
+    if not Path(path).is_file():
+        raise StrostudyError(f"{path}: no such file")
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
+        raise StrostudyError(f"{path}: not a readable CSV file ({type(err).__name__})") from None
+    frame.columns = frame.columns.str.strip().str.lower()
+    for col in LINK_REQUIRED:
+        if col not in frame:
+            raise StrostudyError(f"{path}: has no column '{col}'. Expected the columns {', '.join(LINK_REQUIRED)} "
+                                 f"(optional: {', '.join(LINK_OPTIONAL)})")
+    if (frame["id"].str.strip() == "").any():
+        raise StrostudyError(f"{path}: row {int((frame['id'].str.strip() == '').to_numpy().argmax()) + 2} has no id")
+    out = frame[[c for c in LINK_REQUIRED + LINK_OPTIONAL if c in frame]].apply(lambda c: c.str.strip())
+    out = out.replace("", pd.NA)
+    out["date_of_birth"] = parse_dates(frame["date_of_birth"])["date"]
+    return out
+
+
+def _link(args) -> None:
+    from .config import load
+    from .errors import StrostudyError
+    from .linkage import LEVELS, link, settings_from
+    from .tables import write_csv_file
+
+    config = load(args.config)
+    rc = dict(config["reconcile"])
+    rc["link_threshold"] = rc["link_threshold"] if args.threshold is None else args.threshold
+    rc["review_threshold"] = rc["review_threshold"] if args.review_band is None else args.review_band
+    left, right = _person_list(args.left), _person_list(args.right)
+    if right["id"].duplicated().any():
+        raise StrostudyError(f"{args.right}: ids must be unique (row {int(right['id'].duplicated().to_numpy().argmax()) + 2} "
+                             "repeats one)")
+    t0 = time.perf_counter()
+    records, _ = link(left.assign(entity=left["id"]), right.assign(rec=right["id"]), settings_from(rc))
+    pairs = records.rename(columns={"rec": "right_id", "pnc_id": "left_id", "link_status": "status",
+                                    "link_score": "score", **{c: c[:-6] for c in records if c.endswith("_level")}})
+    pairs["runner_up_id"] = pairs["runner_up_id"].where(pairs["status"] != "no_match")
+    for field in LEVELS:
+        lv = pairs[field].fillna(-1).astype(int).to_numpy()
+        pairs[field] = pd_names(LEVELS[field], lv)
+    write_csv_file(pairs[PAIR_COLUMNS].round({"score": 6, "match_weight": 3, "runner_up": 6}), args.out)
+    counts = pairs["status"].value_counts()
+    print(f"Linked {len(right):,} records to {left['id'].nunique():,} people: {counts.get('linked', 0):,} linked, "
+          f"{counts.get('ambiguous', 0):,} ambiguous, {counts.get('no_match', 0):,} no match; "
+          f"{int(pairs['review'].sum()):,} for review; wrote {args.out} ({time.perf_counter() - t0:.1f}s).",
+          file=sys.stderr)
+
+
+def pd_names(names: list[str], levels):
+    """Level numbers as their names (empty where the field was missing on either side)."""
+    import numpy as np
+
+    return np.array([*names, ""], dtype=object)[levels]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,9 +112,19 @@ def main(argv: list[str] | None = None) -> int:
     sim.add_argument("--seed", type=int, default=None, help="overrides the config's seed")
     sim.add_argument("--orders", type=int, default=None,
                      help="overrides the config's synthetic_orders (114: the calibrated study; larger for scale tests)")
-    sim.add_argument("--raw-dir", default="data/raw")
-    sim.add_argument("--truth-dir", default="data/truth")
+    sim.add_argument("--raw-dir", default=str(Path(tables.path("raw_orders")).parent))
+    sim.add_argument("--truth-dir", default=str(Path(tables.path("truth_events")).parent))
     sim.set_defaults(func=_simulate)
+    lk = sub.add_parser("link", help="link two person lists on names, DOB (and PNC ID, sex, postcode)")
+    lk.add_argument("left", help="CSV of the people to link to: id, forenames, surname, date_of_birth "
+                                 "(optional pnc_id, sex, postcode); an id may repeat (one person, several rows)")
+    lk.add_argument("right", help="CSV of the records to link, the same columns; ids unique")
+    lk.add_argument("--out", required=True, help="CSV written: one row per RIGHT record")
+    lk.add_argument("--threshold", type=float, default=None, help="match probability for a link (default: config)")
+    lk.add_argument("--review-band", type=float, default=None,
+                    help="lowest match probability marked for clerical review (default: config)")
+    lk.add_argument("--config", default="config.yaml", help="config file for the linkage settings")
+    lk.set_defaults(func=_link)
     args = parser.parse_args(argv)
     try:
         args.func(args)

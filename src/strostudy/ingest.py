@@ -264,6 +264,8 @@ def _rocu_files(folder: Path) -> tuple[list[Path], list[str]]:
             ignored.append(f"{path}: hidden file")
         elif path.is_dir():
             ignored.append(f"{path}: folder")
+        elif path.suffix == ".xlsx" and not _inside(path, folder):
+            ignored.append(f"{path}: links outside the rocu/ folder (not read)")
         elif path.suffix == ".xlsx":
             workbooks.append(path)
         elif suffix in NOT_XLSX_RETURNS:
@@ -276,12 +278,25 @@ def _rocu_files(folder: Path) -> tuple[list[Path], list[str]]:
     return workbooks, ignored
 
 
+def _inside(path: Path, folder: Path) -> bool:
+    """Is the real path of ``path`` (links followed) inside ``folder``?"""
+    import os
+
+    root = os.path.realpath(folder)
+    return os.path.commonpath([root, os.path.realpath(path)]) == root
+
+
 def _read_return(path: Path, lookup: dict) -> tuple[list[tuple[str, pd.DataFrame]], list[str]]:
     """One region's workbook: its Orders and Offending rows (both sheets must be there) and
     the sheets ignored, with why."""
     grids, formulas = _open_workbook(path)
     found, skipped = [], []
+    contract = {word.lower() for word, _, _ in ROCU_SHEETS.values()}
     for sheet, grid in grids.items():
+        if str(sheet).strip().lower() not in contract:
+            # Only the contract's sheets are read: a "Notes" or a superseded draft is listed, not used.
+            skipped.append(f"sheet '{sheet}': not one of the contract's sheets (Orders, Offending)")
+            continue
         kind, body = _sheet_rows(grid, formulas[sheet], lookup, path, str(sheet))
         if kind is None:
             skipped.append(f"sheet '{sheet}': {body}")

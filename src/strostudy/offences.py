@@ -171,7 +171,8 @@ def read_cchi_workbook(path: str | Path, sheet: str = "CCHI 2020 values sheet") 
     proxies = proxies.loc[proxies["basis"].str.startswith("proxy") & ~proxies["cjs_code"].isin(table["cjs_code"])]
     by_urn = base.drop_duplicates("athena_urn").set_index("athena_urn")["score"]
     proxies = proxies.assign(score=proxies["athena_urn"].map(by_urn)).dropna(subset=["score"])
-    return pd.concat([table, proxies], ignore_index=True)
+    out = pd.concat([table, proxies], ignore_index=True)
+    return out.assign(score=pd.to_numeric(out["score"]))  # an empty proxies frame would make it object
 
 
 def load_weights(harm_cfg: dict, base_dir: str | Path = ".") -> pd.DataFrame:

@@ -31,60 +31,35 @@ class Reconciled:
     outcomes: pd.DataFrame        # every raw row: kept / merged / quarantined, with reason
     links: pd.DataFrame           # interim: every record's person link (identifiers)
     quarantine: dict[str, pd.DataFrame]
+    review: pd.DataFrame | None = None   # interim: uncertain pairs for a clerical decision
 
 
 # --------------------------------------------------------------------------- linkage
 
-
-def _swap_day_month(d: pd.Series) -> pd.Series:
-    ok = d.notna() & (d.dt.day <= 12) & (d.dt.day != d.dt.month)
-    swapped = pd.to_datetime(pd.DataFrame({"year": d.dt.year, "month": d.dt.day, "day": d.dt.month}).where(ok),
-                             errors="coerce")
-    return swapped.where(ok)
+PERSON_FIELDS = ["forenames", "surname", "date_of_birth", "sex", "postcode"]
 
 
-def link_by_name_dob(records: pd.DataFrame, index: pd.DataFrame, threshold: float, margin: float,
-                     transposed_factor: float = 0.9) -> pd.DataFrame:
-    """Link each record (``rec``, ``name_key``, ``date_of_birth``) to a PNC ID of ``index``
-    (``pnc_id``, ``name_key``, ``date_of_birth``) by name similarity within the same DOB (A10).
+def link_people(ing: Ingested, rc: dict, decisions: pd.DataFrame | None = None):
+    """Link every order-list and PND record without a valid PNC ID to a person (a PNC ID held
+    by the order list, PND or a ROCU return) on names, DOB and, where present, sex and
+    postcode (A10-A11, :mod:`strostudy.linkage`).  Returns (one row per record with ``rec``,
+    ``source`` and the link's evidence; the uncertain pairs for clerical review)."""
+    from .linkage import link, review_table, settings_from
 
-    Blocking on DOB keeps this linear in practice.  Returns per record ``pnc_id`` (when
-    linked), ``link_score``, ``runner_up`` and ``link_status``: linked, ambiguous or no_match.
-    """
-    from rapidfuzz import fuzz
-    from rapidfuzz.process import cpdist
+    def fields(frame: pd.DataFrame) -> list[str]:
+        return [c for c in PERSON_FIELDS if c in frame]
 
-    recs = records[["rec", "name_key", "date_of_birth"]].dropna(subset=["name_key"])
-    idx = index[["pnc_id", "name_key", "name_key_swapped", "date_of_birth"]].dropna().drop_duplicates()
-    exact = recs.merge(idx, on="date_of_birth", suffixes=("", "_cand")).assign(factor=1.0)
-    swapped = recs.assign(date_of_birth=_swap_day_month(recs["date_of_birth"])).dropna(subset=["date_of_birth"])
-    swapped = swapped.merge(idx, on="date_of_birth", suffixes=("", "_cand")).assign(factor=transposed_factor)
-    pairs = pd.concat([exact, swapped], ignore_index=True)
-    if pairs.empty:
-        best = pd.DataFrame(columns=["rec", "pnc_id", "link_score", "runner_up"])
-    else:
-        # Plain edit-distance similarity against the candidate's name in both orders (a token
-        # sort would reorder "ukasz smith" and "lukasz smith" differently and miss them).
-        names = pairs["name_key"].tolist()
-        straight = cpdist(names, pairs["name_key_cand"].tolist(), scorer=fuzz.ratio, workers=1)
-        swapped = cpdist(names, pairs["name_key_swapped"].tolist(), scorer=fuzz.ratio, workers=1)
-        pairs["score"] = np.maximum(straight, swapped) / 100 * pairs["factor"]
-        per_cand = pairs.groupby(["rec", "pnc_id"], as_index=False)["score"].max()
-        per_cand = per_cand.sort_values(["rec", "score", "pnc_id"], ascending=[True, False, True])
-        top = per_cand.groupby("rec").head(2)
-        first = top.groupby("rec").nth(0).set_index("rec")
-        second = top.groupby("rec").nth(1).set_index("rec")["score"]
-        best = first.rename(columns={"score": "link_score"}).assign(runner_up=second).reset_index()
-    out = records[["rec"]].merge(best, on="rec", how="left")
-    out["runner_up"] = out["runner_up"].fillna(0.0)
-    above = out["link_score"].fillna(0) >= threshold
-    clear = (out["link_score"].fillna(0) - out["runner_up"]) >= margin
-    out["link_status"] = np.select([above & clear, above & ~clear], ["linked", "ambiguous"], "no_match")
-    out["pnc_id"] = out["pnc_id"].where(out["link_status"] == "linked")
-    return out
-
-
-# --------------------------------------------------------------------------- offences
+    left = pd.concat([ing.tables[s][["pnc_id", *fields(ing.tables[s])]]
+                      for s in ("orders", "pnd_records", "rocu_orders")], ignore_index=True)
+    left = left.dropna(subset=["pnc_id"]).drop_duplicates().reset_index(drop=True)
+    left = left.assign(entity=left["pnc_id"])
+    right = pd.concat([
+        ing.tables[s].loc[ing.tables[s]["pnc_id"].isna(), ["source_row", *fields(ing.tables[s])]].assign(
+            rec=lambda d, s=s: s + ":" + d["source_row"].astype(str), source=s)
+        for s in ("orders", "pnd_records")], ignore_index=True)
+    records, review = link(left, right.drop(columns=["source_row"]), settings_from(rc), decisions)
+    links = records.drop(columns=["r_row"]).merge(right[["rec", "source"]], on="rec")
+    return links, review_table(review, left, right)
 
 
 # --------------------------------------------------------------------------- episodes
@@ -281,8 +256,11 @@ def _records(ing: Ingested, ep: pd.DataFrame, orders: pd.DataFrame, links: pd.Da
     rec = "pnd_records:" + pnd["source_row"].astype(str)
     pnd["person"] = pnd["pnc_id"].where(pnd["pnc_id"].isin(person_subject.index), rec.map(pnd_links["pnc_id"]))
     pnd["subject_id"] = pnd["person"].map(person_subject)
-    why = np.where(pnd["pnc_id"].notna(), "person_not_on_order_list",
-                   "person_" + rec.map(pnd_links["link_status"]).fillna("no_match").astype(str))
+    status = rec.map(pnd_links["link_status"]).fillna("no_match").astype(str)
+    status = status.mask(rec.map(pnd_links["link_basis"]).eq("clerical_reject"), "rejected_in_review")
+    # Linked to a person who has no episode: that person's order row was itself quarantined.
+    status = status.mask(status.eq("linked"), "order_quarantined")
+    why = np.where(pnd["pnc_id"].notna(), "person_not_on_order_list", "person_" + status)
     quarantine["pnd_records"] = pnd.loc[pnd["subject_id"].isna()].assign(check=why[pnd["subject_id"].isna()])
     pnd = pnd.loc[pnd["subject_id"].notna()]
     pnd["rec"] = "pnd:" + pnd["source_row"].astype(str)
@@ -444,24 +422,14 @@ def _event_discrepancies(events: pd.DataFrame, merged: pd.DataFrame, offences: p
 # --------------------------------------------------------------------------- the stage
 
 
-def reconcile(ing: Ingested, cfg: dict, weights: pd.DataFrame) -> Reconciled:
+def reconcile(ing: Ingested, cfg: dict, weights: pd.DataFrame, decisions: pd.DataFrame | None = None) -> Reconciled:
     """Link people, build episodes and arrest events from the ingested tables.  ``weights``
     is the harm index, used here only to code offence wording and to tell offences apart
     (A8, A17); scoring happens in the harm stage."""
     key = pseudonym_key(cfg["source"], marked=ing.synthetic_mark)
     rc = cfg["reconcile"]
     precedence = list(rc["source_precedence"])
-    # Name/DOB linkage for every record without a valid PNC ID (A10, A11).
-    index = pd.concat([ing.tables[s][["pnc_id", "name_key", "name_key_swapped", "date_of_birth"]]
-                       for s in ("orders", "pnd_records", "rocu_orders")], ignore_index=True).dropna()
-    to_link = pd.concat([
-        ing.tables[s].loc[ing.tables[s]["pnc_id"].isna()].assign(
-            rec=lambda d, s=s: s + ":" + d["source_row"].astype(str), source=s)[["rec", "source", "name_key",
-                                                                                  "date_of_birth"]]
-        for s in ("orders", "pnd_records")], ignore_index=True)
-    links = link_by_name_dob(to_link, index, float(rc["link_threshold"]), float(rc["link_margin"]))
-    links = links.merge(to_link[["rec", "source"]], on="rec")
-
+    links, review = link_people(ing, rc, decisions)
     ep, orders, rocu, ep_disc = build_episodes(ing, cfg, key, links)
     records, offences, quarantine, pnd = _records(ing, ep, orders, links, weights, cfg)
     events, event_offences, merged = build_events(records, offences, precedence, int(rc["duplicate_tolerance_days"]))
@@ -474,7 +442,7 @@ def reconcile(ing: Ingested, cfg: dict, weights: pd.DataFrame) -> Reconciled:
                    "status_date", "rocu_return", "region", "owning_force", "applicant", "n_conditions"]]
     episodes = episodes.sort_values("subject_id").reset_index(drop=True)
     return Reconciled(episodes=episodes, events=events, offences=event_offences, discrepancies=discrepancies,
-                      outcomes=outcomes, links=links, quarantine=quarantine)
+                      outcomes=outcomes, links=links, quarantine=quarantine, review=review)
 
 
 def run(inputs: dict, output: dict, config: dict, log: str | None = None) -> Reconciled:
@@ -487,7 +455,9 @@ def run(inputs: dict, output: dict, config: dict, log: str | None = None) -> Rec
 
     t0 = time.perf_counter()
     ing = ingest.load(inputs)
-    result = reconcile(ing, config, tables.read("harm_weights", inputs["harm_weights"]))
+    decisions = read_decisions(inputs.get("linkage_decisions") or _beside(inputs["extract_mark"], "extract_mark",
+                                                                           "linkage_decisions"))
+    result = reconcile(ing, config, tables.read("harm_weights", inputs["harm_weights"]), decisions)
     ingest.write_quarantine(result.quarantine, output["quarantine_linkage"])
     tables.write(result.episodes, "orders", output["orders"])
     tables.write(result.discrepancies, "discrepancies", output["discrepancies"])
@@ -495,11 +465,44 @@ def run(inputs: dict, output: dict, config: dict, log: str | None = None) -> Rec
     tables.write(result.offences, "event_offences", output["event_offences"])
     tables.write(result.outcomes, "row_outcomes", output["row_outcomes"])
     tables.write(result.links, "links", output["links"])
+    tables.write(result.review, "linkage_review", output["linkage_review"])
     ids = result.episodes["identity"].value_counts().to_dict()
     say(f"{len(result.episodes):,} order episodes ({', '.join(f'{v} by {k}' for k, v in sorted(ids.items()))}); "
         f"{len(result.events):,} arrest events; {len(result.discrepancies):,} discrepancies logged "
         f"({time.perf_counter() - t0:.1f}s)", log)
     return result
+
+
+DECISION_COLUMNS = ["rec", "pnc_id", "decision"]
+
+
+def _beside(file: str, name: str, other: str) -> str:
+    """The path of table ``other`` in the working directory that holds ``file`` (table ``name``)."""
+    from . import tables
+
+    text = str(file).replace("\\", "/")
+    root = text[: -len(tables.path(name))] if text.endswith(tables.path(name)) else ""
+    return root + tables.path(other)
+
+
+def read_decisions(file: str | None) -> pd.DataFrame | None:
+    """An analyst's clerical decisions (``rec``, ``pnc_id``, ``decision`` accept|reject), or
+    None when there is no file.  A structural problem stops the run with one line."""
+    from pathlib import Path
+
+    from .errors import StrostudyError
+
+    if not file or not Path(file).exists():
+        return None
+    frame = pd.read_csv(file, dtype=str, keep_default_na=False)
+    missing = [c for c in DECISION_COLUMNS if c not in frame]
+    if missing:
+        raise StrostudyError(f"{file}: has no column '{missing[0]}'. Expected the columns {', '.join(DECISION_COLUMNS)}")
+    frame = frame[DECISION_COLUMNS].apply(lambda c: c.str.strip())
+    bad = ~frame["decision"].str.lower().isin(["accept", "reject", ""])
+    if bad.any():
+        raise StrostudyError(f"{file}: decision in row {int(np.flatnonzero(bad)[0]) + 2} is not accept or reject")
+    return frame.loc[frame["decision"] != ""]
 
 
 def _outcomes(ing, orders, rocu, merged, offences, quarantine, precedence) -> pd.DataFrame:

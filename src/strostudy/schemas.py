@@ -183,10 +183,14 @@ MEASURES = ["events", "harm"]
 
 class _Table(pa.DataFrameModel):
     """A table the pipeline writes: the listed columns must be there with these types; a
-    stage may add columns (documented in docs/data-contract.md)."""
+    stage may add columns (documented in docs/data-contract.md).  Types are checked after
+    coercion, so the same values held as another dtype (text as ``string[pyarrow]``, scores
+    read as text from a workbook, an empty column) pass, and values that cannot be coerced
+    fail."""
 
     class Config:
         strict = False
+        coerce = True
 
 
 class Outcomes(_Table):

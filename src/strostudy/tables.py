@@ -71,6 +71,10 @@ TABLES: dict[str, Table] = dict([
     _t("row_outcomes", "data/interim/row_outcomes.parquet", "reconcile", "Outcomes",
        "the fate of every row that survived ingest"),
     _t("links", "data/interim/links.parquet", "reconcile", None, "every record's person link (identifiers)"),
+    _t("linkage_review", "data/interim/linkage_review.csv", "reconcile", None,
+       "pairs in the uncertain linkage band, both records side by side, for a clerical decision (identifiers)"),
+    _t("linkage_decisions", "data/raw/linkage_decisions.csv", "raw", None,
+       "an analyst's clerical linkage decisions (rec, pnc_id, accept|reject); optional"),
     _t("quarantine_linkage", "data/interim/quarantine_linkage", "reconcile", None,
        "rows of people not on (or not linkable to) the order list, one CSV per source"),
     # harm: scores and categories, and the audit ledger that closes the row accounts.
