@@ -3,10 +3,9 @@
 
 rule reconcile:
     input:
-        # The analyst's linkage decisions are optional: an input only when the file exists
-        # (then a new or edited decisions file re-runs reconcile).
-        unpack(lambda wildcards: {**T.inputs("reconcile"), **({"linkage_decisions": T.path("linkage_decisions")}
-                                                              if Path(T.path("linkage_decisions")).exists() else {})}),
+        # With the analyst's linkage decisions when that file exists (tables.OPTIONAL_INPUTS),
+        # so a new or edited decisions file re-runs reconcile.
+        **T.inputs("reconcile"),
     output:
         **outputs("reconcile"),
     params:

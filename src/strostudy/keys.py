@@ -34,23 +34,36 @@ def fingerprint_for(source: str) -> str:
     return key_fingerprint(key) if key else "no key set"
 
 
-def pseudonym_key(source: str, marked: bool = True) -> str:
-    """The HMAC key, or one line saying how to set it.  The public key is used only for
-    ``source: synthetic`` extracts that carry the synthetic mark (``marked``)."""
+def require_key() -> str:
+    """The key real extracts are pseudonymised with, from the environment, or one line saying
+    what is wrong with it (missing, or too short to resist brute force)."""
     from .errors import StrostudyError
 
-    if source == "synthetic" and not marked:
+    key = os.environ.get(KEY_ENV, "")
+    if not key:
+        raise StrostudyError(
+            f"no pseudonymisation key: 'source: extracts' needs the environment variable {KEY_ENV} set to a long "
+            f"random secret, e.g. export {KEY_ENV}=\"$(python -c 'import secrets; print(secrets.token_hex(32))')\"; "
+            "keep it out of the repository and reuse it to reproduce the same subject ids")
+    if len(key) < MIN_KEY_LENGTH:
+        raise StrostudyError(
+            f"the pseudonymisation key in {KEY_ENV} is {len(key)} characters long; use at least {MIN_KEY_LENGTH} "
+            "(a 64-character hex secret from secrets.token_hex(32) is good): a short key can be brute-forced")
+    return key
+
+
+def pseudonym_key(source: str, marked: bool = True) -> str:
+    """The HMAC key.  The public key is used only for ``source: synthetic`` extracts that
+    carry the synthetic mark (``marked``); real extracts need :func:`require_key`."""
+    from .errors import StrostudyError
+
+    if source != "synthetic":
+        return require_key()
+    if not marked:
         raise StrostudyError(
             f"the extracts carry no valid synthetic mark ({MANIFEST}), so they are treated as real data and the "
             f"public synthetic key is not used: set 'source: extracts' and {KEY_ENV}")
-    key = current_key(source)
-    if source != "synthetic" and len(key) < MIN_KEY_LENGTH:
-        raise StrostudyError(
-            f"no pseudonymisation key: set the environment variable {KEY_ENV} to a long random secret "
-            f"(at least {MIN_KEY_LENGTH} characters) before running on real extracts, e.g. "
-            f"export {KEY_ENV}=\"$(python -c 'import secrets; print(secrets.token_hex(32))')\"; keep it out of the "
-            "repository and use the same key to reproduce the same subject ids")
-    return key
+    return SYNTHETIC_KEY
 
 
 # --------------------------------------------------------------------------- the synthetic mark
@@ -120,13 +133,4 @@ def guard(source: str, raw_dir: str | Path) -> None:
                 f"extracts' in config.yaml and {KEY_ENV}; for a synthetic run use an empty working directory (synthetic "
                 "extracts made before the mark existed: delete them, e.g. `make clean` in the repository)")
         return
-    key = os.environ.get(KEY_ENV)
-    if key is None or key == "":
-        raise StrostudyError(
-            f"no pseudonymisation key: 'source: extracts' needs the environment variable {KEY_ENV} set to a long "
-            f"random secret, e.g. export {KEY_ENV}=\"$(python -c 'import secrets; print(secrets.token_hex(32))')\"; "
-            "keep it out of the repository and reuse it to reproduce the same subject ids")
-    if len(key) < MIN_KEY_LENGTH:
-        raise StrostudyError(
-            f"the pseudonymisation key in {KEY_ENV} is {len(key)} characters long; use at least {MIN_KEY_LENGTH} "
-            "(a 64-character hex secret from secrets.token_hex(32) is good): a short key can be brute-forced")
+    require_key()

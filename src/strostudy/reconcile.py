@@ -455,8 +455,7 @@ def run(inputs: dict, output: dict, config: dict, log: str | None = None) -> Rec
 
     t0 = time.perf_counter()
     ing = ingest.load(inputs)
-    decisions = read_decisions(inputs.get("linkage_decisions") or _beside(inputs["extract_mark"], "extract_mark",
-                                                                           "linkage_decisions"))
+    decisions = read_decisions(inputs.get("linkage_decisions"))  # optional: an input only when it exists
     result = reconcile(ing, config, tables.read("harm_weights", inputs["harm_weights"]), decisions)
     ingest.write_quarantine(result.quarantine, output["quarantine_linkage"])
     tables.write(result.episodes, "orders", output["orders"])
@@ -474,15 +473,6 @@ def run(inputs: dict, output: dict, config: dict, log: str | None = None) -> Rec
 
 
 DECISION_COLUMNS = ["rec", "pnc_id", "decision"]
-
-
-def _beside(file: str, name: str, other: str) -> str:
-    """The path of table ``other`` in the working directory that holds ``file`` (table ``name``)."""
-    from . import tables
-
-    text = str(file).replace("\\", "/")
-    root = text[: -len(tables.path(name))] if text.endswith(tables.path(name)) else ""
-    return root + tables.path(other)
 
 
 def read_decisions(file: str | None) -> pd.DataFrame | None:

@@ -27,11 +27,16 @@ def say(message: str, log: str | None = None) -> None:
             handle.write(message + "\n")
 
 
-def run_rule(smk) -> None:
-    """Run the stage behind ``smk.rule`` with the rule's inputs, outputs and params."""
+def stage_module(rule: str):
+    """The module whose ``run`` does ``rule``'s work."""
     import importlib
 
-    module = importlib.import_module(f"strostudy.{RULE_MODULES[smk.rule]}")
+    return importlib.import_module(f"strostudy.{RULE_MODULES[rule]}")
+
+
+def run_rule(smk) -> None:
+    """Run the stage behind ``smk.rule`` with the rule's inputs, outputs and params."""
+    module = stage_module(smk.rule)
     log = smk.log[0] if len(smk.log) else None
     if log:
         Path(log).parent.mkdir(parents=True, exist_ok=True)
@@ -46,15 +51,12 @@ ORDER = ["simulate", "ingest", "harm_index", "reconcile", "harm", "cohort", "pre
 def run_stage(rule: str, config: dict, workdir: str | Path = ".", log: str | None = None):
     """Run one rule's stage in this process, with the registry's paths under ``workdir`` (for
     notebooks and tests; the workflow runs the same function through its script)."""
-    import importlib
-
     from . import tables
 
     work = Path(workdir)
-    inputs = {k: str(work / v) for k, v in tables.inputs(rule).items()}
+    inputs = {k: str(work / v) for k, v in tables.inputs(rule, work).items()}
     output = {k: str(work / v) for k, v in tables.outputs(rule).items()}
-    module = importlib.import_module(f"strostudy.{RULE_MODULES[rule]}")
-    return module.run(inputs=inputs, output=output, config=config, log=log)
+    return stage_module(rule).run(inputs=inputs, output=output, config=config, log=log)
 
 
 def run_all(config: dict, workdir: str | Path = ".", until: str = "report") -> None:

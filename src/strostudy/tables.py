@@ -139,9 +139,15 @@ RULE_INPUTS = {
 _RULE_OF = {"harm_weights": "harm_index"}
 
 
-def inputs(rule: str) -> dict[str, str]:
-    """Every file ``rule`` reads, name -> path (the report also reads every figure)."""
+#: Files a rule reads only when the user has supplied them (an analyst's clerical decisions).
+OPTIONAL_INPUTS = {"reconcile": ["linkage_decisions"]}
+
+
+def inputs(rule: str, workdir: str | Path = ".") -> dict[str, str]:
+    """Every file ``rule`` reads, name -> path: its tables, the optional ones that exist under
+    ``workdir``, and (for the report) every figure.  Paths stay relative to ``workdir``."""
     found = {n: TABLES[n].path for n in RULE_INPUTS[rule]}
+    found |= {n: TABLES[n].path for n in OPTIONAL_INPUTS.get(rule, []) if (Path(workdir) / TABLES[n].path).exists()}
     return {**found, **figures()} if rule == "report" else found
 
 
