@@ -4,13 +4,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 CORES  ?= all
 
-.PHONY: run test venv venv-test lint figures report clean help bench
+.PHONY: run test venv venv-test lint figures report clean help bench calibration
 
 help:
 	@echo "make run   - set up .venv and run the workflow on the synthetic default (reports/results.html)"
 	@echo "make test  - set up .venv with the test extras and run the test suite"
 	@echo "make lint  - ruff and snakemake --lint"
 	@echo "make bench - linkage benchmarks (FEBRL, fetched at run time) and the 1M x 100k timing"
+	@echo "make calibration - the Monte Carlo calibration of every decision (long: see docs/calibration.md)"
 	@echo "make clean - remove everything the workflow wrote (data/*, figures, reports)"
 
 $(BIN)/python:
@@ -41,10 +42,14 @@ test: venv-test
 bench: venv
 	$(BIN)/python benchmarks/linkage_benchmark.py --scale
 
+calibration: venv
+	$(BIN)/snakemake calibration --cores $(CORES) --rerun-incomplete
+	$(BIN)/python benchmarks/calibration_doc.py data/calibration/calibration.csv
+
 lint: venv-test
 	$(BIN)/ruff check src tests scripts
 	$(BIN)/snakemake --lint
 
 clean:
-	rm -rf data/raw/*.csv data/raw/rocu data/truth data/interim/* data/processed/* figures/*.png figures/*.pdf reports/*.html reports/*.md .snakemake
+	rm -rf data/raw/*.csv data/raw/rocu data/truth data/calibration data/interim/* data/processed/* figures/*.png figures/*.pdf reports/*.html reports/*.md .snakemake
 	git checkout -- data figures reports 2>/dev/null || true

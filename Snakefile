@@ -48,9 +48,12 @@ include: "rules/cohort.smk"
 # 5. Before/after tests and the interrupted time series.
 include: "rules/prepost.smk"
 include: "rules/its.smk"
+include: "rules/decisions.smk"
 # 6. Figures and the report.
 include: "rules/figures.smk"
 include: "rules/report.smk"
+# 7. The Monte Carlo calibration of every decision (a target of its own, not part of `all`).
+include: "rules/calibrate.smk"
 
 
 rule all:

@@ -28,7 +28,7 @@ result, exact_conditional_p((one["events_after"] - one["events_before"]).to_nump
 # %%
 tests = table("prepost_tests")
 row = tests.loc[(tests["measure"] == "events") & (tests["category"] == category)].iloc[0]
-assert abs(row["p_value"] - result.p_value) < 1e-12
+assert abs(row["p_value"] - result.p_value) <= 1e-9 * result.p_value  # the CSV keeps 10 significant digits
 tests[["measure", "category", "total_before", "total_after", "reduction_pct", "reduction_ci_low",
        "reduction_ci_high", "p_value", "p_holm", "hl_estimate", "hl_ci_low", "hl_ci_high"]].round(4)
 

@@ -1,4 +1,5 @@
-"""The synthetic extracts: calibration to the published study, asserted from the truth files."""
+"""The synthetic extracts: calibration to the published study, asserted from the truth files
+(the other scenarios are in tests/test_scenarios.py)."""
 
 import hashlib
 
@@ -164,7 +165,9 @@ def test_public_api():
 
     assert sim.DEFAULT_ORDERS == 114 and len(sim.DESIGN) > 0
     assert {"simulate", "write_extracts", "DESIGN", "DEFAULT_ORDERS", "Extracts", "offence_catalogue"} <= set(sim.__all__)
-    assert list(inspect.signature(sim.simulate).parameters) == ["seed", "n_orders", "study"]
+    assert list(inspect.signature(sim.simulate).parameters) == ["seed", "n_orders", "study", "scenario"]
+    assert inspect.signature(sim.simulate).parameters["scenario"].default == "published"
+    assert list(sim.SCENARIOS) == ["published", "null", "rtm", "incapacitation", "calendar_shock", "effect"]
     assert isinstance(sim.simulate(seed=1, n_orders=30), sim.Extracts)
 
 
@@ -179,10 +182,11 @@ def test_each_builder_returns_what_it_planted():
     from strostudy.simulate.truth import DISCREPANCY_COLUMNS
 
     study = defaults()["study"]
-    rng = np.random.default_rng(20260625)
+    people_rng = np.random.default_rng(20260625)
+    arrest_rng, rng = (np.random.default_rng(s) for s in np.random.SeedSequence(20260625).spawn(2))
     catalogue = offence_catalogue()
-    episodes = cohort(rng, 114, study)
-    arrests, offences = arrests_and_offences(rng, episodes, catalogue, study)
+    episodes = cohort(people_rng, 114, study)
+    arrests, offences, _ = arrests_and_offences(arrest_rng, episodes, catalogue, study)
     ids, id_notes = identity.order_list_ids(rng, episodes)
     order_frame, order_notes = orders.order_list(rng, episodes, ids.pnc_id, study)
     _, junk = pnc.pnc_arrests(rng, episodes, arrests, offences, catalogue)
@@ -203,3 +207,59 @@ def test_each_builder_returns_what_it_planted():
     every = pd.concat([n for n, _ in planted.values()]).astype(str)
     listed = simulate().truth["discrepancies"].astype(str)
     assert set(map(tuple, listed.to_numpy())) <= set(map(tuple, every.to_numpy()))
+
+
+def test_some_subjects_offend_more_after_the_order(truth):
+    """The calibrated design leaves subjects as varied as real ones: some rise after the order
+    (docs/simulator.md: about one in eight on average), so the paired tests are not handed a
+    sample where every change is a fall."""
+    sw = truth["subject_windows"]
+    overall = sw.loc[sw["category"] == "overall"]
+    risers = (overall["events_after"] > overall["events_before"]).sum()
+    assert 3 <= risers <= 12
+    assert (sw.loc[sw["category"] != "overall", "events_after"]
+            > sw.loc[sw["category"] != "overall", "events_before"]).sum() >= risers
+
+
+def test_the_before_period_varies_as_real_counts_do(truth):
+    """No flat before-period: subjects differ (overdispersed totals) and months vary."""
+    sw = truth["subject_windows"].query("category == 'overall'")
+    assert sw["events_before"].var() > 2 * sw["events_before"].mean()
+    pre = _monthly(truth).loc[-24:-1, "events"]
+    assert pre.var() > 0.5 * pre.mean() and pre.max() - pre.min() >= 6
+
+
+def test_recording_lags_take_many_values(truth):
+    lags = truth["events"]["pnd_lag_days"].dropna()
+    assert lags.value_counts().idxmax() == 0
+    assert {-2, -1, 0, 1, 2} <= set(lags.astype(int))
+    assert (lags < 0).mean() > 0.05 and (lags.abs() >= 3).any() and lags.abs().max() <= 28
+
+
+def test_arrests_are_not_spaced_out(truth):
+    """A person's arrests follow their process: some fall a day or two apart."""
+    ev = truth["events"].assign(date=lambda d: pd.to_datetime(d["event_date"])).sort_values(["subject_id", "date"])
+    gaps = ev.groupby("subject_id")["date"].diff().dt.days.dropna()
+    assert (gaps <= 2).sum() >= 3
+
+
+def test_published_effects_are_the_design_ratios(truth):
+    effects = truth["effects"].set_index(["measure", "category"])["true_rate_ratio"]
+    assert len(effects) == 10
+    assert effects[("events", "overall")] == pytest.approx(93 / 210, abs=1e-6)
+    assert effects[("harm", "overall")] == pytest.approx(11128.0 / 64973.5, abs=1e-6)
+    sw = truth["subject_windows"]
+    totals = sw.groupby("category")[["events_before", "events_after", "harm_before", "harm_after"]].sum()
+    for cat in CATS:
+        assert effects[("events", cat)] == pytest.approx(totals.loc[cat, "events_after"] / totals.loc[cat, "events_before"], abs=1e-6)
+        assert effects[("harm", cat)] == pytest.approx(totals.loc[cat, "harm_after"] / totals.loc[cat, "harm_before"], abs=1e-6)
+    assert truth["custody"].empty and list(truth["custody"].columns) == ["subject_id", "start", "end", "kind"]
+
+
+def test_simulates_national_scale_in_seconds():
+    import time
+
+    t0 = time.perf_counter()
+    big = simulate(seed=3, n_orders=50_000)
+    assert time.perf_counter() - t0 < 60
+    assert len(big.pnc_arrests) > 300_000

@@ -135,7 +135,7 @@ def test_report_is_self_contained(synthetic_run):
             assert ref.startswith("data:image/png;base64,"), ref[:60]  # nothing external
     assert "<link" not in html and "@import" not in html and "url(" not in html
     md = (synthetic_run / "reports" / "results.md").read_text()
-    assert "Every published figure is reproduced." in md and "✗" not in md
+    assert "Every published figure is reproduced." in md and "| differs |" not in md
     for name in ("study_flow", "prepost_totals", "paired_subjects", "monthly_its", "source_agreement", "residual_acf"):
         assert f"](../figures/{name}.png)" in md
 
@@ -175,17 +175,19 @@ def rerun_dir(synthetic_run, tmp_path):
 def test_a_change_reruns_only_what_reads_it(rerun_dir):
     assert scheduled(rerun_dir) == set()
     assert scheduled(rerun_dir, lambda c: c["figures"].update(dpi=150)) == {"figures", "report"}
-    assert scheduled(rerun_dir, lambda c: c["its"].update(hac_lags=4)) == {"its", "figures", "report"}
+    assert scheduled(rerun_dir, lambda c: c["its"].update(hac_lags=4)) == {"its", "decisions", "figures", "report"}
     # The bar figure draws the reduction CIs, so it follows the before/after tests.
     assert scheduled(rerun_dir, lambda c: c["prepost"].update(bootstrap_resamples=999)) == {
-        "prepost", "figures", "report"}
+        "prepost", "decisions", "figures", "report"}
+    # The calibration harness is outside `all`: its settings rerun only the report, which prints the config.
+    assert scheduled(rerun_dir, lambda c: c["calibrate"].update(chunk=5)) == {"report"}
 
 
 def test_a_category_change_reruns_from_harm(rerun_dir):
     def rename(c):
         c["categories"] = {("fraud" if k == "drugs" else k): v for k, v in c["categories"].items()}
 
-    assert scheduled(rerun_dir, rename) == {"harm", "cohort", "prepost", "its", "figures", "report"}
+    assert scheduled(rerun_dir, rename) == {"harm", "cohort", "prepost", "its", "decisions", "figures", "report"}
 
 
 def test_a_new_pseudonymisation_key_reruns_reconcile(rerun_dir):
@@ -196,7 +198,8 @@ def test_a_new_pseudonymisation_key_reruns_reconcile(rerun_dir):
     snakemake(rerun_dir, env=key_a)
     assert scheduled(rerun_dir, env=key_a, source="extracts") == set()
     key_b = {**os.environ, "STROSTUDY_PSEUDONYM_KEY": "second-test-secret-0123456789"}
-    assert scheduled(rerun_dir, env=key_b, source="extracts") == {"reconcile", "harm", "cohort", "prepost", "its", "figures", "report"}
+    assert scheduled(rerun_dir, env=key_b, source="extracts") == {"reconcile", "harm", "cohort", "prepost", "its",
+                                                                  "decisions", "figures", "report"}
 
 
 @pytest.mark.parametrize("config_text, needle", [

@@ -16,12 +16,12 @@ def _simulate(args) -> None:
     from .simulate import simulate, write_extracts
 
     guard("synthetic", args.raw_dir)  # never overwrite extracts strostudy did not simulate
-    config = load(args.config, overrides={k: v for k, v in (("seed", args.seed), ("synthetic_orders", args.orders))
-                                          if v is not None})
-    seed, orders = config["seed"], config["synthetic_orders"]
+    config = load(args.config, overrides={k: v for k, v in (("seed", args.seed), ("synthetic_orders", args.orders),
+                                                            ("scenario", args.scenario)) if v is not None})
+    seed, orders, scenario = config["seed"], config["synthetic_orders"], config["scenario"]
     t0 = time.perf_counter()
-    print(f"Simulating {orders} orders (seed {seed}) ...", file=sys.stderr)
-    extracts = simulate(seed=seed, n_orders=orders, study=config["study"])
+    print(f"Simulating {orders} orders (scenario {scenario}, seed {seed}) ...", file=sys.stderr)
+    extracts = simulate(seed=seed, n_orders=orders, study=config["study"], scenario=scenario)
     written = write_extracts(extracts, args.raw_dir, args.truth_dir)
     print(f"Wrote {len(written)} files to {args.raw_dir} and {args.truth_dir} "
           f"({len(extracts.pnc_arrests):,} PNC rows, {len(extracts.pnd_records):,} PND rows) "
@@ -59,8 +59,29 @@ def _person_list(path: str):
         raise StrostudyError(f"{path}: row {int((frame['id'].str.strip() == '').to_numpy().argmax()) + 2} has no id")
     out = frame[[c for c in LINK_REQUIRED + LINK_OPTIONAL if c in frame]].apply(lambda c: c.str.strip())
     out = out.replace("", pd.NA)
-    out["date_of_birth"] = parse_dates(frame["date_of_birth"])["date"]
+    out["date_of_birth"] = _dob_text(out["date_of_birth"], parse_dates(frame["date_of_birth"])["date"])
     return out
+
+
+def _dob_text(text, parsed):
+    """Dates of birth as ``yyyy-mm-dd`` text for the linker: the dates ``parse_dates`` read;
+    else 8 digits ``yyyymmdd`` (or ``ddmmyyyy`` where only that is a date); else the digits
+    of a date written ``yyyy-mm-dd``, ``dd/mm/yyyy`` or ``yyyymmdd`` that is impossible
+    (``1945-04-93``, ``31/02/1990``) or out of the range pandas holds (``1630-08-01``), which the
+    linker still compares digit by digit (A85); else missing."""
+    import pandas as pd
+
+    out = parsed.dt.strftime("%Y-%m-%d").astype("string")
+    t = text.astype("string").str.strip()
+    compact = t.str.fullmatch(r"\d{8}").fillna(False) & out.isna()
+    ymd = pd.to_datetime(t.where(compact), format="%Y%m%d", errors="coerce")
+    dmy = pd.to_datetime(t.where(compact & ymd.isna()), format="%d%m%Y", errors="coerce")
+    out = out.fillna(ymd.dt.strftime("%Y-%m-%d").astype("string")).fillna(dmy.dt.strftime("%Y-%m-%d").astype("string"))
+    iso = t.str.extract(r"^(\d{4})-(\d\d)-(\d\d)$").fillna(t.where(compact).str.extract(
+        r"^((?:18|19|20)\d\d)(\d\d)(\d\d)$"))
+    uk = t.str.extract(r"^(\d\d)[/.-](\d\d)[/.-](\d{4})$")
+    impossible = (iso[0] + "-" + iso[1] + "-" + iso[2]).fillna(uk[2] + "-" + uk[1] + "-" + uk[0])
+    return out.fillna(impossible.astype("string"))
 
 
 def _link(args) -> None:
@@ -87,10 +108,11 @@ def _link(args) -> None:
         pairs[field] = pd_names(LEVELS[field], lv)
     write_csv_file(pairs[PAIR_COLUMNS].round({"score": 6, "match_weight": 3, "runner_up": 6}), args.out)
     counts = pairs["status"].value_counts()
+    expected = records.attrs["linkage_model"]["expected_matches"]
     print(f"Linked {len(right):,} records to {left['id'].nunique():,} people: {counts.get('linked', 0):,} linked, "
           f"{counts.get('ambiguous', 0):,} ambiguous, {counts.get('no_match', 0):,} no match; "
-          f"{int(pairs['review'].sum()):,} for review; wrote {args.out} ({time.perf_counter() - t0:.1f}s).",
-          file=sys.stderr)
+          f"{int(pairs['review'].sum()):,} for review; the model expects {expected:,.0f} to have a person in LEFT; "
+          f"wrote {args.out} ({time.perf_counter() - t0:.1f}s).", file=sys.stderr)
 
 
 def pd_names(names: list[str], levels):
@@ -100,9 +122,8 @@ def pd_names(names: list[str], levels):
     return np.array([*names, ""], dtype=object)[levels]
 
 
-def main(argv: list[str] | None = None) -> int:
-    from .errors import StrostudyError
-
+def _parser() -> argparse.ArgumentParser:
+    """Every subcommand and its arguments."""
     parser = argparse.ArgumentParser(prog="strostudy", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sim = sub.add_parser("simulate", help="write calibrated synthetic PNC/PND/ROCU extracts and their truth")
@@ -112,12 +133,16 @@ def main(argv: list[str] | None = None) -> int:
     sim.add_argument("--seed", type=int, default=None, help="overrides the config's seed")
     sim.add_argument("--orders", type=int, default=None,
                      help="overrides the config's synthetic_orders (114: the calibrated study; larger for scale tests)")
+    sim.add_argument("--scenario", default=None,
+                     help="overrides the config's scenario: published (default), null, rtm, incapacitation, "
+                          "calendar_shock or effect (docs/simulator.md)")
     sim.add_argument("--raw-dir", default=str(Path(tables.path("raw_orders")).parent))
     sim.add_argument("--truth-dir", default=str(Path(tables.path("truth_events")).parent))
     sim.set_defaults(func=_simulate)
     lk = sub.add_parser("link", help="link two person lists on names, DOB (and PNC ID, sex, postcode)")
     lk.add_argument("left", help="CSV of the people to link to: id, forenames, surname, date_of_birth "
-                                 "(optional pnc_id, sex, postcode); an id may repeat (one person, several rows)")
+                                 "(yyyy-mm-dd, dd/mm/yyyy or yyyymmdd; optional pnc_id, sex, postcode); an id may "
+                                 "repeat (one person, several rows)")
     lk.add_argument("right", help="CSV of the records to link, the same columns; ids unique")
     lk.add_argument("--out", required=True, help="CSV written: one row per RIGHT record")
     lk.add_argument("--threshold", type=float, default=None, help="match probability for a link (default: config)")
@@ -125,7 +150,52 @@ def main(argv: list[str] | None = None) -> int:
                     help="lowest match probability marked for clerical review (default: config)")
     lk.add_argument("--config", default="config.yaml", help="config file for the linkage settings")
     lk.set_defaults(func=_link)
-    args = parser.parse_args(argv)
+
+    its = sub.add_parser("its", help="interrupted time-series regression of any monthly (or other) series")
+    its.add_argument("series", help="CSV with one row per time point")
+    its.add_argument("--outcome", required=True, help="column of the counts or values")
+    its.add_argument("--time", required=True, help="column of the time index (numeric, equally spaced)")
+    its.add_argument("--interruption", required=True, type=float,
+                     help="first time point after the interruption (post = time >= this)")
+    its.add_argument("--exposure", default=None,
+                     help="column of a population or time at risk; its log is the offset (count families)")
+    its.add_argument("--family", default="quasipoisson", choices=["quasipoisson", "poisson", "ols", "loglinear"])
+    its.add_argument("--no-slope-change", action="store_true", help="fit the step (post) only, no time_since")
+    its.add_argument("--season-col", default=None, help="column of the season (e.g. calendar month 1-12)")
+    its.add_argument("--harmonics", type=int, default=2, help="Fourier harmonic pairs of the season (default 2)")
+    its.add_argument("--period", type=float, default=12, help="length of the seasonal cycle (default 12)")
+    its.add_argument("--covariate", action="append", default=[], help="a further column to adjust for (repeatable)")
+    its.add_argument("--hac-lags", type=int, default=None, help="Newey-West lags (default: the config's its.hac_lags)")
+    its.add_argument("--se", action="append", default=[], choices=["model", "hac", "fixedb", "ar1"],
+                     help="a standard-error type to report (repeatable; default: the config's its.standard_errors; "
+                          "docs/its.md)")
+    its.add_argument("--config", default="config.yaml", help="config file for the default inference settings")
+    its.add_argument("--out", required=True, help="CSV written: one row per term and standard-error type")
+    its.set_defaults(func=lambda a: __import__("strostudy.its", fromlist=["cli"]).cli(a))
+
+    plan = sub.add_parser("plan", help="freeze the analysis plan before real extracts are opened")
+    plan_sub = plan.add_subparsers(dest="plan_command", required=True)
+    freeze = plan_sub.add_parser("freeze", help="write the analysis choices with their hash and date")
+    freeze.add_argument("--config", default="config.yaml", help="the config whose analysis choices are frozen")
+    freeze.add_argument("--out", default=None, help="where the plan is written (default: the registry's plan path)")
+    freeze.add_argument("--force", action="store_true", help="replace an existing frozen plan (recorded in it)")
+    freeze.set_defaults(func=lambda a: __import__("strostudy.plan", fromlist=["cli"]).cli(a))
+
+    cal = sub.add_parser("calibrate", help="Monte Carlo calibration: decisions over many simulated seeds")
+    cal.add_argument("--scenario", required=True, help="simulator scenario (docs/simulator.md)")
+    cal.add_argument("--reps", type=int, required=True, help="number of reps (seeds)")
+    cal.add_argument("--seed", type=int, default=None, help="first seed (default: the config's calibrate.seed)")
+    cal.add_argument("--out", required=True, help="folder for calibration_reps.csv and calibration.csv")
+    cal.add_argument("--config", default="config.yaml", help="config file of the analysis choices")
+    cal.add_argument("--cores", type=int, default=1, help="reps run in parallel")
+    cal.set_defaults(func=lambda a: __import__("strostudy.calibrate", fromlist=["cli"]).cli(a))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .errors import StrostudyError
+
+    args = _parser().parse_args(argv)
     try:
         args.func(args)
     except StrostudyError as err:

@@ -266,6 +266,8 @@ def _show(value) -> str:
 def _describe(err, config) -> tuple[str, str]:
     path = list(err.path)
     where = _dotted(path)
+    if "propertyNames" in err.schema_path and "enum" in err.schema:  # a name from a fixed list
+        return _dotted(path + [err.instance]), f"{_show(err.instance)} in {where} must be {_expect(err.schema)}"
     if "propertyNames" in err.schema_path:  # a category's name
         name = err.instance
         key = _dotted(path + [name])

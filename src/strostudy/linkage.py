@@ -1,10 +1,18 @@
-"""Person linkage for realistic error: a Fellegi–Sunter match weight on names, date of birth
-and (where present) PNC ID, sex and postcode, with fixed, documented m/u probabilities,
-term-frequency adjustment of surname agreement, typo-tolerant blocking, the margin rule
-(A11) and a clerical review loop (A10–A10e, docs/linkage.md).
+"""Person linkage for realistic error: a Fellegi–Sunter model on names, date of birth and
+(where present) PNC ID, sex and postcode (A10–A11, A80–A86, docs/linkage.md).
 
-Everything is a plain function on DataFrames and is vectorised: comparisons are computed
-once per distinct pair of values, never in a Python loop over records.  Nothing here prints.
+1. Blocking (A10d, A84): candidate pairs share the key of any rule, names tried in both orders.
+2. Comparison levels (A10, A83): names exact, nickname/transliteration alias, typo, initial,
+   shared part, similar, different; DOB exact, day/month swapped, typo, year off, different.
+3. Parameters: u from random pairs of the two lists and term frequencies (A81); m by EM on
+   the candidate pairs (A82); both shrunk towards the config's m/u, so a small list keeps them.
+4. Decision (A80, A11): each record has at most one person among the candidates; the match
+   probability of a candidate weighs its evidence against every other candidate and against
+   "none of them", with the share of records that have a person (``prior``) estimated too.
+
+Everything is vectorised numpy/pandas on integer codes: names are compared once per distinct
+pair of spellings, and no Python loop runs over records or pairs.  Inputs and outputs are put
+in a canonical order first, so reruns are byte-identical whatever the input order.
 
 Inputs of :func:`link`: ``left`` (the candidates: ``entity`` — the person a row belongs to,
 e.g. a PNC ID — and ``forenames``, ``surname``, ``date_of_birth``, optional ``pnc_id``,
@@ -28,7 +36,9 @@ LEVELS = {
     "sex": ["exact", "different"],
     "postcode": ["exact", "district", "different"],
 }
-#: Nicknames and transliteration variants: every spelling in a group compares as ``alias``.
+#: Nicknames and transliteration variants: every spelling in a group compares as ``alias``
+#: (the first spelling names the group).  Small on purpose: common English hypocorisms and the
+#: transliterations met in PNC/PND (Polish, Arabic, Russian, Romanian, Somali, Yoruba).
 ALIASES = [
     "william bill billy will willy liam", "robert bob bobby rob robbie bert", "james jim jimmy jamie",
     "michael mike mick mickey mikey", "david dave davey", "daniel dan danny danial", "thomas tom tommy tomasz",
@@ -45,15 +55,15 @@ ALIASES = [
     "dmitri dmitry dmitriy", "yuri yury iurii", "tariq tarik", "oluwaseun oluwaseyi", "gheorghe gheorge george",
     "iqbal ikbal", "darius dariusz", "kowalski kowalsky",
 ]
+#: The parts a blocking rule is made of (joined by ``+``).
+BLOCK_PARTS = ("dob", "yob", "mmdd", "surname_sx", "forename_sx", "forename_initial", "surname_initial", "pnc_id",
+               "postcode")
+_NAME_PARTS = {"surname_sx", "forename_sx", "forename_initial", "surname_initial"}
 _SOUNDEX = str.maketrans("abcdefghijklmnopqrstuvwxyz", "01230120022455012623010202")
+_OPTIONAL = ("pnc_id", "sex", "postcode")
 
 
-# --------------------------------------------------------------------------- features
-
-
-def _alias_table() -> pd.Series:
-    pairs = [(name, group.split()[0]) for group in ALIASES for name in group.split()]
-    return pd.Series(dict(pairs))
+# --------------------------------------------------------------------------- names
 
 
 def soundex(names: pd.Series) -> pd.Series:
@@ -68,230 +78,712 @@ def soundex(names: pd.Series) -> pd.Series:
     return names.map(pd.Series(code.to_numpy(), index=uniq.to_numpy())).astype("string")
 
 
-def _tokens(text: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
-    norm = normalise_name(text).replace("", pd.NA)
-    parts = norm.str.split(" ")
-    return norm.str.replace(" ", "", regex=False), parts.str[0], parts.str[-1]
+def _vocab(values: pd.Series) -> np.ndarray:
+    """The distinct non-missing values, sorted (code point order, whatever the input order)."""
+    return np.sort(np.asarray(pd.Series(values, dtype="string").dropna().unique(), dtype=object).astype(str))
 
 
-def features(frame: pd.DataFrame) -> pd.DataFrame:
-    """The comparison fields of a person list: normalised names (whole, first and last
-    token, alias, Soundex), the DOB as ``yyyymmdd`` digits, and the optional fields."""
-    aliases = _alias_table()
-    out = pd.DataFrame(index=frame.index)
-    for field, column in (("fn", "forenames"), ("sn", "surname")):
-        whole, first, last = _tokens(frame[column].astype("string"))
-        out[f"{field}"], out[f"{field}_first"], out[f"{field}_last"] = whole, first, last
-        key = first if field == "fn" else whole
-        out[f"{field}_alias"] = key.map(aliases).fillna(key).astype("string")
-        out[f"{field}_sx"] = soundex(key)
-    dob = pd.to_datetime(frame["date_of_birth"], errors="coerce")
-    out["dob"] = dob.dt.strftime("%Y%m%d").astype("string")
-    out["yob"] = dob.dt.year.astype("Int64").astype("string")
-    out["mmdd"] = dob.dt.strftime("%m%d").astype("string")
-    for col in ("pnc_id", "sex", "postcode"):
-        values = frame[col] if col in frame else pd.Series(pd.NA, index=frame.index)
-        out[col] = values.astype("string").str.upper().str.replace(r"\s+", "", regex=True).replace("", pd.NA)
-    out["sex"] = out["sex"].str[0]
-    out["district"] = out["postcode"].str[:-3]
+def _codes(values: pd.Series | np.ndarray, vocab: np.ndarray) -> np.ndarray:
+    """Positions of ``values`` in the sorted array ``vocab`` (-1 where missing or absent)."""
+    v = pd.Series(values, dtype="string")
+    return pd.Index(vocab, dtype="string").get_indexer(v).astype(np.int64)
+
+
+def _distinct(keys: np.ndarray) -> np.ndarray:
+    """The distinct values of an integer array, sorted (a sort and a comparison: numpy's
+    own ``unique`` is several times slower on tens of millions of values)."""
+    keys = np.sort(keys)
+    keep = np.ones(len(keys), dtype=bool)
+    keep[1:] = keys[1:] != keys[:-1]
+    return keys[keep]
+
+
+def _unique_inverse(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(keys, return_inverse=True)`` for non-negative integers, by sorting each key
+    packed with its position into one integer where that fits in 63 bits."""
+    n = len(keys)
+    shift = max(int(n).bit_length(), 1)
+    if not n or keys.min() < 0 or int(keys.max()) >= (1 << (62 - shift)):
+        return np.unique(keys, return_inverse=True)
+    packed = keys << shift if keys.dtype == np.int64 else keys.astype(np.int64) << shift
+    packed |= np.arange(n, dtype=np.int64)
+    packed.sort()
+    sorted_keys = packed >> shift
+    new = np.ones(n, dtype=bool)
+    np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=new[1:])
+    inverse = np.empty(n, dtype=np.int32 if n < 1 << 31 else np.int64)
+    inverse[packed & ((1 << shift) - 1)] = np.cumsum(new, dtype=inverse.dtype) - 1
+    return sorted_keys[new], inverse
+
+
+def _unique_rows(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct rows of an integer matrix, sorted by the first column, then the second...,
+    and each row's position among them."""
+    n = len(matrix)
+    if not n:
+        return matrix, np.zeros(0, dtype=np.int64)
+    order = np.lexsort(matrix.T[::-1])
+    ordered = matrix[order]
+    new = np.ones(n, dtype=bool)
+    new[1:] = (ordered[1:] != ordered[:-1]).any(axis=1)
+    inverse = np.empty(n, dtype=np.int64)
+    inverse[order] = np.cumsum(new) - 1
+    return ordered[new], inverse
+
+
+class Names:
+    """Every distinct normalised name of both lists, forenames and surnames together (so a
+    swapped forename and surname compare), sorted, with what the comparisons need of each:
+    the name without spaces, its first and last word, its alias group, Soundex, initial."""
+
+    def __init__(self, normalised: list[pd.Series]):
+        self.words = _vocab(pd.concat(normalised, ignore_index=True))
+        w = pd.Series(self.words, dtype="string")
+        parts = w.str.split(" ")
+        self.text = {"whole": w.str.replace(" ", "", regex=False), "first": parts.str[0]}
+        last = parts.str[-1]
+        aliases = pd.Series({name: group.split()[0] for group in ALIASES for name in group.split()})
+        alias_first = self.text["first"].map(aliases).fillna(self.text["first"])
+        alias_whole = self.text["whole"].map(aliases).fillna(self.text["whole"])
+        # One code space for every word form, so any form of one name compares with any other.
+        forms = [self.text["whole"], self.text["first"], last, alias_first, alias_whole]
+        token_vocab = _vocab(pd.concat(forms, ignore_index=True))
+        self.whole, self.first, self.last, self.alias_first, self.alias_whole = (
+            _codes(f, token_vocab) for f in forms)
+        sx_first, sx_whole = soundex(self.text["first"]), soundex(self.text["whole"])
+        sx_vocab = _vocab(pd.concat([sx_first, sx_whole], ignore_index=True))
+        self.sx_first, self.sx_whole, self.n_sx = _codes(sx_first, sx_vocab), _codes(sx_whole, sx_vocab), len(sx_vocab)
+        self.initial = _letter_codes(self.text["first"].str[0])
+        self.last_letter = {form: _letter_codes(self.text[form].str[-1]) for form in ("whole", "first")}
+        self.first_len = self.text["first"].str.len().fillna(0).to_numpy(dtype=np.int64)
+        self.whole_len = self.text["whole"].str.len().fillna(0).to_numpy(dtype=np.int64)
+
+    def code(self, names: pd.Series) -> np.ndarray:
+        return _codes(names, self.words)
+
+
+def _letter_codes(letters: pd.Series) -> np.ndarray:
+    """Single letters as 0-25 (-1 for anything else), one per distinct name."""
+    text = pd.Series(letters, dtype="string").fillna("?").str[:1].replace("", "?")
+    code = np.frombuffer(text.to_numpy(dtype=object).astype("S1").tobytes(), dtype=np.uint8).astype(np.int64) - 97
+    return np.where((code >= 0) & (code < 26), code, -1)
+
+
+def _similarities(names: Names, a: np.ndarray, b: np.ndarray, form: str, sim: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Jaro–Winkler similarity of name forms ``a``, ``b`` (``whole`` or ``first``), and whether
+    they are a typo (A83): Jaro–Winkler >= ``typo``, or at most ``typo_edits`` edits of
+    optimal string alignment (substitution, insertion, deletion or transposition of adjacent
+    letters) with both at least ``typo_min_length`` letters long."""
+    from rapidfuzz.distance import OSA, JaroWinkler
+    from rapidfuzz.process import cdist, cpdist
+
+    if not len(a):
+        return np.zeros(0), np.zeros(0, dtype=bool)
+    text = names.text[form].to_numpy(dtype=object)
+    length = names.whole_len if form == "whole" else names.first_len
+    # workers=-1: every core; each pair is scored alone, so the result does not depend on it.
+    ua, ub = _distinct(a), _distinct(b)
+    if len(ua) * len(ub) <= min(4 * len(a), 1 << 26):  # few names each side: every combination at once
+        grid = cdist(list(text[ua]), list(text[ub]), scorer=JaroWinkler.normalized_similarity, workers=-1,
+                     dtype=np.float64)
+        jw = grid[np.searchsorted(ua, a), np.searchsorted(ub, b)]
+        # cdist works in single precision: values at a cut-off are scored again pair by pair, so
+        # a level never depends on which of the two ways the similarity was computed.
+        near = np.flatnonzero((np.abs(jw - sim["typo"]) < 1e-6) | (np.abs(jw - sim["similar"]) < 1e-6))
+        if len(near):
+            jw[near] = cpdist(list(text[a[near]]), list(text[b[near]]), scorer=JaroWinkler.normalized_similarity)
+    else:
+        jw = np.asarray(cpdist(list(text[a]), list(text[b]), scorer=JaroWinkler.normalized_similarity, workers=-1))
+    typo = jw >= sim["typo"]
+    k = sim["typo_edits"]
+    # Edit distance only where it can decide: lengths within k of each other, long enough, and
+    # (for one edit in names of 4+ letters) the same first or last letter, which one edit keeps.
+    can = ~typo & (np.minimum(length[a], length[b]) >= sim["typo_min_length"]) & (np.abs(length[a] - length[b]) <= k)
+    if k == 1 and sim["typo_min_length"] >= 4:
+        last = names.last_letter[form]
+        can &= (names.initial[a] == names.initial[b]) | (last[a] == last[b])
+    check = np.flatnonzero(can)
+    if len(check):
+        edits = cpdist(list(text[a[check]]), list(text[b[check]]), scorer=OSA.distance, score_cutoff=k,
+                       workers=-1)
+        typo[check] = np.asarray(edits) <= k
+    return jw, typo
+
+
+def _distinct_pairs(a: np.ndarray, b: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct pairs (``x``, ``y``) of codes ``a``, ``b`` (below ``size``), sorted, and
+    each pair's position among them.  When the codes in use are few enough, a table of every
+    combination marks those present (linear time); else a sort."""
+    present_a, present_b = np.zeros(size, dtype=bool), np.zeros(size, dtype=bool)
+    present_a[a], present_b[b] = True, True
+    used_a, used_b = np.flatnonzero(present_a), np.flatnonzero(present_b)
+    if len(used_a) * len(used_b) <= 1 << 26:  # int32 throughout: half the memory traffic
+        dense_a = (np.cumsum(present_a, dtype=np.int32) - 1) * np.int32(len(used_b))
+        dense_b = np.cumsum(present_b, dtype=np.int32) - 1
+        cell = dense_a[a] + dense_b[b]
+        seen = np.zeros(len(used_a) * len(used_b), dtype=bool)
+        seen[cell] = True
+        cells = np.flatnonzero(seen)
+        position = np.cumsum(seen, dtype=np.int32) - 1
+        return used_a[cells // len(used_b)], used_b[cells % len(used_b)], position[cell]
+    keys, inverse = _unique_inverse(a * np.int64(size) + b)
+    return keys // size, keys % size, inverse
+
+
+def name_levels(names: Names, a: np.ndarray, b: np.ndarray, role: str, sim: dict) -> np.ndarray:
+    """Comparison level of names ``a`` and ``b`` (codes in ``names``; -1 missing) as forenames
+    (``role='forename'``: the first forename decides, middle names are not compared) or
+    surnames (the whole surname); -1 where either is missing.  Each distinct pair of spellings
+    is worked out once."""
+    out = np.full(len(a), -1, dtype=np.int8)
+    ok = (a >= 0) & (b >= 0)
+    if not ok.any():
+        return out
+    every = bool(ok.all())
+    x, y, inverse = _distinct_pairs(a if every else a[ok], b if every else b[ok], len(names.words))
+    fn = role == "forename"
+    exact = names.whole[x] == names.whole[y]
+    if fn:
+        exact |= names.first[x] == names.first[y]
+        alias = names.alias_first[x] == names.alias_first[y]
+    else:
+        alias = names.alias_whole[x] == names.alias_whole[y]
+    jw, typo = _similarities(names, x, y, "whole", sim)
+    if fn:  # the first forename as well as the whole: "isabe lla" ~ "isabella", "thi lan" ~ "thi"
+        several = np.flatnonzero((names.first[x] != names.whole[x]) | (names.first[y] != names.whole[y]))
+        jw_first, typo_first = _similarities(names, x[several], y[several], "first", sim)
+        jw[several] = np.maximum(jw[several], jw_first)
+        typo[several] |= typo_first
+    shared = ((names.first[x] == names.first[y]) | (names.first[x] == names.last[y]) |
+              (names.last[x] == names.first[y]) | (names.last[x] == names.last[y]))
+    sx = names.sx_first if fn else names.sx_whole
+    similar = (sx[x] == sx[y]) | (jw >= sim["similar"])
+    conditions = [exact, alias, typo]
+    if fn:
+        one_letter = (names.first_len[x] == 1) | (names.first_len[y] == 1)
+        conditions.append(one_letter & (names.initial[x] == names.initial[y]))
+    conditions += [shared, similar]
+    levels = np.select(conditions, np.arange(len(conditions)), len(conditions)).astype(np.int8)
+    if every:
+        return levels[inverse]
+    out[ok] = levels[inverse]
     return out
+
+
+# --------------------------------------------------------------------------- dates of birth
+
+
+def dob_number(values: pd.Series) -> np.ndarray:
+    """A DOB as the integer ``yyyymmdd`` (-1 where missing).  Dates are taken as they are;
+    text in the form ``yyyy-mm-dd`` or ``yyyymmdd`` keeps its digits even when the date is
+    impossible (``1945-04-93``: a mistyped digit is still evidence, A85); other text is
+    missing."""
+    out = np.full(len(values), -1, dtype=np.int64)
+    if not len(values):
+        return out
+    if pd.api.types.is_datetime64_any_dtype(values):
+        d = pd.Series(values)
+        ok = d.notna().to_numpy()
+        out[ok] = (d.dt.year * 10000 + d.dt.month * 100 + d.dt.day).to_numpy()[ok]
+        return out
+    # Text: only these forms (a guess at the order of day and month could link the wrong person).
+    text = pd.Series(values).astype("string").str.strip()
+    digits = text.str.extract(r"^(\d{4})-?(\d{2})-?(\d{2})(?:$|[T ])")
+    ok = digits.notna().all(axis=1).to_numpy()
+    out[ok] = (digits[0] + digits[1] + digits[2]).to_numpy(dtype=object)[ok].astype(np.int64)
+    return out
+
+
+def dob_bcd(dob: np.ndarray) -> np.ndarray:
+    """``yyyymmdd`` integers as 8 binary-coded decimal digits (4 bits each) in a uint32, so
+    that digits compare with bit operations (missing dates give 0; callers mask them)."""
+    x = np.maximum(dob, 0)
+    out = np.zeros(len(x), dtype=np.uint32)
+    for place in range(8):  # a loop over the 8 digit places, not over dates
+        out |= ((x // 10 ** place) % 10).astype(np.uint32) << np.uint32(4 * place)
+    return out
+
+
+def dob_levels(a: np.ndarray, b: np.ndarray, bcd_a: np.ndarray | None = None,
+               bcd_b: np.ndarray | None = None) -> np.ndarray:
+    """Level of the DOB comparison of ``yyyymmdd`` integers: exact, day and month swapped, a
+    typo (one digit, or two adjacent digits transposed), the year off by 1 or 10 with the same
+    day and month, else different; -1 if either is missing (A10).  ``bcd_*``: the same dates
+    as :func:`dob_bcd` gives them, when the caller has them already."""
+    bcd_a = dob_bcd(a) if bcd_a is None else bcd_a
+    bcd_b = dob_bcd(b) if bcd_b is None else bcd_b
+    x = bcd_a ^ bcd_b
+    differs = (x | (x >> np.uint32(1)) | (x >> np.uint32(2)) | (x >> np.uint32(3))) & np.uint32(0x11111111)
+    n_diff = np.bitwise_count(differs)
+    levels = np.where(n_diff == 0, 0, np.where(n_diff == 1, 2, 4)).astype(np.int8)
+    two = np.flatnonzero(n_diff == 2)
+    if len(two):  # two adjacent digits transposed: the digits differ by the same bits, which are theirs
+        d = differs[two]
+        low = d & (~d + np.uint32(1))
+        shifted_x, shifted_a = x[two] // low, bcd_a[two] // low
+        z = shifted_x & np.uint32(0xF)
+        transposed = ((d == low * np.uint32(0x11)) & (((shifted_x >> np.uint32(4)) & np.uint32(0xF)) == z)
+                      & (((shifted_a ^ (shifted_a >> np.uint32(4))) & np.uint32(0xF)) == z))
+        levels[two[transposed]] = 2
+    # Day and month swapped needs the same year; the year off, the same day and month.
+    same_year, same_mmdd = (x >> np.uint32(16)) == 0, (x & np.uint32(0xFFFF)) == 0
+    rest = np.flatnonzero((levels == 4) & (same_year | same_mmdd))
+    if len(rest):
+        xa, xb = bcd_a[rest], bcd_b[rest]
+        byte = np.uint32(0xFF)
+        day_a, month_a, day_b, month_b = xa & byte, (xa >> np.uint32(8)) & byte, xb & byte, (xb >> np.uint32(8)) & byte
+        swapped = ((xa >> np.uint32(16)) == (xb >> np.uint32(16))) & (month_a == day_b) & (day_a == month_b)
+        year_gap = np.abs(a[rest] // 10000 - b[rest] // 10000)
+        year_off = ((xa & np.uint32(0xFFFF)) == (xb & np.uint32(0xFFFF))) & np.isin(year_gap, [1, 10])
+        levels[rest] = np.select([swapped, year_off], [1, 3], 4)
+    return np.where((a < 0) | (b < 0), -1, levels).astype(np.int8)
+
+
+# --------------------------------------------------------------------------- the two lists
+
+
+class Lists:
+    """Both person lists as integer codes, reduced to their distinct profiles (a person typed
+    the same way many times is compared once), in a canonical order."""
+
+    COLUMNS = ["fn", "sn", "dob", "pnc_id", "sex", "postcode"]
+
+    def __init__(self, left: pd.DataFrame, right: pd.DataFrame):
+        # Each distinct spelling is normalised and coded once, then spread back to the rows.
+        columns = (("fn", "forenames"), ("sn", "surname"))
+        spelt = {(side, f): pd.factorize(frame[c].astype("string"))
+                 for side, frame in (("left", left), ("right", right)) for f, c in columns}
+        norm = {key: normalise_name(pd.Series(uniques, dtype="string")).replace("", pd.NA)
+                for key, (_, uniques) in spelt.items()}
+        self.names = Names(list(norm.values()))
+        cols = {"left": {}, "right": {}}
+        for (side, f), (row_code, _) in spelt.items():
+            code = np.append(self.names.code(norm[side, f]), -1)  # row_code -1 (missing) takes the -1
+            cols[side][f] = code[row_code]
+        for side, frame in (("left", left), ("right", right)):
+            cols[side]["dob"] = dob_number(frame["date_of_birth"])
+        for col in _OPTIONAL:
+            values = [self._clean(frame, col) for frame in (left, right)]
+            vocab = _vocab(pd.concat(values, ignore_index=True))
+            cols["left"][col], cols["right"][col] = (_codes(v, vocab) for v in values)
+            if col == "postcode":
+                district = [v.str[:-3].replace("", pd.NA) for v in values]
+                dvocab = _vocab(pd.concat(district, ignore_index=True))
+                self.district = [_codes(v, dvocab) for v in district]
+        self.entity_names = _vocab(left["entity"])
+        entity = _codes(left["entity"].astype("string"), self.entity_names)
+        left_matrix = np.column_stack([entity] + [cols["left"][c] for c in self.COLUMNS])
+        right_matrix = np.column_stack([cols["right"][c] for c in self.COLUMNS])
+        # Sorted distinct rows: left by entity first, so one person's profiles are adjacent.
+        lu, self.left_profile = _unique_rows(left_matrix)
+        ru, self.right_profile = _unique_rows(right_matrix)
+        self.L = {"entity": lu[:, 0], **{c: lu[:, i + 1] for i, c in enumerate(self.COLUMNS)}}
+        self.R = {c: ru[:, i] for i, c in enumerate(self.COLUMNS)}
+        self.left_count = np.bincount(self.left_profile, minlength=len(lu))
+        self.right_count = np.bincount(self.right_profile, minlength=len(ru))
+        self.left_row = _first_row(self.left_profile, len(lu))
+        self.right_row = _first_row(self.right_profile, len(ru))
+        self.L["district"] = self.district[0][self.left_row] if len(lu) else np.zeros(0, np.int64)
+        self.L["bcd"], self.R["bcd"] = dob_bcd(self.L["dob"]), dob_bcd(self.R["dob"])
+        self.R["district"] = self.district[1][self.right_row] if len(ru) else np.zeros(0, np.int64)
+        self.n_entities = len(self.entity_names)
+
+    @staticmethod
+    def _clean(frame: pd.DataFrame, col: str) -> pd.Series:
+        values = frame[col] if col in frame else pd.Series(pd.NA, index=frame.index)
+        out = values.astype("string").str.upper().str.replace(r"\s+", "", regex=True).replace("", pd.NA)
+        return out.str[0] if col == "sex" else out
+
+
+def _first_row(profile: np.ndarray, n: int) -> np.ndarray:
+    """The first row of each profile."""
+    first = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first, profile, np.arange(len(profile), dtype=np.int64))
+    return first
 
 
 # --------------------------------------------------------------------------- blocking
 
 
-def _block_keys(f: pd.DataFrame, rule: str, crossed: bool = False) -> pd.Series:
-    """One blocking key per row for ``rule`` (fields joined by ``+``); missing if any part is.
-    ``crossed`` reads the forename as the surname and back (name order swapped)."""
-    swap = {"surname_sx": "fn_sx", "forename_sx": "sn_sx"} if crossed else {}
-    source = {"dob": "dob", "yob": "yob", "mmdd": "mmdd", "surname_sx": "sn_sx", "forename_sx": "fn_sx",
-              "forename_initial": "fn_initial", "pnc_id": "pnc_id", "postcode": "postcode"}
-    parts = []
-    for part in rule.split("+"):
-        col = swap.get(part, source[part])
-        parts.append(f["fn_first"].str[0] if col == "fn_initial" else f[col])
-    key = parts[0].astype("string")
-    for p in parts[1:]:
-        key = key + "|" + p.astype("string")
+def _block_key(lists: Lists, side: str, rule: str, crossed: bool = False) -> np.ndarray:
+    """One integer blocking key per profile of ``side`` for ``rule`` (-1 if any part is
+    missing); ``crossed`` reads the forename as the surname and back (name order swapped)."""
+    P = lists.L if side == "left" else lists.R
+    names = lists.names
+    fn, sn = (P["sn"], P["fn"]) if crossed else (P["fn"], P["sn"])
+    dob = P["dob"]
+
+    def part(name: str) -> tuple[np.ndarray, int]:
+        if name in _NAME_PARTS:
+            code = fn if name.startswith("forename") else sn
+            table = {"surname_sx": names.sx_whole, "forename_sx": names.sx_first,
+                     "forename_initial": names.initial, "surname_initial": names.initial}[name]
+            card = names.n_sx if name.endswith("_sx") else 26
+            return np.where(code >= 0, table[np.maximum(code, 0)] if len(table) else -1, -1), card
+        if name in ("dob", "yob", "mmdd"):
+            value = {"dob": dob, "yob": dob // 10000, "mmdd": dob % 10000}[name]
+            return np.where(dob >= 0, value, -1), 100_000_000 if name == "dob" else 10_000
+        return P[name], int(max(P[name].max(initial=0), lists.R[name].max(initial=0), lists.L[name].max(initial=0))) + 1
+
+    key = np.zeros(len(dob), dtype=np.int64)
+    bits = 0
+    for name in rule.split("+"):
+        value, card = part(name)
+        width = int(card).bit_length()
+        if bits + width > 62:
+            raise ValueError(f"blocking rule {rule!r} has too many parts")
+        key = np.where((key < 0) | (value < 0), -1, (key << width) | np.maximum(value, 0))
+        bits += width
     return key
 
 
-def candidate_pairs(left: pd.DataFrame, right: pd.DataFrame, rules: list[str], max_block: int) -> pd.DataFrame:
-    """Pairs (``r``, ``l``: positions in ``right`` and ``left``) sharing a key of any blocking
-    rule, in either name order; keys held by more than ``max_block`` left rows are skipped
-    (they would compare everyone with everyone).  Near-linear: each rule is one hash join."""
+def _join(lkey: np.ndarray, rkey: np.ndarray, max_rows: int, max_pairs: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (right profile, left profile) with equal keys; a key held by more than
+    ``max_rows`` left profiles, or that would make more than ``max_pairs`` pairs, is skipped."""
+    lpos = np.flatnonzero(lkey >= 0)
+    order = lpos[np.argsort(lkey[lpos], kind="stable")]
+    ukeys, start, count = np.unique(lkey[order], return_index=True, return_counts=True)
+    rpos = np.flatnonzero(rkey >= 0)
+    at = np.searchsorted(ukeys, rkey[rpos])
+    hit = at < len(ukeys)
+    hit[hit] = ukeys[at[hit]] == rkey[rpos[hit]]
+    rpos, at = rpos[hit], at[hit]
+    n_right = np.bincount(at, minlength=len(ukeys))
+    keep = (count <= max_rows) & (count * n_right <= max_pairs)
+    rpos, at = rpos[keep[at]], at[keep[at]]
+    n = count[at]
+    total = int(n.sum())
+    offset = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(n) - n, n)
+    return np.repeat(rpos, n), order[np.repeat(start[at], n) + offset]
+
+
+def candidate_pairs(lists: Lists, rules: list[str], max_rows: int, max_pairs: int) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate pairs (``r``, ``l``: right and left profiles) sharing a key of any blocking
+    rule, names also tried in swapped order; sorted by ``r`` then ``l``.  Each rule is one
+    sort and one search, so the work is near-linear in the pairs found."""
+    n_left = np.int64(max(len(lists.L["dob"]), 1))
     found = []
     for rule in rules:
-        lk = _block_keys(left, rule)
-        counts = lk.value_counts()
-        lk = lk.where(~lk.isin(counts.index[counts > max_block]))
-        lframe = pd.DataFrame({"key": lk.to_numpy(), "l": np.arange(len(left))}).dropna()
-        for crossed in (False, True) if "_sx" in rule else (False,):
-            rk = _block_keys(right, rule, crossed)
-            rframe = pd.DataFrame({"key": rk.to_numpy(), "r": np.arange(len(right))}).dropna()
-            found.append(rframe.merge(lframe, on="key")[["r", "l"]])
-    if not found:
-        return pd.DataFrame({"r": np.array([], dtype=np.int64), "l": np.array([], dtype=np.int64)})
-    pairs = pd.concat(found, ignore_index=True).astype(np.int64)
-    return pairs.drop_duplicates().sort_values(["r", "l"]).reset_index(drop=True)
+        lkey = _block_key(lists, "left", rule)
+        crossings = (False, True) if _NAME_PARTS & set(rule.split("+")) else (False,)
+        for crossed in crossings:
+            r, l_ = _join(lkey, _block_key(lists, "right", rule, crossed), max_rows, max_pairs)
+            found.append(r * n_left + l_)
+    pair = _distinct(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
+    return pair // n_left, pair % n_left
 
 
-# --------------------------------------------------------------------------- comparisons
-
-NAME_COLUMNS = ["fn", "fn_first", "fn_last", "fn_alias", "fn_sx", "sn", "sn_first", "sn_last", "sn_alias", "sn_sx"]
-_CROSS = {c: ("sn" + c[2:] if c.startswith("fn") else "fn" + c[2:]) for c in NAME_COLUMNS}
+# --------------------------------------------------------------------------- comparing pairs
 
 
-class _Vocab:
-    """Every name string of both lists as one integer code (missing: -1), so pairs compare
-    integers and each distinct pair of spellings is scored once."""
+class Compared:
+    """The comparison levels of pairs (``r``, ``l``): names in the same order and, for the
+    pairs ``crossed`` where that is weak, in swapped order (``fn_x``, ``sn_x``), and the other
+    fields; ``fn_value``/``sn_value`` are the left names and ``fn_record``/``sn_record`` the
+    right ones, for their term frequencies."""
 
-    def __init__(self, left: pd.DataFrame, right: pd.DataFrame):
-        values = pd.concat([left[c] for c in NAME_COLUMNS] + [right[c] for c in NAME_COLUMNS], ignore_index=True)
-        codes, words = pd.factorize(values.astype("string"))
-        k = len(NAME_COLUMNS)
-        self.left = dict(zip(NAME_COLUMNS, codes[: len(left) * k].reshape(k, len(left))))
-        self.right = dict(zip(NAME_COLUMNS, codes[len(left) * k:].reshape(k, len(right))))
-        self.words = np.asarray(words, dtype=object)
-        self.lengths = pd.Series(self.words, dtype="string").str.len().fillna(0).to_numpy(dtype=np.int64)
-        self.initials = pd.Series(self.words, dtype="string").str[0].to_numpy(dtype=object)
+    def __init__(self, lists: Lists | None, r: np.ndarray, l_: np.ndarray, sim: dict | None = None,
+                 cross: bool = True):
+        self.r, self.l = r, l_
+        if lists is None:
+            return
+        from concurrent.futures import ThreadPoolExecutor
 
-    def jaro_winkler(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """Jaro–Winkler similarity of codes ``a[i]``, ``b[i]`` (NaN where either is missing)."""
-        from rapidfuzz.distance import JaroWinkler
-        from rapidfuzz.process import cpdist
+        R, L, names = lists.R, lists.L, lists.names
+        # Independent comparisons run two at a time (numpy and rapidfuzz release the GIL); each
+        # writes its own array, so the result does not depend on the order they finish in.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            fn = pool.submit(name_levels, names, R["fn"][r], L["fn"][l_], "forename", sim)
+            sn = pool.submit(name_levels, names, R["sn"][r], L["sn"][l_], "surname", sim)
+            self.levels = {"fn": fn.result(), "sn": sn.result()}
+            dob = pool.submit(dob_levels, R["dob"][r], L["dob"][l_], R["bcd"][r], L["bcd"][l_])
+            # Swapped order can only help where the same order is not already exact or alias, and
+            # is read only where a swapped name shares its first letter or alias group (A83).
+            weak = np.flatnonzero((self.levels["fn"] > 1) | (self.levels["sn"] > 1) | (self.levels["fn"] < 0)
+                                  | (self.levels["sn"] < 0)) if cross else np.zeros(0, dtype=np.int64)
+            self.crossed = weak[_may_agree(names, R["sn"][r[weak]], L["fn"][l_[weak]])
+                                | _may_agree(names, R["fn"][r[weak]], L["sn"][l_[weak]])]
+            rw, lw = r[self.crossed], l_[self.crossed]
+            fn_x = pool.submit(name_levels, names, R["sn"][rw], L["fn"][lw], "forename", sim)
+            self.levels["sn_x"] = name_levels(names, R["fn"][rw], L["sn"][lw], "surname", sim)
+            self.levels["fn_x"], self.levels["dob"] = fn_x.result(), dob.result()
+        for field in ("pnc_id", "sex"):
+            self.levels[field] = _equal_levels(R[field][r], L[field][l_])
+        postcode = _equal_levels(R["postcode"][r], L["postcode"][l_])
+        district = _equal_levels(R["district"][r], L["district"][l_])
+        self.levels["postcode"] = np.where(postcode == 1, np.where(district == 0, 1, 2), postcode).astype(np.int8)
+        self.fn_value, self.sn_value = L["fn"][l_], L["sn"][l_]
+        self.fn_record, self.sn_record = R["fn"][r], R["sn"][r]
 
-        out = np.full(len(a), np.nan)
-        ok = (a >= 0) & (b >= 0)
-        if not ok.any():
-            return out
-        size = np.int64(len(self.words))
-        keys, inverse = np.unique(a[ok].astype(np.int64) * size + b[ok], return_inverse=True)
-        sims = cpdist(list(self.words[keys // size]), list(self.words[keys % size]),
-                      scorer=JaroWinkler.normalized_similarity, workers=1)
-        out[ok] = np.asarray(sims)[inverse]
+    def subset(self, rows: np.ndarray) -> Compared:
+        """The same comparisons for the pairs ``rows`` (sorted positions)."""
+        out = Compared(None, self.r[rows], self.l[rows])
+        out.levels = {k: v[rows] for k, v in self.levels.items() if k not in ("fn_x", "sn_x")}
+        at = np.searchsorted(rows, self.crossed)
+        keep = (at < len(rows)) & (rows[np.minimum(at, len(rows) - 1)] == self.crossed) if len(rows) else at < 0
+        out.crossed = at[keep]
+        out.levels["fn_x"], out.levels["sn_x"] = self.levels["fn_x"][keep], self.levels["sn_x"][keep]
+        out.fn_value, out.sn_value = self.fn_value[rows], self.sn_value[rows]
+        out.fn_record, out.sn_record = self.fn_record[rows], self.sn_record[rows]
         return out
 
-
-def _eq(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return (a >= 0) & (a == b)
-
-
-def _name_levels(R: dict, L: dict, vocab: _Vocab, sim: dict, part: str) -> np.ndarray:
-    """Level of the forename (``part='fn'``) or surname (``'sn'``) comparison; -1 if missing."""
-    first, last, whole = R[f"{part}_first"], R[f"{part}_last"], R[part]
-    lfirst, llast, lwhole = L[f"{part}_first"], L[f"{part}_last"], L[part]
-    key_r, key_l = (first, lfirst) if part == "fn" else (whole, lwhole)
-    jw = vocab.jaro_winkler(key_r, key_l)
-    shared = _eq(first, llast) | _eq(last, lfirst) | _eq(last, llast) | _eq(first, lfirst)
-    conditions = [_eq(key_r, key_l), _eq(R[f"{part}_alias"], L[f"{part}_alias"]), jw >= sim["typo"]]
-    if part == "fn":
-        short = (np.where(first >= 0, vocab.lengths[first], 0) == 1) | (np.where(lfirst >= 0, vocab.lengths[lfirst], 0) == 1)
-        same_initial = (first >= 0) & (lfirst >= 0) & (vocab.initials[np.maximum(first, 0)] ==
-                                                        vocab.initials[np.maximum(lfirst, 0)])
-        conditions.append(short & same_initial)
-    conditions += [shared, _eq(R[f"{part}_sx"], L[f"{part}_sx"]) | (jw >= sim["similar"])]
-    levels = np.select(conditions, np.arange(len(conditions)), len(conditions))
-    return np.where((key_r >= 0) & (key_l >= 0), levels, -1)
+    def name_levels_kept(self, pairs: np.ndarray, swapped: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Forename and surname levels of ``pairs`` in the order that was kept."""
+        fn, sn = self.levels["fn"][pairs].copy(), self.levels["sn"][pairs].copy()
+        sw = np.flatnonzero(swapped[pairs])
+        if len(sw):
+            at = np.searchsorted(self.crossed, pairs[sw])
+            fn[sw], sn[sw] = self.levels["fn_x"][at], self.levels["sn_x"][at]
+        return fn, sn
 
 
-def _digits(dob: pd.Series) -> np.ndarray:
-    """``yyyymmdd`` as an (n, 8) array of digits; -1 where missing."""
-    text = dob.fillna("00000000").to_numpy(dtype="S8")
-    arr = np.frombuffer(text.tobytes(), dtype=np.uint8).reshape(-1, 8).astype(np.int16) - 48
-    arr[dob.isna().to_numpy()] = -1
-    return arr
+def _may_agree(names: Names, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Names that share their first letter or alias group (both present)."""
+    ok = (a >= 0) & (b >= 0)
+    a, b = np.maximum(a, 0), np.maximum(b, 0)
+    if not len(names.words):
+        return ok
+    return ok & ((names.initial[a] == names.initial[b]) | (names.alias_first[a] == names.alias_first[b])
+                 | (names.alias_whole[a] == names.alias_whole[b]))
 
 
-def dob_levels(rd: np.ndarray, ld: np.ndarray) -> np.ndarray:
-    """Level of the DOB comparison of digit rows ``rd``, ``ld``: exact, day and month swapped,
-    a typo (one digit, or two adjacent digits transposed), the year off by 1 or 10 with the
-    same day and month, else different; -1 if either is missing."""
-    missing = (rd[:, 0] < 0) | (ld[:, 0] < 0)
-    diff = rd != ld
-    n_diff = diff.sum(axis=1)
-    adjacent = np.zeros(len(rd), dtype=bool)
-    for i in range(7):  # the 7 places two adjacent digits can swap (a loop over columns)
-        adjacent |= (n_diff == 2) & diff[:, i] & diff[:, i + 1] & (rd[:, i] == ld[:, i + 1]) & (rd[:, i + 1] == ld[:, i])
-    swapped = (rd[:, :4] == ld[:, :4]).all(axis=1) & (rd[:, 4:6] == ld[:, 6:8]).all(axis=1) & \
-        (rd[:, 6:8] == ld[:, 4:6]).all(axis=1)
-    year = (rd[:, :4] * np.array([1000, 100, 10, 1])).sum(axis=1) - (ld[:, :4] * np.array([1000, 100, 10, 1])).sum(axis=1)
-    year_off = (rd[:, 4:] == ld[:, 4:]).all(axis=1) & np.isin(np.abs(year), [1, 10])
-    levels = np.select([n_diff == 0, swapped, (n_diff == 1) | adjacent, year_off], [0, 1, 2, 3], 4)
-    return np.where(missing, -1, levels)
+def _equal_levels(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.where((a < 0) | (b < 0), -1, np.where(a == b, 0, 1)).astype(np.int8)
 
 
-def _simple_levels(rv: pd.Series, lv: pd.Series, rows_r: np.ndarray, rows_l: np.ndarray) -> np.ndarray:
-    codes, _ = pd.factorize(pd.concat([rv, lv], ignore_index=True).astype("string"))
-    a, b = codes[: len(rv)][rows_r], codes[len(rv):][rows_l]
-    return np.where((a < 0) | (b < 0), -1, np.where(a == b, 0, 1))
+# --------------------------------------------------------------------------- the model
 
 
-# --------------------------------------------------------------------------- the match weight
+class Model:
+    """m and u of each level, the term frequencies of names and the share ``pi`` of records
+    whose person is among the left list's people; ``weights`` turns levels into bits."""
+
+    def __init__(self, m: dict, u: dict, tf: dict, pi: float, s: dict):
+        self.m, self.u, self.tf, self.pi, self.s = m, u, tf, pi, s
+
+    def tables(self) -> dict:
+        """log2(m/u) per level of each field; index -1 (missing) is 0 bits."""
+        return {f: np.append(np.log2(self.m[f] / self.u[f]), 0.0) for f in FIELDS}
+
+    def weights(self, c: Compared) -> tuple[np.ndarray, np.ndarray]:
+        """Match weight (log2 Bayes factor) of each pair and whether its names read better
+        swapped; exact agreement on a name weighs by that name's frequency (A81)."""
+        W = self.tables()
+        tf_on = {"forename": self.s["tf_forename"], "surname": self.s["tf_surname"]}
+
+        def exact_bits(field: str, frequency_of: str) -> np.ndarray:
+            """Bits of exact agreement at ``field``'s level on each name of the vocabulary, the
+            name being as common as it is as a ``frequency_of`` (forename or surname)."""
+            return np.log2(self.m[field][0] / np.maximum(self.tf[frequency_of], self.s["tf_minimum"]))
+
+        def names(levels, person_names, record_names, crossed: bool):
+            w = np.zeros(len(levels[0]))
+            for field, level, person, record in zip(("forename", "surname"), levels, person_names, record_names):
+                bits = W[field][level]
+                if tf_on[field] and len(self.tf[field]):
+                    # Names read swapped agree on the record's surname as the person's forename (and back):
+                    # the name is as common as it is in the record's role, so a swapped profile of one
+                    # person never out-scores another person typed in the same order.
+                    role = {"forename": "surname", "surname": "forename"}[field] if crossed else field
+                    table = exact_bits(field, role)
+                    # A variant (alias, typo...) is never stronger evidence than agreeing on the record's
+                    # own name: else "Muhammad" would out-score "Mohammed" for a record "Mohammed" (A81).
+                    bits = np.where(level == 0, table[np.maximum(person, 0)],
+                                    np.where(level > 0, np.minimum(bits, table[np.maximum(record, 0)]), bits))
+                w += bits
+            return w
+
+        lv = c.levels
+        w = names((lv["fn"], lv["sn"]), (c.fn_value, c.sn_value), (c.fn_record, c.sn_record), False)
+        swapped = np.zeros(len(w), dtype=bool)
+        if len(c.crossed):
+            x = c.crossed
+            crossed = names((lv["fn_x"], lv["sn_x"]), (c.fn_value[x], c.sn_value[x]), (c.sn_record[x], c.fn_record[x]),
+                            True)
+            better = crossed > w[x]
+            swapped[x[better]] = True
+            w[x[better]] = crossed[better]
+        for field in ("dob", "pnc_id", "sex", "postcode"):
+            w += W[field][lv[field]]
+        return w, swapped
+
+
+def _config_mu(s: dict) -> tuple[dict, dict]:
+    m = {f: np.array([s["m_u"][f][lv][0] for lv in LEVELS[f]], dtype=float) for f in FIELDS}
+    u = {f: np.array([s["m_u"][f][lv][1] for lv in LEVELS[f]], dtype=float) for f in FIELDS}
+    return m, u
+
+
+def _level_counts(levels: np.ndarray, n_levels: int, weight: np.ndarray) -> np.ndarray:
+    ok = levels >= 0
+    return np.bincount(levels[ok].astype(np.int64), weights=weight[ok], minlength=n_levels)[:n_levels]
+
+
+def _shrink(counts: np.ndarray, prior: np.ndarray, strength: float) -> np.ndarray:
+    """Counts shrunk towards the prior proportions, worth ``strength`` observations."""
+    return (counts + strength * prior) / (counts.sum() + strength)
+
+
+def term_frequencies(lists: Lists) -> dict:
+    """The share of the left list's people with each forename (first word) and surname: the u
+    of exact agreement on that name, since a record's candidates are those people (A81).  Each
+    person counts once per spelling, however many rows they have."""
+    names = lists.names
+    out = {}
+    for field, col, form in (("forename", "fn", names.first), ("surname", "sn", names.whole)):
+        have = lists.L[col] >= 0
+        n_forms = int(form.max(initial=0)) + 1
+        person_form = _distinct(lists.L["entity"][have] * n_forms + form[lists.L[col][have]])
+        per_form = np.bincount(person_form % n_forms, minlength=n_forms) / max(lists.n_entities, 1)
+        out[field] = per_form[form] if len(form) else np.zeros(0)
+    return out
+
+
+def random_pair_counts(lists: Lists, s: dict) -> tuple[dict, float]:
+    """How many random pairs of a left and a right record fall in each level of each field
+    (all pairs when there are no more than ``u_sample_pairs``, else a seeded sample), and the
+    number of all pairs each sampled pair stands for.  These pairs include the few true
+    matches, which :func:`fit` takes out again to give u (A81)."""
+    est = s["estimation"]
+    n_r, n_l = len(lists.right_profile), len(lists.left_profile)
+    if n_r * n_l <= est["u_sample_pairs"]:
+        r = np.repeat(np.arange(len(lists.right_count)), len(lists.left_count))
+        l_ = np.tile(np.arange(len(lists.left_count)), len(lists.right_count))
+        weight, scale = (lists.right_count[r] * lists.left_count[l_]).astype(float), 1.0
+    else:  # rows in canonical (profile) order, so the sample does not depend on the input order
+        rng = np.random.default_rng(est["seed"])
+        rows_r = np.repeat(np.arange(len(lists.right_count)), lists.right_count)
+        rows_l = np.repeat(np.arange(len(lists.left_count)), lists.left_count)
+        r = rows_r[rng.integers(0, n_r, est["u_sample_pairs"])]
+        l_ = rows_l[rng.integers(0, n_l, est["u_sample_pairs"])]
+        weight, scale = np.ones(len(r)), n_r * n_l / est["u_sample_pairs"]
+    c = Compared(lists, r, l_, s["similarity"], cross=False)
+    keys = {"forename": "fn", "surname": "sn"}
+    return {f: _level_counts(c.levels[keys.get(f, f)], len(LEVELS[f]), weight) for f in FIELDS}, scale
+
+
+class _Segments:
+    """Pairs sorted by record then person: the boundaries of each (record, person) run and of
+    each record, for reductions without a Python loop."""
+
+    def __init__(self, r: np.ndarray, entity: np.ndarray):
+        n = len(r)
+        new_pe = np.ones(n, dtype=bool)
+        new_pe[1:] = (r[1:] != r[:-1]) | (entity[1:] != entity[:-1])
+        self.pe_start = np.flatnonzero(new_pe)
+        self.pe_r = r[self.pe_start]
+        new_r = np.ones(len(self.pe_start), dtype=bool)
+        new_r[1:] = self.pe_r[1:] != self.pe_r[:-1]
+        self.r_start = np.flatnonzero(new_r)
+        self.r = self.pe_r[self.r_start]
+        self.n = n
+        #: each pair's (record, person) run, and each run's record
+        self.run = np.repeat(np.arange(len(self.pe_start)), np.diff(np.append(self.pe_start, n)))
+        self.record = np.repeat(np.arange(len(self.r_start)), np.diff(np.append(self.r_start, len(self.pe_start))))
+
+    def best_pair(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per (record, person): the highest weight and its first pair (the person's profile
+        that reads best)."""
+        if not self.n:
+            return np.zeros(0), np.zeros(0, dtype=np.int64)
+        top = np.maximum.reduceat(w, self.pe_start)
+        idx = np.where(w == top[self.run], np.arange(self.n), self.n)
+        return top, np.minimum.reduceat(idx, self.pe_start)
+
+    def per_record(self, values: np.ndarray, op) -> np.ndarray:
+        return op.reduceat(values, self.r_start) if len(values) else np.zeros(0)
+
+
+def posteriors(w_pe: np.ndarray, seg: _Segments, pi: float, n_entities: int):
+    """Per (record, person) the probability that this person is the record's, and per record
+    the probability that it is one of them (A80): hypotheses "person k" (prior pi/N each,
+    Bayes factor 2^w_k against "none") and "none of the N" (prior 1 - pi)."""
+    if not len(w_pe):
+        return np.zeros(0), np.zeros(0)
+    top = seg.per_record(w_pe, np.maximum)
+    k = seg.record
+    shifted = np.exp2(w_pe - top[k])
+    total = seg.per_record(shifted, np.add)  # sum of Bayes factors / 2^top
+    log_prior = np.log2(pi / max(n_entities, 1))
+    none = np.log2(1 - pi) if pi < 1 else -np.inf
+    scale = np.maximum(log_prior + top + np.log2(total), none)  # log2 of the larger term, for stability
+    denom = np.exp2(log_prior + top + np.log2(total) - scale) + np.exp2(none - scale)
+    p_person = np.exp2(log_prior + w_pe - scale[k]) / denom[k]
+    p_any = np.exp2(log_prior + top + np.log2(total) - scale) / denom
+    return p_person, p_any
+
+
+def fit(lists: Lists, c: Compared, entity: np.ndarray, s: dict, random_counts: tuple | None = None
+        ) -> tuple[Model, dict]:
+    """The model: u from random pairs less the pairs EM takes for matches, and term
+    frequencies; m and ``pi`` by EM over the candidates of (a sample of) the records, each a
+    mixture of "person k" and "none" (A80–A82).  Deterministic: a fixed start (the config's
+    m and u, pi = 1/2) and a fixed sample seed."""
+    est = s["estimation"]
+    m_prior, u_prior = _config_mu(s)
+    model = Model({f: v.copy() for f, v in m_prior.items()}, {f: v.copy() for f, v in u_prior.items()},
+                  term_frequencies(lists), 0.5 if s["prior"] == "auto" else float(s["prior"]), s)
+    if random_counts is None:
+        random_counts = random_pair_counts(lists, s) if est["estimate_u"] else ({}, 1.0)
+    random_counts, scale = random_counts
+
+    def set_u(matched: dict) -> None:
+        """u: the random pairs' levels less the matches among them (``matched``: the levels of
+        all records' matches as EM has them, scaled to the sample), shrunk to the config."""
+        for f, counts in random_counts.items():
+            model.u[f] = _shrink(np.maximum(counts - matched.get(f, 0.0) / scale, 0.0), u_prior[f],
+                                 est["u_prior_pairs"])
+
+    set_u({})
+    info = {"em_iterations": 0, "em_records": 0}
+    if not est["estimate_m"] and s["prior"] != "auto":
+        return model, info
+    n_profiles = len(lists.right_count)
+    chosen = np.arange(n_profiles)
+    if n_profiles > est["max_records"]:
+        chosen = np.sort(np.random.default_rng(est["seed"]).choice(n_profiles, est["max_records"], replace=False))
+    in_sample = np.zeros(n_profiles, dtype=bool)
+    in_sample[chosen] = True
+    rows = np.flatnonzero(in_sample[c.r])
+    sub = c.subset(rows)
+    seg = _Segments(sub.r, entity[rows])
+    records = float(lists.right_count[chosen].sum())
+    to_all = len(lists.right_profile) / max(records, 1.0)  # from the EM sample to every record
+    info["em_records"] = int(records)
+    for it in range(est["max_iterations"]):
+        w, swapped = model.weights(sub)
+        w_pe, best = seg.best_pair(w)
+        p_person, p_any = posteriors(w_pe, seg, model.pi, lists.n_entities)
+        resp = p_person * lists.right_count[seg.pe_r]
+        old = np.concatenate([model.m[f] for f in FIELDS] + [model.u[f] for f in FIELDS] + [[model.pi]])
+        if s["prior"] == "auto":  # Beta(1, 1) prior on pi
+            model.pi = (float((p_any * lists.right_count[seg.r]).sum()) + 1) / (records + 2)
+        fn, sn = sub.name_levels_kept(best, swapped)
+        kept = {"forename": fn, "surname": sn, **{f: sub.levels[f][best] for f in ("dob", "pnc_id", "sex", "postcode")}}
+        matched = {f: _level_counts(kept[f], len(LEVELS[f]), resp) for f in FIELDS}
+        if est["estimate_m"]:
+            model.m = {f: _shrink(matched[f], m_prior[f], est["m_prior_pairs"]) for f in FIELDS}
+        set_u({f: v * to_all for f, v in matched.items()})
+        info["em_iterations"] = it + 1
+        new = np.concatenate([model.m[f] for f in FIELDS] + [model.u[f] for f in FIELDS] + [[model.pi]])
+        if np.abs(new - old).max() < est["tolerance"]:
+            break
+    return model, info
+
+
+# --------------------------------------------------------------------------- settings
 
 
 def settings_from(rc: dict) -> dict:
     """The linkage settings of a ``reconcile:`` config block (thresholds at the top level,
-    the model under ``linkage:``), with the weights of each level worked out."""
+    the model under ``linkage:``)."""
     lk = rc["linkage"]
-    weights = {}
-    for field, levels in LEVELS.items():
-        m_u = lk["m_u"][field]
-        # Level -1 (a value missing on either side) indexes the appended 0: no evidence.
-        weights[field] = np.array([np.log2(m_u[lv][0] / m_u[lv][1]) for lv in levels] + [0.0])
     return {"threshold": float(rc["link_threshold"]), "margin": float(rc["link_margin"]),
             "review": float(rc["review_threshold"]), "prior": lk["prior"], "blocking": list(lk["blocking"]),
-            "max_block": int(lk["max_block_size"]), "similarity": dict(lk["similarity"]),
-            "tf_surname": bool(lk["tf_adjust_surname"]), "tf_minimum": float(lk["tf_minimum"]),
-            "m_exact_surname": float(lk["m_u"]["surname"]["exact"][0]), "weights": weights}
-
-
-def _prior_weight(prior, n_entities: int) -> float:
-    """log2 prior odds that a record and a candidate person are the same: ``auto`` takes one
-    true match among the candidate people."""
-    p = 1.0 / max(n_entities, 2) if prior == "auto" else float(prior)
-    return float(np.log2(p / (1 - p)))
-
-
-def _surname_weight(levels: np.ndarray, code: np.ndarray, tf: np.ndarray, s: dict) -> np.ndarray:
-    """Surname weights; exact agreement on a common surname counts for less (TF adjustment:
-    u of that surname is its frequency in the two lists, not the average)."""
-    w = s["weights"]["surname"][levels]
-    if s["tf_surname"]:
-        u = np.maximum(tf[np.maximum(code, 0)], s["tf_minimum"])
-        w = np.where(levels == 0, np.log2(s["m_exact_surname"] / u), w)
-    return w
-
-
-def score_pairs(left: pd.DataFrame, right: pd.DataFrame, pairs: pd.DataFrame, s: dict) -> pd.DataFrame:
-    """The match weight of each candidate pair and the level of every field, the names
-    compared in both orders (the better order kept)."""
-    vocab = _Vocab(left, right)
-    r, l_ = pairs["r"].to_numpy(), pairs["l"].to_numpy()
-    L = {c: vocab.left[c][l_] for c in NAME_COLUMNS}
-    codes_sn = np.concatenate([vocab.left["sn"], vocab.right["sn"]])
-    tf = np.bincount(codes_sn[codes_sn >= 0], minlength=len(vocab.words)) / max(int((codes_sn >= 0).sum()), 1)
-    orient = []
-    for crossed in (False, True):
-        R = {c: vocab.right[_CROSS[c] if crossed else c][r] for c in NAME_COLUMNS}
-        fn = _name_levels(R, L, vocab, s["similarity"], "fn")
-        sn = _name_levels(R, L, vocab, s["similarity"], "sn")
-        orient.append((fn, sn, s["weights"]["forename"][fn] + _surname_weight(sn, L["sn"], tf, s)))
-    crossed = orient[1][2] > orient[0][2]
-    out = pd.DataFrame({"r": r, "l": l_, "name_order": np.where(crossed, "swapped", "same")})
-    out["forename"] = np.where(crossed, orient[1][0], orient[0][0])
-    out["surname"] = np.where(crossed, orient[1][1], orient[0][1])
-    weight = np.where(crossed, orient[1][2], orient[0][2])
-    out["dob"] = dob_levels(_digits(right["dob"])[r], _digits(left["dob"])[l_])
-    for field in ("pnc_id", "sex", "postcode"):
-        out[field] = _simple_levels(right[field], left[field], r, l_)
-    district = _simple_levels(right["district"], left["district"], r, l_)
-    out["postcode"] = np.where((out["postcode"] == 1) & (district == 0), 1, np.where(out["postcode"] == 1, 2,
-                                                                                         out["postcode"]))
-    for field in ("dob", "pnc_id", "sex", "postcode"):
-        weight = weight + s["weights"][field][out[field].to_numpy()]
-    out["match_weight"] = weight
-    return out
+            "max_block": int(lk["max_block_size"]), "max_block_pairs": int(lk["max_block_pairs"]),
+            "similarity": dict(lk["similarity"]), "tf_surname": bool(lk["tf_adjust_surname"]),
+            "tf_forename": bool(lk["tf_adjust_forename"]), "tf_minimum": float(lk["tf_minimum"]),
+            "estimation": dict(lk["estimation"]), "m_u": lk["m_u"]}
 
 
 def probability(weight) -> np.ndarray:
@@ -312,38 +804,6 @@ def evidence(levels: pd.DataFrame) -> pd.Series:
 
 
 # --------------------------------------------------------------------------- decisions
-
-
-def _ranked(cands: pd.DataFrame, unit: str) -> pd.DataFrame:
-    """Each unit's candidate people, best first (ties broken by the entity, then the row,
-    so the order never depends on the input order)."""
-    per = cands.sort_values([unit, "match_weight", "entity", "l"], ascending=[True, False, True, True])
-    per = per.drop_duplicates([unit, "entity"])
-    return per.assign(rank=per.groupby(unit).cumcount())
-
-
-def decide(cands: pd.DataFrame, unit: str, s: dict) -> pd.DataFrame:
-    """Per unit: the best candidate, its probability and evidence, the runner-up, and the
-    status: ``linked`` (above the threshold and clear of the runner-up by the margin, A11),
-    ``ambiguous`` (above the threshold, not clear) or ``no_match``; ``review`` marks the
-    uncertain band (and the ambiguous) for a clerical decision."""
-    per = _ranked(cands, unit)
-    top = per.loc[per["rank"] == 0].set_index(unit)
-    second = per.loc[per["rank"] == 1].set_index(unit).reindex(top.index)
-    out = top[["entity", "l", "match_weight", "name_order", *FIELDS]].copy()
-    out["link_score"] = probability(top["match_weight"])
-    out["runner_up"] = probability(second["match_weight"]).round(12)
-    out["runner_up"] = out["runner_up"].fillna(0.0)
-    out["runner_up_weight"] = second["match_weight"]
-    out["runner_up_id"] = second["entity"]
-    gap = top["match_weight"] - second["match_weight"].fillna(-np.inf)
-    above = out["link_score"] >= s["threshold"]
-    out["link_status"] = np.select([above & (gap >= s["margin"]), above], ["linked", "ambiguous"], "no_match")
-    out["review"] = (out["link_status"] == "ambiguous") | (
-        (out["link_score"] >= s["review"]) & (out["link_score"] < s["threshold"]))
-    out["evidence"] = evidence(out)
-    out = out.rename(columns={"entity": "candidate", **{f: f"{f}_level" for f in FIELDS}})
-    return out.rename_axis(unit).reset_index()
 
 
 def apply_decisions(result: pd.DataFrame, decisions: pd.DataFrame | None) -> pd.DataFrame:
@@ -367,38 +827,96 @@ def apply_decisions(result: pd.DataFrame, decisions: pd.DataFrame | None) -> pd.
     return out
 
 
-# --------------------------------------------------------------------------- linking two lists
-
-PROFILE = [*NAME_COLUMNS, "dob", "yob", "mmdd", "pnc_id", "sex", "postcode", "district"]
 RECORD_COLUMNS = ["rec", "pnc_id", "link_score", "runner_up", "link_status", "link_basis", "review", "match_weight",
                   "runner_up_weight", "runner_up_id", "candidate", "evidence", "name_order",
                   *[f"{f}_level" for f in FIELDS]]
 
 
-def _profiles(f: pd.DataFrame, extra: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
-    """The distinct comparison profiles of a list (a person typed the same way many times is
-    compared once) and each row's profile number."""
-    key = f[PROFILE + extra].astype("string").fillna("\x00")
-    profile = key.groupby(PROFILE + extra, sort=True).ngroup().to_numpy()
-    first = pd.Series(np.arange(len(f))).groupby(profile).min()
-    unique = f.iloc[first.to_numpy()].reset_index(drop=True).assign(row=first.to_numpy())
-    return unique, profile
+def _pair_levels(c: Compared, pair: np.ndarray, swapped: np.ndarray) -> dict:
+    """Each field's level for the chosen pairs, names in the order that was kept."""
+    fn, sn = c.name_levels_kept(pair, swapped)
+    out = {"forename": fn, "surname": sn} | {f: c.levels[f][pair] for f in ("dob", "pnc_id", "sex", "postcode")}
+    return out | {"name_order": np.where(swapped[pair], "swapped", "same")}
+
+
+def _top_two(w_pe: np.ndarray, seg: _Segments) -> tuple[np.ndarray, np.ndarray]:
+    """Per record, the (record, person) runs of the best and the second-best person (-1 if
+    none); ties go to the lower person code, never to the input order."""
+    n = len(w_pe)
+    if not n:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    k = seg.record
+    index = np.arange(n)
+    top = seg.per_record(w_pe, np.maximum)
+    first = np.minimum.reduceat(np.where(w_pe == top[k], index, n), seg.r_start)
+    rest = w_pe.copy()
+    rest[first] = -np.inf
+    runner = seg.per_record(rest, np.maximum)
+    second = np.minimum.reduceat(np.where((rest == runner[k]) & (rest > -np.inf), index, n), seg.r_start)
+    return first, np.where(second < n, second, -1)
+
+
+def decide(lists: Lists, c: Compared, s: dict, model: Model, seg: _Segments) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per right profile: the best person, its probability and evidence, the runner-up, and
+    the status: ``linked`` (probability >= threshold and clear of the runner-up by the margin,
+    A11), ``ambiguous`` (the record is one of the candidates with probability >= threshold,
+    but no single one is clear) or ``no_match``; ``review`` marks the uncertain band (and the
+    ambiguous) for a clerical decision.  Also the best two candidates of every profile."""
+    entity = lists.L["entity"][c.l]
+    w, swapped = model.weights(c)
+    w_pe, best = seg.best_pair(w)
+    p_person, p_any = posteriors(w_pe, seg, model.pi, lists.n_entities)
+    first, second = _top_two(w_pe, seg)
+    pe = np.concatenate([first, second[second >= 0]])
+    ranked = pd.DataFrame({"profile": seg.pe_r[pe], "rank": np.repeat([0, 1], [len(first), int((second >= 0).sum())]),
+                           "entity_code": entity[best[pe]], "weight": w_pe[pe], "score": p_person[pe],
+                           "pair": best[pe]}).sort_values(["profile", "rank"], ignore_index=True)
+    top = ranked.loc[ranked["rank"] == 0].set_index("profile")
+    second = ranked.loc[ranked["rank"] == 1].set_index("profile").reindex(top.index)
+    levels = _pair_levels(c, top["pair"].to_numpy(), swapped)
+    out = pd.DataFrame({"profile": top.index.to_numpy(),
+                        "candidate": lists.entity_names[top["entity_code"].to_numpy()],
+                        "l": c.l[top["pair"].to_numpy()], "match_weight": top["weight"].to_numpy(),
+                        "link_score": top["score"].to_numpy(), **levels})
+    out["runner_up"] = second["score"].fillna(0.0).to_numpy()
+    out["runner_up_weight"] = second["weight"].to_numpy()
+    runner_code = second["entity_code"].to_numpy()
+    out["runner_up_id"] = np.where(np.isnan(runner_code), None,
+                                   lists.entity_names[np.nan_to_num(runner_code).astype(np.int64)])
+    any_person = pd.Series(p_any, index=seg.r).reindex(out["profile"]).to_numpy()
+    gap = out["match_weight"] - out["runner_up_weight"].fillna(-np.inf)
+    above = out["link_score"] >= s["threshold"]
+    clear = above & (gap >= s["margin"])
+    out["link_status"] = np.select([clear, above | (any_person >= s["threshold"])], ["linked", "ambiguous"],
+                                   "no_match")
+    out["review"] = (out["link_status"] == "ambiguous") | (
+        (out["link_score"] >= s["review"]) & (out["link_status"] != "linked"))
+    out["evidence"] = evidence(out)
+    out = out.rename(columns={f: f"{f}_level" for f in FIELDS})
+    pairs = ranked.assign(l=c.l[ranked["pair"].to_numpy()], entity=lists.entity_names[ranked["entity_code"].to_numpy()],
+                          match_weight=ranked["weight"].to_numpy(),
+                          **_pair_levels(c, ranked["pair"].to_numpy(), swapped))
+    return out, pairs
 
 
 def link(left: pd.DataFrame, right: pd.DataFrame, s: dict, decisions: pd.DataFrame | None = None):
     """Link each ``right`` record (``rec``) to an ``entity`` of ``left``.  Returns one row per
-    record (:data:`RECORD_COLUMNS`) and the scored candidates of the records marked for review
-    (the best two per record, ``l_row``/``r_row`` their rows in ``left``/``right``)."""
-    lf = features(left).assign(entity=left["entity"].astype("string").to_numpy())
-    rf = features(right)
-    lu, _ = _profiles(lf, ["entity"])
-    ru, r_profile = _profiles(rf, [])
-    pairs = candidate_pairs(lu, ru, s["blocking"], s["max_block"])
-    scored = score_pairs(lu, ru, pairs, s)
-    scored["match_weight"] += _prior_weight(s["prior"], lu["entity"].nunique())
-    scored["entity"] = lu["entity"].to_numpy()[scored["l"].to_numpy()]
-    per_profile = decide(scored.rename(columns={"r": "profile"}), "profile", s)
-    recs = pd.DataFrame({"rec": right["rec"].to_numpy(), "profile": r_profile, "r_row": np.arange(len(right))})
+    record (:data:`RECORD_COLUMNS`, and ``r_row``) and the scored candidates of the records
+    marked for review (the best two per record, ``l_row``/``r_row`` their rows in
+    ``left``/``right``).  The fitted model (pi, m, u, the expected number of records whose
+    person is on the list) is in ``records.attrs["linkage_model"]``."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    lists = Lists(left, right)
+    with ThreadPoolExecutor(max_workers=1) as pool:  # random pairs for u, beside the candidates
+        sample = pool.submit(random_pair_counts, lists, s) if s["estimation"]["estimate_u"] else None
+        r, l_ = candidate_pairs(lists, s["blocking"], s["max_block"], s["max_block_pairs"])
+        c = Compared(lists, r, l_, s["similarity"])
+        random_counts = sample.result() if sample is not None else ({}, 1.0)
+    model, info = fit(lists, c, lists.L["entity"][l_], s, random_counts)
+    per_profile, ranked = decide(lists, c, s, model, _Segments(r, lists.L["entity"][l_]))
+    recs = pd.DataFrame({"rec": right["rec"].to_numpy(), "profile": lists.right_profile,
+                         "r_row": np.arange(len(right))})
     out = recs.merge(per_profile, on="profile", how="left")
     out["link_score"] = out["link_score"].fillna(0.0)
     out["runner_up"] = out["runner_up"].fillna(0.0)
@@ -406,12 +924,16 @@ def link(left: pd.DataFrame, right: pd.DataFrame, s: dict, decisions: pd.DataFra
     out["review"] = out["review"].fillna(False).astype(bool)
     out = apply_decisions(out, decisions)
     out["pnc_id"] = out["candidate"].where(out["link_status"] == "linked")
-    ranked = _ranked(scored.rename(columns={"r": "profile"}), "profile")
-    ranked = ranked.loc[(ranked["rank"] < 2) & (probability(ranked["match_weight"]) >= s["review"])]
+    ranked = ranked.loc[ranked["score"] >= s["review"]]
     review = out.loc[out["review"], ["rec", "profile", "r_row"]].merge(ranked, on="profile")
-    review = review.assign(l_row=lu["row"].to_numpy()[review["l"].to_numpy()], score=probability(review["match_weight"]),
-                           evidence=evidence(review))
-    return out[RECORD_COLUMNS + ["r_row"]], review.sort_values(["rec", "rank"]).reset_index(drop=True)
+    review = review.assign(l_row=lists.left_row[review["l"].to_numpy()], evidence=evidence(review))
+    records = out[RECORD_COLUMNS + ["r_row"]]
+    records.attrs["linkage_model"] = {
+        "pi": model.pi, "em_iterations": info["em_iterations"], "em_records": info["em_records"],
+        "expected_matches": float(model.pi * len(right)), "candidate_pairs": len(r),
+        "m": {f: dict(zip(LEVELS[f], model.m[f].round(6).tolist())) for f in FIELDS},
+        "u": {f: dict(zip(LEVELS[f], model.u[f].round(9).tolist())) for f in FIELDS}}
+    return records, review.sort_values(["rec", "rank"]).reset_index(drop=True)
 
 
 def review_table(review: pd.DataFrame, left: pd.DataFrame, right: pd.DataFrame) -> pd.DataFrame:

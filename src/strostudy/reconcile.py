@@ -285,73 +285,150 @@ def _records(ing: Ingested, ep: pd.DataFrame, orders: pd.DataFrame, links: pd.Da
     offences = pd.concat([pnc_off, pnd_off, ro_off], ignore_index=True)
     records = pd.concat([ro_rec.assign(source="rocu"), pnc_rec.assign(source="pnc"), pnd_rec.assign(source="pnd")],
                         ignore_index=True)
-    records["group"] = records["rec"].map(_record_groups(offences, weights))
+    principal = _principal_offences(offences, weights)
+    records["group"] = records["rec"].map(principal["_group"])
+    records["principal"] = records["rec"].map(principal["_code"])
     return records, offences, quarantine, pnd
 
 
-def _record_groups(offences: pd.DataFrame, weights: pd.DataFrame) -> pd.Series:
-    """Each record's offence group (A8): its most harmful known offence's Home Office group
-    in the harm index, by record; missing where no offence of the record has one."""
+#: The offence group of a record whose principal offence the index knows but puts in no Home
+#: Office group (A50).
+NO_GROUP = "(no Home Office group)"
+
+
+def _principal_offences(offences: pd.DataFrame, weights: pd.DataFrame) -> pd.DataFrame:
+    """Each record's principal offence (the most harmful known to the index), by record:
+    ``_code`` and ``_group``, its Home Office group (A8): :data:`NO_GROUP` where the index knows
+    the offence but gives it no group, missing where the index does not know it.  Only the
+    principal counts, as ROCU and PND hold only the principal: a PNC record's secondary
+    offences must not make it look like another arrest."""
     code = offences["cjs_code"].astype("string").str.strip().str.upper()
     scores = weights.dropna(subset=["cjs_code", "score"]).groupby("cjs_code")["score"].max()
     ranked = offences.assign(_group=offence_groups(offences["cjs_code"], offences["ho_class"], weights),
                              _score=code.map(scores).fillna(-1), _code=code.fillna(""))
-    ranked = ranked.dropna(subset=["_group"]).sort_values(["rec", "_score", "_code"], ascending=[True, False, True])
-    return ranked.drop_duplicates("rec").set_index("rec")["_group"]
+    ranked = ranked.sort_values(["rec", "_score", "_code"], ascending=[True, False, True])
+    principal = ranked.drop_duplicates("rec").set_index("rec")[["_code", "_group", "_score"]]
+    # An offence the index knows but puts in no group (the Modern Slavery Act codes) is a group
+    # of its own; only an offence the index does not know matches any group.
+    no_group = principal["_group"].isna() & (principal["_score"] >= 0)
+    principal["_group"] = principal["_group"].astype(object).where(~no_group, NO_GROUP)
+    return principal[["_code", "_group"]]
 
 
-def merge_records(records: pd.DataFrame, precedence: list[str], tolerance_days: int) -> pd.DataFrame:
-    """Merge arrest records of the same person within ``tolerance_days`` and of a compatible
-    offence (the same Home Office offence group, or either unknown) into events (A8).
+def merge_records(records: pd.DataFrame, precedence: list[str], window_days: int) -> pd.DataFrame:
+    """Group arrest records of several systems into events (A8, A50).
 
-    Sources are merged in precedence order: the first source's records are events; each later
-    source's records join the nearest event (``merge_asof``, by person and group) or
-    become new events.  Returns ``records`` with ``event_id``.
+    Records are matched jointly across all systems: two groups of records (each record starts
+    as its own group) become one event when they are of the same person, hold no two records
+    of one system, all their dates lie within ``window_days`` of each other, and their offence
+    groups agree (or one is unknown).  So a record of one system matches at most one record of
+    each other system, and two records of one system are never one arrest (ingest has already
+    set aside exact duplicate rows).  Pairs whose offence groups agree come before pairs where
+    one is unknown; then pairs whose principal offences have the same code (two arrests of a
+    person close together are told apart by what they were for); then the nearest pair; then
+    the earlier records.  Last, records of the **same day** still unmatched become one arrest
+    even where their offence groups differ: systems disagree on an arrest's offences (for
+    example when a PNC offence row was quarantined) more often than a person is arrested twice
+    in a day for different things and each arrest is missed by the other system.  Which
+    record's date and offences the event takes is decided by precedence afterwards (A6, A17,
+    A51).  Returns ``records`` with ``event_id``.
     """
-    tol = pd.Timedelta(days=tolerance_days)
-    records = records.assign(event_id=pd.Series(pd.NA, index=records.index, dtype="string"),
-                             cat=records["group"].fillna("?").astype(str),
+    rank = {s: i for i, s in enumerate(precedence)}
+    records = records.assign(cat=records["group"].fillna("?").astype(str),
                              date=pd.to_datetime(records["date"]).astype("datetime64[ns]"),
-                             subject_id=records["subject_id"].astype(str))
-    events = pd.DataFrame({"event_id": pd.Series(dtype=str), "subject_id": pd.Series(dtype=str),
-                           "date": pd.Series(dtype="datetime64[ns]"), "cat": pd.Series(dtype=str)})
-    for source in precedence:
-        batch = records.loc[records["source"] == source].sort_values(["date", "rec"]).drop(columns="event_id")
-        if batch.empty:
-            continue
-        matched = pd.Series(pd.NA, index=batch.index, dtype="string")
-        if not events.empty:
-            ev = events.sort_values("date")
-            known = batch["cat"] != "?"
-            if known.any():
-                m = pd.merge_asof(batch.loc[known].reset_index(), ev.loc[ev["cat"] != "?"], on="date",
-                                  by=["subject_id", "cat"], direction="nearest", tolerance=tol)
-                matched[m["index"].to_numpy()] = m["event_id"].to_numpy()
-            loose = matched.isna()
-            if loose.any():
-                # A record or event of unknown group may still be the same arrest.
-                cand = pd.merge_asof(batch.loc[loose].reset_index().drop(columns="cat"),
-                                     ev.rename(columns={"cat": "ev_cat"}), on="date", by="subject_id",
-                                     direction="nearest", tolerance=tol)
-                ok = cand["event_id"].notna() & ((cand["ev_cat"] == "?") | (batch.loc[loose, "cat"].to_numpy() == "?"))
-                matched[cand.loc[ok, "index"].to_numpy()] = cand.loc[ok, "event_id"].to_numpy()
-        new = matched.isna()
-        new_ids = np.char.add("E", np.arange(len(events), len(events) + int(new.sum())).astype(str))
-        matched[new] = new_ids
-        records.loc[batch.index, "event_id"] = matched.to_numpy()
-        events = pd.concat([events, batch.loc[new, ["subject_id", "date", "cat"]].assign(event_id=new_ids)],
-                           ignore_index=True)
-    # Final ids follow (subject, date, first record), so they do not depend on merge order.
-    first_rec = records.groupby("event_id")["rec"].min()
-    order = events.assign(rec=events["event_id"].map(first_rec)).sort_values(["subject_id", "date", "rec"])
-    width = len(str(len(order)))
-    final = pd.Series(np.char.add("E", np.char.zfill(np.arange(1, len(order) + 1).astype(str), width)),
-                      index=order["event_id"].to_numpy())
-    return records.assign(event_id=records["event_id"].map(final))
+                             subject_id=records["subject_id"].astype(str),
+                             _rank=records["source"].map(rank).astype(int))
+    order = records.sort_values(["subject_id", "date", "_rank", "rec"], kind="stable")
+    group = _match_across_systems(order, int(window_days))
+    order = order.assign(_group=group)
+    # An event's date is its top-precedence record's (A6); final ids follow (subject, that
+    # date, first record), so they do not depend on how the records were grouped.
+    top = order.sort_values(["_group", "_rank", "date", "rec"], kind="stable").drop_duplicates("_group")
+    first_rec = order.groupby("_group")["rec"].min()
+    top = top.assign(first=top["_group"].map(first_rec)).sort_values(["subject_id", "date", "first"], kind="stable")
+    width = len(str(len(top)))
+    final = pd.Series(np.char.add("E", np.char.zfill(np.arange(1, len(top) + 1).astype(str), width)),
+                      index=top["_group"].to_numpy())
+    event_id = pd.Series(final.reindex(group).to_numpy(), index=order.index).reindex(records.index)
+    return records.drop(columns="_rank").assign(event_id=event_id.astype("string"))
 
 
-def build_events(records: pd.DataFrame, offences: pd.DataFrame, precedence: list[str], tolerance: int):
-    merged = merge_records(records, precedence, tolerance)
+def _match_across_systems(records: pd.DataFrame, window_days: int) -> np.ndarray:
+    """The event group of each record (``records`` in row order): agglomeration of candidate
+    pairs, in the order of :func:`_candidate_pairs`, under the rules of :func:`merge_records`.
+
+    Done in rounds: each group takes its first allowed neighbour, and pairs of groups that
+    chose each other merge, until no allowed pair is left.  A pair that is not allowed never
+    becomes allowed (groups only grow), so it is dropped for good."""
+    n = len(records)
+    pairs = _candidate_pairs(records, window_days)
+    group = np.arange(n)
+    sources = (1 << records["_rank"].to_numpy()).astype(np.int64)
+    lo = records["date"].to_numpy().astype("datetime64[D]").astype(np.int64)
+    hi = lo.copy()
+    cat = records["cat"].to_numpy().astype(object)
+    a, b, same_day = pairs["a"].to_numpy(), pairs["b"].to_numpy(), pairs["same_day"].to_numpy()
+    while len(a):
+        ga, gb = group[a], group[b]
+        span = np.maximum(hi[ga], hi[gb]) - np.minimum(lo[ga], lo[gb])
+        agree = (cat[ga] == cat[gb]) | (cat[ga] == "?") | (cat[gb] == "?")
+        allowed = ((ga != gb) & ((sources[ga] & sources[gb]) == 0) & (span <= window_days)
+                   & (agree | same_day))
+        a, b, ga, gb, same_day = a[allowed], b[allowed], ga[allowed], gb[allowed], same_day[allowed]
+        if not len(a):
+            break
+        # Pairs are in nearest-first order: a group's first pair is its choice.
+        ends = np.concatenate([ga, gb])
+        position = np.concatenate([np.arange(len(ga)), np.arange(len(gb))])
+        first = pd.Series(position).groupby(ends).min()
+        chosen = (first.reindex(ga).to_numpy() == np.arange(len(ga))) & (first.reindex(gb).to_numpy() == np.arange(len(gb)))
+        keep, gone = np.minimum(ga[chosen], gb[chosen]), np.maximum(ga[chosen], gb[chosen])
+        sources[keep] |= sources[gone]
+        lo[keep] = np.minimum(lo[keep], lo[gone])
+        hi[keep] = np.maximum(hi[keep], hi[gone])
+        cat[keep] = np.where(cat[keep] == "?", cat[gone], cat[keep])
+        root = np.arange(n)
+        root[gone] = keep
+        group = root[group]
+    return group
+
+
+def _candidate_pairs(records: pd.DataFrame, window_days: int) -> pd.DataFrame:
+    """Every pair of records (``a``, ``b``: row positions) of the same person, of different
+    systems, at most ``window_days`` apart, whose offence groups agree or either is unknown
+    (``?``), and, last (``same_day``), pairs of the same day whose groups differ: pairs of a
+    known group first, then those whose principal offences have the same code, then nearest
+    first, then by position.
+    Joined on the person and a date bucket ``window_days + 1`` wide and the next one, so a
+    person's history is not crossed with itself in full."""
+    width = window_days + 1
+    days = records["date"].to_numpy().astype("datetime64[D]").astype(np.int64)
+    code = records["principal"] if "principal" in records else pd.Series("", index=records.index)
+    recs = pd.DataFrame({"pos": np.arange(len(records)), "subject_id": records["subject_id"].to_numpy(),
+                         "rank": records["_rank"].to_numpy(), "day": days, "cat": records["cat"].to_numpy(),
+                         "code": code.astype("string").fillna("").astype(str).to_numpy(), "bucket": days // width})
+    same = recs.merge(recs, on=["subject_id", "bucket"], suffixes=("_a", "_b"))
+    same = same.loc[same["pos_a"] < same["pos_b"]]
+    following = recs.merge(recs.assign(bucket=recs["bucket"] - 1), on=["subject_id", "bucket"], suffixes=("_a", "_b"))
+    pairs = pd.concat([same, following], ignore_index=True)
+    pairs = pairs.assign(a=np.minimum(pairs["pos_a"], pairs["pos_b"]), b=np.maximum(pairs["pos_a"], pairs["pos_b"]),
+                         distance=(pairs["day_a"] - pairs["day_b"]).abs(),
+                         unknown=(pairs["cat_a"] == "?") | (pairs["cat_b"] == "?"),
+                         other_code=(pairs["code_a"] != pairs["code_b"]) | (pairs["code_a"] == ""))
+    agree = (pairs["cat_a"] == pairs["cat_b"]) | pairs["unknown"]
+    pairs = pairs.loc[(pairs["rank_a"] != pairs["rank_b"]) & (pairs["distance"] <= window_days)
+                      & (agree | (pairs["distance"] == 0))].assign(same_day=lambda d: ~agree.loc[d.index])
+    return pairs.sort_values(["same_day", "unknown", "other_code", "distance", "a", "b"],
+                             kind="stable")[["a", "b", "distance", "same_day"]]
+
+
+def build_events(records: pd.DataFrame, offences: pd.DataFrame, precedence: list[str], window_days: int,
+                 weights: pd.DataFrame | None = None):
+    """Events from the records (A8, A50), their offences (A17, A51) and the records with
+    their event (``merged``; ``offences_from_rocu`` marks the PNC records set aside by A51).
+    ``weights`` (the harm index) says which codes can be scored; without it A51 is not
+    applied."""
+    merged = merge_records(records, precedence, window_days)
     rank = {s: i for i, s in enumerate(precedence)}
     merged["rank"] = merged["source"].map(rank)
     top = merged.sort_values(["event_id", "rank", "date"]).drop_duplicates("event_id").set_index("event_id")
@@ -363,11 +440,35 @@ def build_events(records: pd.DataFrame, offences: pd.DataFrame, precedence: list
     # arrest; then ROCU's, then PND's (A17).
     offence_rank = {"pnc": 0, "rocu": 1, "pnd": 2}
     merged["offence_rank"] = merged["source"].map(offence_rank)
+    # ... unless a ROCU return holds the arrest with offences the index can score, and PNC's
+    # principal offence is another, or the index cannot score one of PNC's: then the force's
+    # own record is used, as it is for dates (A6, A51).
+    merged["offences_from_rocu"] = False
+    if weights is not None:
+        scorable = _scorable(offences, weights).groupby(offences["rec"]).all()
+        ok = merged["rec"].map(scorable).fillna(False).astype(bool)
+        principal = merged.get("principal", pd.Series("", index=merged.index)).astype("string").fillna("").astype(str)
+        rocu = principal.loc[merged["source"].eq("rocu") & ok].groupby(merged["event_id"]).first()
+        differs = principal != merged["event_id"].map(rocu).astype("string").fillna("").astype(str)
+        merged["offences_from_rocu"] = (merged["source"].eq("pnc") & merged["event_id"].isin(rocu.index)
+                                        & (~ok | differs))
+        merged["pnc_unscorable"] = merged["offences_from_rocu"] & ~ok
+        merged.loc[merged["offences_from_rocu"], "offence_rank"] = len(offence_rank)
     chosen = merged.sort_values(["event_id", "offence_rank", "rec"]).drop_duplicates("event_id")
     event_offences = offences.merge(chosen[["rec", "event_id"]], on="rec")[
         ["event_id", "cjs_code", "ho_class", "offence_title", "source"]]
     return events.sort_values(["subject_id", "event_date", "event_id"]).reset_index(drop=True), \
         event_offences.sort_values(["event_id", "cjs_code"]).reset_index(drop=True), merged
+
+
+def _scorable(offences: pd.DataFrame, weights: pd.DataFrame) -> pd.Series:
+    """Whether the harm index can score each offence row: its CJS code, else its Home Office
+    class, is in the index (as the harm stage matches them, A14)."""
+    codes = set(weights["cjs_code"].dropna().astype(str).str.strip().str.upper())
+    classes = set(weights["ho_class"].dropna().astype(str).str.strip())
+    code = offences["cjs_code"].astype("string").str.strip().str.upper()
+    ho_class = offences["ho_class"].astype("string").str.strip()
+    return (code.isin(codes) | ho_class.isin(classes)).fillna(False).astype(bool)
 
 
 def _event_discrepancies(events: pd.DataFrame, merged: pd.DataFrame, offences: pd.DataFrame,
@@ -388,6 +489,19 @@ def _event_discrepancies(events: pd.DataFrame, merged: pd.DataFrame, offences: p
             "source_pair": "pnc~pnd", "value_a": np.where(events.loc[missing, f"in_{other}"], f"in {other}", ""),
             "value_b": f"not in {s}", "resolution": "kept (union of systems)",
             "detail": fmt(events.loc[missing, "event_date"]).to_numpy()}))
+    # Offences taken from ROCU: PNC's principal offence is another, or the index cannot score
+    # one of PNC's codes (A51).
+    switched = m.loc[m["offences_from_rocu"]] if "offences_from_rocu" in m else m.iloc[:0]
+    unscorable = switched["pnc_unscorable"].to_numpy(dtype=bool) if len(switched) else np.zeros(0, dtype=bool)
+    rows.append(pd.DataFrame({
+        "subject_id": switched["subject_id"],
+        "kind": np.where(unscorable, "offence_code_unscorable", "principal_offence"), "field": "offence",
+        "source_pair": "pnc~rocu",
+        "value_a": np.where(unscorable, "PNC code not in the harm index",
+                            "PNC principal " + switched.get("principal", pd.Series("", index=switched.index))
+                            .fillna("").astype(str)),
+        "value_b": "ROCU offence in the index", "resolution": "used ROCU offences",
+        "detail": fmt(switched["event_date"]).to_numpy()}))
     # Wording: a PND description that is none of the PNC titles of the same arrest.
     both = events.loc[events["in_pnc"] & events["in_pnd"], ["event_id", "subject_id", "event_date"]]
     keyed = offences.merge(merged[["rec", "event_id"]], on="rec").assign(key=lambda d: _offence_key(d["offence_title"]))
@@ -432,7 +546,7 @@ def reconcile(ing: Ingested, cfg: dict, weights: pd.DataFrame, decisions: pd.Dat
     links, review = link_people(ing, rc, decisions)
     ep, orders, rocu, ep_disc = build_episodes(ing, cfg, key, links)
     records, offences, quarantine, pnd = _records(ing, ep, orders, links, weights, cfg)
-    events, event_offences, merged = build_events(records, offences, precedence, int(rc["duplicate_tolerance_days"]))
+    events, event_offences, merged = build_events(records, offences, precedence, int(rc["match_window_days"]), weights)
     ev_disc = _event_discrepancies(events, merged, offences, pnd, ep)
     discrepancies = (pd.concat([ep_disc, ev_disc], ignore_index=True)
                      .sort_values(["kind", "subject_id", "detail", "source_pair"], kind="stable").reset_index(drop=True))

@@ -1,8 +1,9 @@
 """The results report: Markdown and self-contained HTML rendered from Jinja2 templates.
 
 Everything in it is computed from the workflow's outputs and the provenance of its inputs;
-nothing is typed in by hand.  The run date is the only line that changes between two runs
-on the same inputs.
+nothing is typed in by hand.  Every claim it ticks is a row of the decisions table
+(:mod:`strostudy.decisions`) and names the test that decides it.  It shows no clock time (the
+only date is the frozen plan's), so the same inputs give byte-identical text (A78).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import os
 import re
 import subprocess
 import urllib.parse
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +57,8 @@ def input_files(inputs: dict) -> tuple[list[Path], list[str]]:
 
 
 def provenance(inputs: dict, config: dict) -> dict:
+    """Where the results come from: the extracts' hashes, the config, package versions, the git
+    commit and the key's fingerprint.  No clock time: the same inputs give the same report."""
     from .keys import fingerprint_for
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
@@ -77,7 +79,6 @@ def provenance(inputs: dict, config: dict) -> dict:
         "versions": versions,
         "commit": commit,
         "key_fingerprint": fingerprint_for(config["source"]),
-        "run_date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
 
 
@@ -100,6 +101,15 @@ def _num(value, spec: str = ".2f") -> str:
     return "–" if value is None or not np.isfinite(value) else format(value, spec)
 
 
+def _g(value) -> str:
+    """Any estimate or interval end, with as many digits as its size needs; ∞ for an open end."""
+    if value is None or np.isnan(value):
+        return "–"
+    if np.isinf(value):
+        return "∞" if value > 0 else "−∞"
+    return format(value, ",.0f" if abs(value) >= 100 else ".3g")
+
+
 def _finite(value) -> bool:
     return value is not None and bool(np.isfinite(value))
 
@@ -107,6 +117,14 @@ def _finite(value) -> bool:
 def _at(frame, key, column):
     """``frame.loc[key, column]``, or NaN when the row is not there."""
     return frame.loc[key, column] if key in frame.index else np.nan
+
+
+def _text(value) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _measure_word(measure: str) -> str:
+    return {"events": "arrests", "harm": "harm"}.get(measure, measure.replace("_", " "))
 
 
 # --------------------------------------------------------------------------- what can be said
@@ -133,7 +151,7 @@ def cohort_statement(flow, config: dict) -> str:
                 f"{alpha:g} (its smallest two-sided p with n subjects is 2/2^n), so the before/after tests cannot "
                 f"show a change; bootstrap intervals are not computed, and the time series hold {whose} arrests "
                 "alone. Read every result below as a description, not as evidence of a change; published figures "
-                "this run does not match are marked ✗.")
+                "this run does not match are marked as differing.")
     listed = int(flow["n_out"].iloc[0])
     full = int(flow.loc[flow["step"] == "full_windows", "n_out"].iloc[0])
     period = f"the data period ({study['earliest_reliable_date']} to {study['extraction_date']})"
@@ -184,91 +202,204 @@ def _reduction_rows(published: dict, tests, cat_labels: dict) -> list[dict]:
     return out
 
 
-def _finding_rows(t: dict, tests, alpha: float) -> list[dict]:
-    its, corr = t["its_summary"].set_index("measure"), t["correlations"].set_index("level")
+def headline(published: dict, t: dict, config: dict) -> list[dict]:
+    """Every published count and percentage beside the value this run reproduced, and whether
+    they match.  A published category this run's config does not have, and a value this run
+    could not compute (a test not run), show as not reproduced.  The published study's claims
+    of significance are not here: they are :func:`claim_rows`, each decided by a test."""
+    tests = t["prepost_tests"].set_index(["measure", "category"])
+    return (_count_rows(published, t, int(config["study"]["window_months"]))
+            + _reduction_rows(published, tests, categories.labels(config["categories"])))
+
+
+# --------------------------------------------------------------------------- decisions and claims
+
+
+def _rules(decisions) -> dict:
+    """Each decision row by its rule name, as a dict (the note as text)."""
+    return {r["rule"]: {**r, "note": _text(r["note"])} for r in decisions.to_dict("records")}
+
+
+def evidence(row: dict) -> str:
+    """A decision's numbers: its estimate, interval and p, as far as it has them."""
+    parts = []
+    if _finite(row["estimate"]):
+        # A ratio's kind (of rates, of geometric means of 1 + harm, peak to trough) is in its note.
+        kind = ("estimate" if row["null_value"] != 1 else "rate ratio" if row["measure"] == "events" else "ratio")
+        parts.append(f"{kind} {_g(row['estimate'])}")
+    if not (np.isnan(row["ci_low"]) or np.isnan(row["ci_high"])):
+        parts.append(f"interval {_g(row['ci_low'])} to {_g(row['ci_high'])}")
+    if _finite(row["p_value"]):
+        p = _p(row["p_value"])
+        parts.append(f"p {p}" if p.startswith("<") else f"p = {p}")
+    return ", ".join(parts)
+
+
+#: The published study's finding that each headline claim (by its ``measure``) re-tests.
+PUBLISHED_FINDING = {"events": "events_all_categories_reduced", "harm": "harm_all_categories_reduced",
+                     "harm_vs_events": "harm_effect_greater_than_volume_effect",
+                     "correlation": "events_harm_correlation", "harm_trend": "post_order_monthly_harm_trend",
+                     "events_trend": "post_order_monthly_events_trend"}
+_RULE_NAME = re.compile(r"\b[a-z0-9]+(?:_[a-z0-9]+)+\b")
+
+
+def _published_words(value) -> str:
+    if value is True:
+        return "yes"
+    if value is False:
+        return "no"
+    return str(value).replace("_", " ")
+
+
+def backing(row: dict, rules: dict) -> list[str]:
+    """The decisions a headline claim rests on: the rules its note names (``decided by X``, or
+    ``not tested: X was not run``), or for a claim about every category, each category's
+    bootstrap decision of that measure."""
+    named = [r for r in _RULE_NAME.findall(row["note"]) if r in rules or f"not tested: {r}" in row["note"]]
+    if named:
+        return list(dict.fromkeys(named))
+    if row["category"] == "all":
+        return [r for r, d in rules.items() if d["test"] == "bootstrap" and d["measure"] == row["measure"]]
+    return []
+
+
+def claim_rows(decisions, published: dict) -> list[dict]:
+    """One row per headline claim of the decisions table (``test == "headline"``): the claim,
+    whether it holds, the published finding it re-tests, the decisions that back it and their
+    numbers, and the note (which says where Wilcoxon and an interval disagree)."""
+    rules = _rules(decisions)
+    findings = published.get("significance", {})
     out = []
-    for measure, label in (("events", "arrests"), ("harm", "harm")):
-        p = tests.loc[measure, "p_holm"] if measure in tests.index.get_level_values(0) else tests["p_holm"].iloc[:0]
-        ok = bool(len(p) and (p < alpha).all())
-        out.append(_row(f"Reduction in {label} significant in every category", "yes",
-                        f"yes (Holm p < {alpha:g})" if ok else "not run" if p.isna().all() else "no", ok))
-    for measure, label, want_gradual in (("harm", "harm", True), ("events", "arrests", False)):
-        figure = f"Post-order monthly {label}: significant downward trend" + (", gradual not stepped"
-                                                                             if want_gradual else "")
-        if measure not in its.index:
-            out.append(_row(figure, "yes", "no model fitted", False))
-            continue
-        row = its.loc[measure]
-        ok = bool(row["post_trend_down"]) and (row["change"] == "gradual" or not want_gradual)
-        out.append(_row(figure, "yes", f"trend {'down' if row['post_trend_down'] else 'not down'}; "
-                                       f"change {row['change']}", ok))
-    rho, p = _at(corr, "subject_windows", "rho"), _at(corr, "subject_windows", "p_value")
-    out.append(_row("Arrests and harm correlate positively and significantly", "yes",
-                    f"rho = {rho:.2f}, p {_p(p)}" if _finite(rho) else "not computed",
-                    _finite(rho) and rho > 0 and p < alpha))
-    fall = [_at(tests, (m, "overall"), "reduction_pct") for m in ("harm", "events")]
-    bigger = all(_finite(v) for v in fall) and fall[0] > fall[1]
-    out.append(_row("Fall in harm greater than fall in volume", "yes",
-                    ("yes" if bigger else "no") if all(_finite(v) for v in fall) else "not computed", bigger))
+    for row in (r for r in rules.values() if r["test"] == "headline"):
+        backed = backing(row, rules)
+        single = rules.get(backed[0]) if len(backed) == 1 else None
+        key = PUBLISHED_FINDING.get(row["measure"])
+        out.append({"claim": row["claim"], "holds": bool(row["significant"]),
+                    "published": _published_words(findings[key]) if key in findings else "–",
+                    "backed_by": ", ".join(backed) or "–",
+                    "evidence": evidence(single) if single is not None else "", "note": row["note"]})
     return out
 
 
-def headline(published: dict, t: dict, config: dict) -> list[dict]:
-    """Every published figure beside the value this run reproduced, and whether they match.
-    A published category this run's config does not have, and a value this run could not
-    compute (a test not run), show as not reproduced."""
-    tests = t["prepost_tests"].set_index(["measure", "category"])
-    return (_count_rows(published, t, int(config["study"]["window_months"]))
-            + _reduction_rows(published, tests, categories.labels(config["categories"]))
-            + _finding_rows(t, tests, float(config["study"]["alpha"])))
+def _verdict(rules: dict, measure: str, category: str, alpha: float) -> str:
+    """Whether a reduction is called a change (only when its interval excludes no change), and
+    where the Holm-adjusted Wilcoxon test says otherwise."""
+    boot, wil = rules.get(f"bootstrap_{measure}_{category}"), rules.get(f"wilcoxon_{measure}_{category}")
+    if boot is None:
+        return "not tested"
+    if np.isnan(boot["ci_low"]) or np.isnan(boot["ci_high"]):
+        said = "no interval"
+    elif boot["significant"]:
+        said = "fell: interval above no change" if boot["ci_low"] > 0 else "rose: interval below no change"
+    else:
+        said = "interval includes no change"
+    if wil is not None and _finite(wil["p_value"]) and bool(wil["significant"]) != bool(boot["significant"]):
+        said += (f"; Wilcoxon (Holm p = {_p(wil['p_value'])}) disagrees: "
+                 + ("it finds a change" if wil["significant"] else f"it does not reach p < {alpha:g}"))
+    return said
 
 
-def its_sentence(summary_row) -> str:
-    change = {"gradual": "a gradual change (a slope change without a level change)",
-              "stepped": "a stepped change (a level change without a slope change)",
-              "both": "both a level change and a slope change", "neither": "neither a level nor a slope change"}
-    label = "arrests" if summary_row["measure"] == "events" else "harm"
-    return (f"Monthly {label} show {change[summary_row['change']]} at the order date "
-            f"({summary_row['model'].replace('_', ' ')}; significant only when p < {summary_row['alpha']} with both "
-            f"model-based and HAC standard errors). After the order, {label} "
-            f"{'fell significantly month on month' if summary_row['post_trend_down'] else 'showed no significant trend'}"
-            f" (OLS slope {summary_row['post_trend_slope']:.2f} per month). This describes timing, not cause.")
+def difference_sentence(rules: dict, level_pct: str) -> str:
+    """The paired bootstrap of harm's reduction minus arrests' (``bootstrap_harm_minus_events_overall``)."""
+    rule = "bootstrap_harm_minus_events_overall"
+    row = rules.get(rule)
+    if row is None:
+        return f"Harm's reduction against arrests': not tested ({rule} was not run)."
+    if not _finite(row["estimate"]):
+        return f"Harm's reduction against arrests': not computed ({row['note'] or 'no estimate'})."
+    said = ("harm fell by more than arrests did" if row["significant"] and row["ci_low"] > 0
+            else "arrests fell by more than harm did" if row["significant"]
+            else "the interval includes no difference, so the two reductions are not shown to differ")
+    interval = (f" ({level_pct} paired bootstrap interval {_g(row['ci_low'])} to {_g(row['ci_high'])})"
+                if not np.isnan(row["ci_low"]) else f" (no interval: {row['note']})")
+    return (f"Harm's percentage reduction minus arrests', overall: {_g(row['estimate'])} percentage points"
+            f"{interval}: {said} ({rule}).")
 
 
-def its_sentences(summary, models, primary: dict) -> list[str]:
-    """The findings per measure, in the config's order; a measure not modelled says why."""
-    found = summary.set_index("measure")
+#: The time-series decisions the report states, in order, with what each is about.
+ITS_TESTS = (("its_level", "Level change at the order date"), ("its_slope", "Change of slope at the order date"),
+             ("its_posttrend", "Trend after the order"), ("mannkendall", "Mann–Kendall trend test after the order"),
+             ("placebo", "In-time placebo (fake order dates in the before period)"),
+             ("ljungbox", "Residual autocorrelation (Ljung–Box)"), ("seasonality", "Seasonality"))
+
+
+def _its_result(test: str, row: dict) -> str:
+    below = _finite(row["estimate"]) and row["estimate"] < row["null_value"]
+    if test in ("its_level", "its_slope"):
+        return ("a significant " + ("fall" if below else "rise") if row["significant"] else "no significant change")
+    if test in ("its_posttrend", "mannkendall"):
+        return ("a significant " + ("downward" if below else "upward") + " trend" if row["significant"]
+                else "no significant trend")
+    if test == "placebo":
+        return ("a change at fake order dates, where none should be: read the time-series results with caution"
+                if row["significant"] else "no change at fake order dates, as expected")
+    if test == "ljungbox":
+        return "present: the model's residuals are autocorrelated" if row["significant"] else "not detected"
+    if test == "seasonality":
+        return "present" if row["significant"] else "not detected"
+    return "significant" if row["significant"] else "not significant"
+
+
+def its_statements(decisions, measures) -> list[dict]:
+    """Per measure (overall series), one sentence per time-series decision of :data:`ITS_TESTS`,
+    from the decisions table; a decision not there is said to be not tested."""
+    rules = _rules(decisions)
+    out = []
+    for measure in measures:
+        lines = []
+        for test, title in ITS_TESTS:
+            rule = f"{test}_{measure}_overall"
+            row = rules.get(rule)
+            if row is None:
+                lines.append(f"{title}: not tested ({rule} was not run).")
+                continue
+            numbers = evidence(row)
+            note = f"; {row['note']}" if row["note"] else ""
+            lines.append(f"{title}: {_its_result(test, row)}" + (f" ({numbers}{note})" if numbers or note else "")
+                         + ".")
+        out.append({"measure": _measure_word(measure).capitalize(), "lines": lines})
+    return out
+
+
+def its_decision_rows(decisions) -> list[dict]:
+    """Every time-series decision (every category), as a table."""
+    tests = [t for t, _ in ITS_TESTS]
+    rows = decisions.loc[decisions["test"].isin(tests)]
+    return [{"rule": r["rule"], "evidence": evidence(r) or "–", "result": _its_result(r["test"], r).split(":")[0]}
+            for r in _rules(rows).values()]
+
+
+def not_fitted(models, measures) -> list[str]:
+    """A sentence per measure with no time-series model (the reason its_models gives)."""
     skipped = models.loc[(models["model"] == "none") & (models["category"] == "overall")]
     out = []
-    for measure in primary:
-        if measure in found.index:
-            out.append(its_sentence(found.loc[measure].rename(None).to_dict() | {"measure": measure}))
-            continue
+    for measure in measures:
         reason = skipped.loc[skipped["measure"] == measure, "note"] if "note" in skipped else skipped["model"][:0]
-        label = "arrests" if measure == "events" else "harm"
-        out.append(f"Monthly {label}: no time-series model was fitted "
-                   f"({reason.iloc[0] if len(reason) else 'not run'}).")
+        if len(reason):
+            out.append(f"Monthly {_measure_word(measure)}: no time-series model was fitted ({reason.iloc[0]}).")
     return out
 
 
 # --------------------------------------------------------------------------- the context
 
 
-def _test_rows(tests, config: dict) -> list[dict]:
+def _test_rows(tests, rules: dict, config: dict) -> list[dict]:
     names = categories.labels(config["categories"])
+    alpha = float(config["study"]["alpha"])
     return [{
         "measure": "Arrests" if r.measure == "events" else "Harm", "category": names.get(r.category, r.category),
         "before": _fmt(r.total_before), "after": _fmt(r.total_after),
         "reduction": f"{r.reduction_pct:.1f}% ({_fmt(r.reduction_ci_low)} to {_fmt(r.reduction_ci_high)})"
         if _finite(r.reduction_pct) else "–",
+        "verdict": _verdict(rules, r.measure, r.category, alpha),
         "v": _fmt(r.wilcoxon_v), "n_nonzero": int(r.n_nonzero), "p": _p(r.p_value), "p_holm": _p(r.p_holm),
         "p_exact": _p(r.p_exact), "r": _num(r.effect_r), "rb": _num(r.rank_biserial),
-        "hl": f"{_fmt(r.hl_estimate, 2)} ({_fmt(r.hl_ci_low, 2)} to {_fmt(r.hl_ci_high, 2)})",
-        "note": r.note if isinstance(r.note, str) else ""} for r in tests.itertuples()]
+        "hl": f"{_g(r.hl_estimate)} ({_g(r.hl_ci_low)} to {_g(r.hl_ci_high)})",
+        "note": _text(r.note)} for r in tests.itertuples()]
 
 
-def _its_rows(models, primary: dict) -> tuple[list[dict], list[dict]]:
-    """The primary models' level and slope changes, and their placebos (overall)."""
+def _its_rows(models, primary: dict) -> list[dict]:
+    """The primary models' level and slope terms (overall), as fitted (log scale for counts)."""
     its_rows = []
     for measure, model in primary.items():
         m = models.loc[(models["measure"] == measure) & (models["category"] == "overall") & (models["model"] == model)
@@ -278,13 +409,7 @@ def _its_rows(models, primary: dict) -> tuple[list[dict], list[dict]]:
                              "term": "level change (post)" if r.term == "post" else "slope change (time_since)",
                              "se": r.se_type, "estimate": f"{r.estimate:.3f}",
                              "ci": f"{r.ci_low:.3f} to {r.ci_high:.3f}", "p": _p(r.p_value)})
-    placebo = models.loc[models["placebo_month"].notna() & (models["category"] == "overall")
-                         & models["term"].isin(["post", "time_since"])
-                         & (models["measure"].map(primary) == models["base_model"])]
-    placebo_rows = [{"measure": "Arrests" if r.measure == "events" else "Harm", "month": int(r.placebo_month),
-                     "term": r.term, "se": r.se_type, "estimate": f"{r.estimate:.3f}", "p": _p(r.p_value)}
-                    for r in placebo.itertuples()]
-    return its_rows, placebo_rows
+    return its_rows
 
 
 def _correlation_rows(correlations) -> list[dict]:
@@ -293,7 +418,39 @@ def _correlation_rows(correlations) -> list[dict]:
              "rho": f"{c.rho:.2f}" if _finite(c.rho) else None} for c in correlations.itertuples()]
 
 
-def build_context(tables: dict, config: dict, provenance_info: dict, figures: dict) -> dict:
+def _shown(value) -> str:
+    """A config value as one line of text (JSON for lists and mappings)."""
+    import json
+
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def plan_context(plan_file: str | None, config: dict) -> dict:
+    """The frozen plan (if any) and every deviation from it, with the deviations recorded
+    before plans were frozen (:mod:`strostudy.plan`)."""
+    from . import plan
+    from .errors import StrostudyError
+
+    recorded = [{**d, "before": _shown(d["before"]), "after": _shown(d["after"]),
+                 "seen": "yes" if d["after_seeing_results"] else "no"} for d in plan.recorded_deviations()]
+    out = {"frozen": False, "problem": "", "recorded": recorded, "deviations": []}
+    if plan_file is None or not Path(plan_file).exists():
+        return out
+    try:
+        frozen = plan.read(plan_file)
+    except StrostudyError as err:
+        return {**out, "problem": str(err)}
+    sha = str(frozen["sha256"])
+    return {**out, "frozen": True, "sha256": sha if re.fullmatch(r"[0-9a-f]{64}", sha) else "(not a SHA-256)",
+            "date": str(frozen["frozen_utc"]),
+            "version": str(frozen["strostudy_version"]), "hash_ok": bool(frozen["hash_ok"]),
+            "replaced": len(frozen.get("replaces") or []),
+            "deviations": [{"key": d["key"], "planned": _shown(d["planned"]), "used": _shown(d["used"])}
+                           for d in plan.deviations(frozen, config)]}
+
+
+def build_context(tables: dict, config: dict, provenance_info: dict, figures: dict,
+                  plan_info: dict | None = None) -> dict:
     from .config import published
 
     t = tables
@@ -302,11 +459,18 @@ def build_context(tables: dict, config: dict, provenance_info: dict, figures: di
         ["n", "kind"], ascending=[False, True])
     events = t["events"]
     empty = analysed(t["cohort_flow"]) == 0
-    headline_rows = [] if empty else headline(published(), t, config)
-    its_rows, placebo_rows = _its_rows(t["its_models"], config["its"]["primary"])
+    paper = published()
+    headline_rows = [] if empty else headline(paper, t, config)
+    decisions = t["decisions"]
+    rules = _rules(decisions)
+    level_pct = f"{100 * float(config['prepost']['confidence_level']):g}%"
+    measures = list(config["its"]["primary"])
+    claims = [] if empty else claim_rows(decisions, paper)
+    pp = config["prepost"]
     return {
         "config": config, "provenance": provenance_info, "headline": headline_rows,
         "all_match": bool(headline_rows) and all(r["match"] for r in headline_rows),
+        "claims": claims, "claims_holding": sum(c["holds"] for c in claims),
         "empty": empty, "statement": cohort_statement(t["cohort_flow"], config),
         "harm_index": str(events["harm_index"].iloc[0]) if len(events) else config["harm"]["index_name"],
         "harm_table": config["harm"]["table"],
@@ -315,14 +479,19 @@ def build_context(tables: dict, config: dict, provenance_info: dict, figures: di
             "records"),
         "discrepancies": disc.to_dict("records"), "n_discrepancies": len(t["discrepancies"]),
         "unknown_codes": t["unknown_codes"].fillna("").to_dict("records"),
-        "tests": _test_rows(t["prepost_tests"], config), "its_rows": its_rows, "placebo_rows": placebo_rows,
-        "its_sentences": its_sentences(t["its_summary"], t["its_models"], config["its"]["primary"]),
+        "tests": _test_rows(t["prepost_tests"], rules, config),
+        "n_tests": int(t["prepost_tests"]["p_holm"].notna().sum()),
+        "alternative": pp["alternative"], "mu": pp["mu"],
+        "difference": difference_sentence(rules, level_pct),
+        "its_rows": _its_rows(t["its_models"], config["its"]["primary"]),
+        "its_statements": its_statements(decisions, measures), "its_decisions": its_decision_rows(decisions),
+        "not_fitted": not_fitted(t["its_models"], measures),
         "correlations": _correlation_rows(t["correlations"]),
+        "plan": plan_info or plan_context(None, config),
         "config_fence": md_fence(provenance_info["config_yaml"], "yaml"),
         "figures": figures, "published_source": "College of Policing, Going equipped issue 12 (25 June 2026), "
                                                 "practice note 'Slavery and trafficking risk orders'",
-        "fmt": _fmt, "p": _p, "alpha": float(config["study"]["alpha"]),
-        "level_pct": f"{100 * float(config['prepost']['confidence_level']):g}%",
+        "fmt": _fmt, "p": _p, "alpha": float(config["study"]["alpha"]), "level_pct": level_pct,
     }
 
 
@@ -409,7 +578,8 @@ def run(inputs: dict, output: dict, config: dict, log: str | None = None) -> Non
         figs[name] = {"md_src": md_src,
                       "data_uri": "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode("ascii"),
                       "caption": caption(name, config)}
-    context = build_context(t, config, provenance(inputs, config), figs)
+    context = build_context(t, config, provenance(inputs, config), figs,
+                            plan_context(inputs.get("analysis_plan"), config))
     markdown, html = render(context)
     for key, text in (("results_md", markdown), ("results_html", html)):
         Path(output[key]).parent.mkdir(parents=True, exist_ok=True)

@@ -332,25 +332,41 @@ class MonthlySeries(_Table):
 
 
 class PrepostTests(_Table):
+    """One row per measure x category: the paired before/after tests (:mod:`strostudy.prepost`)."""
+
     measure: Series[str] = pa.Field(isin=MEASURES)
     category: Series[str]
     n_subjects: Series[int] = pa.Field(ge=0)
     total_before: Series[float]
     total_after: Series[float]
     reduction_pct: Series[float] = pa.Field(nullable=True)
+    """100 (1 - total after / total before); its interval is a two-sided paired BCa bootstrap."""
     p_value: Series[float] = pa.Field(nullable=True, ge=0, le=1)
+    """R's ``wilcox.test`` p under ``alternative`` and ``mu``, before any adjustment."""
+    alternative: Series[str] = pa.Field(isin=["two.sided", "less", "greater"])
+    """Of the Wilcoxon tests (p_value, p_pratt, p_exact) and the Hodges-Lehmann interval."""
+    mu: Series[float]
+    """The null change per subject (after - before) of the Wilcoxon tests."""
     p_holm: Series[float] = pa.Field(nullable=True, ge=0, le=1)
+    """Holm-adjusted across every before/after test that ran (both measures, every category)."""
     significant_holm: Series[bool]
 
 
 class Correlations(_Table):
-    level: Series[str]
+    """Spearman correlation of arrests and harm on independent units only: one pair per
+    subject (the change in each), A74."""
+
+    level: Series[str] = pa.Field(isin=["subject_change"])
     n: Series[int] = pa.Field(ge=0)
     rho: Series[float] = pa.Field(nullable=True, ge=-1, le=1)
     p_value: Series[float] = pa.Field(nullable=True, ge=0, le=1)
 
 
 class ItsModels(_Table):
+    """Every time-series model term, one row per standard-error type (``se_type``: ``model``,
+    ``hac_<lags>``, ``fixedb``, ``ar1``), the post-order trends, the placebo fits and the
+    trend tests (:mod:`strostudy.its`)."""
+
     measure: Series[str] = pa.Field(isin=MEASURES)
     category: Series[str]
     model: Series[str]
@@ -358,24 +374,42 @@ class ItsModels(_Table):
     estimate: Series[float] = pa.Field(nullable=True)
     se_type: Series[str] = pa.Field(nullable=True)
     p_value: Series[float] = pa.Field(nullable=True, ge=0, le=1)
+    df: Series[float] = pa.Field(nullable=True)
+    """Degrees of freedom of the t reference (inf: normal; empty: simulated, fixed-b)."""
+    ratio: Series[float] = pa.Field(nullable=True, gt=0)
+    """exp(estimate) for log-scale models (a rate ratio for the GLMs), with its interval."""
+    ratio_ci_low: Series[float] = pa.Field(nullable=True, ge=0)
+    ratio_ci_high: Series[float] = pa.Field(nullable=True, ge=0)
     base_model: Series[str]
     placebo_month: Series[pd.Int64Dtype] = pa.Field(nullable=True, le=-2)
 
 
 class ItsDiagnostics(_Table):
+    """Residual diagnostics per model: Durbin-Watson, Ljung-Box (and of the AR(1)-whitened
+    residuals), ACF/PACF, the AR(1) correlation, the seasonality tests and the residuals."""
+
     measure: Series[str] = pa.Field(isin=MEASURES)
     category: Series[str]
     model: Series[str]
     diagnostic: Series[str]
     value: Series[float] = pa.Field(nullable=True)
+    p_value: Series[float] = pa.Field(nullable=True, ge=0, le=1)
 
 
 class ItsSummary(_Table):
+    """The findings per measure (overall), decided under ``rule`` (its.significance)."""
+
     measure: Series[str] = pa.Field(isin=MEASURES)
     model: Series[str]
     change: Series[str] = pa.Field(isin=["gradual", "stepped", "both", "neither"])
     post_trend_down: Series[bool]
     alpha: Series[float] = pa.Field(gt=0, lt=1)
+    rule: Series[str] = pa.Field(isin=["ar1", "fixedb", "hac", "model", "both"])
+    level_ratio: Series[float] = pa.Field(nullable=True, gt=0)
+    slope_ratio: Series[float] = pa.Field(nullable=True, gt=0)
+    post_trend_ratio: Series[float] = pa.Field(nullable=True, gt=0)
+    autocorrelation: Series[bool]
+    seasonality: Series[bool]
 
 
 class ItsFitted(_Table):
@@ -389,3 +423,24 @@ class ItsFitted(_Table):
     observed: Series[float]
     fitted: Series[float]
     counterfactual: Series[float]
+
+
+class Decisions(_Table):
+    """One decision per row (:mod:`strostudy.decisions`): the rule's name
+    ``<test>_<measure>_<category>``, the test that decides it, its estimate, interval and p,
+    and whether it is significant (or, for a headline, whether the claim holds)."""
+
+    rule: Series[str] = pa.Field(unique=True, str_matches=r"^[a-z0-9]+(_[a-z0-9]+)+$")
+    test: Series[str]
+    measure: Series[str]
+    category: Series[str]
+    estimate: Series[float] = pa.Field(nullable=True)
+    null_value: Series[float]
+    ci_low: Series[float] = pa.Field(nullable=True)
+    ci_high: Series[float] = pa.Field(nullable=True)
+    p_value: Series[float] = pa.Field(nullable=True, ge=0, le=1)
+    significant: Series[bool]
+    alpha: Series[float] = pa.Field(gt=0, lt=1)
+    claim: Series[str]
+    note: Series[str] = pa.Field(nullable=True)
+

@@ -14,7 +14,7 @@ from pathlib import Path
 
 #: The module behind each rule (``harm_index`` belongs to the harm stage but runs first).
 RULE_MODULES = {"ingest": "ingest", "harm_index": "offences", "reconcile": "reconcile", "harm": "harm",
-                "cohort": "cohort", "prepost": "prepost", "its": "its", "figures": "figures", "report": "report",
+                "cohort": "cohort", "prepost": "prepost", "its": "its", "decisions": "decisions", "figures": "figures", "report": "report",
                 "simulate": "simulate"}
 
 
@@ -45,7 +45,8 @@ def run_rule(smk) -> None:
 
 
 #: The rules in the order the workflow runs them (simulate only for synthetic data).
-ORDER = ["simulate", "ingest", "harm_index", "reconcile", "harm", "cohort", "prepost", "its", "figures", "report"]
+ORDER = ["simulate", "ingest", "harm_index", "reconcile", "harm", "cohort", "prepost", "its", "decisions", "figures",
+         "report"]
 
 
 def run_stage(rule: str, config: dict, workdir: str | Path = ".", log: str | None = None):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 #: The stages in the order the method runs them (the Snakefile includes their rules so).
-STAGES = ["simulate", "ingest", "reconcile", "harm", "cohort", "prepost", "its", "figures", "report"]
+STAGES = ["simulate", "ingest", "reconcile", "harm", "cohort", "prepost", "its", "decisions", "figures", "report"]
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ def _t(name, path, stage, model, description):
 
 _CLEAN = {"orders": "CleanOrders", "pnc_arrests": "CleanPncArrests", "pnd_records": "CleanPndRecords",
           "rocu_orders": "CleanRocuOrders", "rocu_offending": "CleanRocuOffending", "rocu_regions": None}
-TRUTH_TABLES = ["subject_windows", "cohort_flow", "discrepancies", "episodes", "events"]
+TRUTH_TABLES = ["subject_windows", "cohort_flow", "discrepancies", "episodes", "events", "effects", "custody"]
 
 TABLES: dict[str, Table] = dict([
     # The extracts: written by `simulate` with `source: synthetic`, else supplied (docs/data-contract.md).
@@ -75,6 +75,8 @@ TABLES: dict[str, Table] = dict([
        "pairs in the uncertain linkage band, both records side by side, for a clerical decision (identifiers)"),
     _t("linkage_decisions", "data/raw/linkage_decisions.csv", "raw", None,
        "an analyst's clerical linkage decisions (rec, pnc_id, accept|reject); optional"),
+    _t("analysis_plan", "analysis_plan.yaml", "raw", None,
+       "the frozen analysis plan (strostudy plan freeze): the analysis choices, their hash and date; optional"),
     _t("quarantine_linkage", "data/interim/quarantine_linkage", "reconcile", None,
        "rows of people not on (or not linkable to) the order list, one CSV per source"),
     # harm: scores and categories, and the audit ledger that closes the row accounts.
@@ -95,12 +97,26 @@ TABLES: dict[str, Table] = dict([
     _t("prepost_tests", "data/processed/prepost_tests.csv", "prepost", "PrepostTests",
        "paired before/after tests per measure and category"),
     _t("correlations", "data/processed/correlations.csv", "prepost", "Correlations", "arrests-harm correlations"),
+    _t("prepost_decisions", "data/processed/prepost_decisions.csv", "prepost", "Decisions",
+       "every before/after decision (rule, test, estimate, interval, p, significant)"),
     # its
     _t("its_models", "data/processed/its_models.csv", "its", "ItsModels", "every model term, both SEs"),
     _t("its_diagnostics", "data/processed/its_diagnostics.csv", "its", "ItsDiagnostics", "residual diagnostics"),
     _t("its_summary", "data/processed/its_summary.csv", "its", "ItsSummary", "the findings per measure"),
     _t("its_fitted", "data/processed/its_fitted.csv", "its", "ItsFitted",
        "observed, fitted and counterfactual values per month and model"),
+    _t("its_decisions", "data/processed/its_decisions.csv", "its", "Decisions",
+       "every time-series decision (level, slope, post-order trend, placebo)"),
+    # decisions: every decision the report makes, with the headline claims, in one table
+    _t("decisions", "data/processed/decisions.csv", "decisions", "Decisions",
+       "every decision the report makes, the headline claims included (docs/calibration.md)"),
+    # calibration (not part of `all`): the snakemake target `calibration`, or `strostudy calibrate`
+    _t("calibration_chunk", "data/calibration/{scenario}/chunk_{chunk}.csv", "calibrate", None,
+       "one chunk of reps: every decision of every rep, with its target and coverage"),
+    _t("calibration_reps", "data/calibration/calibration_reps.csv", "calibrate", None,
+       "every decision of every rep (docs/calibration.md)"),
+    _t("calibration", "data/calibration/calibration.csv", "calibrate", None,
+       "per scenario and rule: the rate of significance and the intervals' coverage, with exact 95% intervals"),
     # report
     _t("results_html", "reports/results.html", "report", None, "the results report, self-contained"),
     _t("results_md", "reports/results.md", "report", None, "the results report, Markdown"),
@@ -116,8 +132,8 @@ FIGURE_TABLES = sorted({t for needs in FIGURE_INPUTS.values() for t in needs})
 FIGURE_FORMATS = ["png", "pdf"]
 
 #: The tables the report reads (besides the raw extracts, for provenance, and the figures).
-REPORT_TABLES = ["cohort_flow", "prepost_tests", "its_summary", "its_models", "correlations", "audit_ledger",
-                 "discrepancies", "unknown_codes", "events"]
+REPORT_TABLES = ["cohort_flow", "prepost_tests", "its_models", "correlations", "audit_ledger",
+                 "discrepancies", "unknown_codes", "events", "decisions"]
 
 
 RAW = ["raw_orders", "raw_pnc_arrests", "raw_pnd_records", "raw_rocu"]
@@ -132,6 +148,7 @@ RULE_INPUTS = {
     "cohort": ["orders", "events"],
     "prepost": ["subject_windows", "monthly_series"],
     "its": ["monthly_series"],
+    "decisions": ["prepost_decisions", "its_decisions"],
     "figures": FIGURE_TABLES,
     "report": RAW + REPORT_TABLES,
 }
@@ -140,7 +157,7 @@ _RULE_OF = {"harm_weights": "harm_index"}
 
 
 #: Files a rule reads only when the user has supplied them (an analyst's clerical decisions).
-OPTIONAL_INPUTS = {"reconcile": ["linkage_decisions"]}
+OPTIONAL_INPUTS = {"reconcile": ["linkage_decisions"], "report": ["analysis_plan"]}
 
 
 def inputs(rule: str, workdir: str | Path = ".") -> dict[str, str]:

@@ -1,29 +1,35 @@
-"""Synthetic PNC, PND and ROCU extracts with planted truth.
+"""Synthetic PNC, PND and ROCU extracts with planted truth, under a scenario.
 
-The default (114 orders, seed 20260625) is calibrated: its truth reproduces every figure of
-the published study (``data/published_study.yaml``).  The calibration is a fixed design of
-arrests for the analysed subjects (:data:`DESIGN`), spread over subjects and months by the
-seed; every other person, and every other ``n_orders``, comes from a random process of the
-same shape.  All steps are vectorised, so ``n_orders=50_000`` (millions of arrests) runs in
-seconds.
+``simulate(seed, n_orders, study, scenario)`` writes the same people, orders, cohort flow and
+extract mess under every scenario (:mod:`.scenarios`); the scenarios differ in how arrests
+happen around the order.  The default, ``published`` with 114 orders, is calibrated: its
+truth reproduces every figure of the published study (``data/published_study.yaml``) through
+a fixed design of the analysed subjects' arrests (:data:`DESIGN`), spread over subjects and
+months by the person process (:mod:`.process`).  ``null``, ``rtm``, ``incapacitation``,
+``calendar_shock`` and ``effect`` draw everyone's arrests from the person process, acted on by
+the scenario.  Every distribution is stated, with its reason, in docs/simulator.md.  All steps
+are vectorised, so ``n_orders=50_000`` (millions of arrests) runs in seconds.
 
-The mess the study met is planted on purpose and every planted discrepancy is listed in the
-truth (``discrepancies.csv``).  The pipeline never reads the truth directory.
+The mess the study met is planted, drawn from documented distributions over every person
+(not shaped to the pipeline's rules), and every planted discrepancy is listed in the truth
+(``discrepancies.csv``), with the planted rate ratios (``effects.csv``) and custody spells
+(``custody.csv``).  The pipeline never reads the truth directory.
 
 The simulator uses none of the pipeline's own date, ID or name code: its month arithmetic,
 PNC IDs, subject ids and name folding are its own (:mod:`._independent`), so a bug in the
 pipeline's cannot be copied into the truth it is tested against.
 
-Modules: :mod:`.design` (calibration and vocabulary), :mod:`.people` (people, orders and
-roles), :mod:`.arrests` (arrests, offences, recording systems), :mod:`.extracts` (one
-builder per extract), :mod:`.truth`, :mod:`.write`.
+Modules: :mod:`.scenarios`, :mod:`.design` (calibration and vocabulary), :mod:`.people`
+(people, orders and roles), :mod:`.process` (the person process), :mod:`.arrests` (arrests,
+offences, recording systems), :mod:`.extracts` (one builder per extract), :mod:`.truth`,
+:mod:`.write`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .arrests import arrests_and_offences
+from .arrests import arrests_and_offences, design_ratios
 from .design import (
     APPLICANTS,
     CATEGORIES,
@@ -44,25 +50,48 @@ from .design import (
 )
 from .extracts import Extracts, make_extracts
 from .people import cohort
+from .scenarios import SCENARIOS
+from .scenarios import scenario as scenario_named
 from .write import FIXED_TIME, write_extracts
 
 __all__ = [
     "APPLICANTS", "CATEGORIES", "CONDITIONS", "DEFAULT_ORDERS", "DESIGN", "DESIGN_SUBJECTS", "EXCLUSIONS",
     "FIXED_TIME", "FORCE_SYSTEMS", "FORENAMES", "NAME_VARIANTS", "ORDER_SPANS", "REGIONS", "ROCU_HEADERS",
-    "ROCU_STYLES", "SURNAMES", "Extracts", "offence_catalogue", "simulate", "write_extracts",
+    "ROCU_STYLES", "SCENARIOS", "SURNAMES", "Extracts", "offence_catalogue", "simulate", "write_extracts",
 ]
 
 
-def simulate(seed: int = 20260625, n_orders: int = DEFAULT_ORDERS, study: dict | None = None) -> Extracts:
-    """Simulate the national order list, PNC, PND and ROCU extracts and their truth."""
+def simulate(seed: int = 20260625, n_orders: int = DEFAULT_ORDERS, study: dict | None = None,
+             scenario: str = "published") -> Extracts:
+    """Simulate the national order list, PNC, PND and ROCU extracts and their truth under
+    ``scenario`` (docs/simulator.md); an unknown scenario stops with one line.
+
+    People and orders, arrests, and the extracts draw from three streams of ``seed`` (people and
+    orders from ``default_rng(seed)`` itself, as they always have; the other two spawned from
+    it), so the same seed gives the same people, orders and cohort flow under every scenario."""
     from ..config import defaults
 
+    plan = scenario_named(scenario)
     study = {**defaults()["study"], **(study or {})}
-    rng = np.random.default_rng(seed)
+    people_rng = np.random.default_rng(seed)
+    arrest_rng, extract_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
     catalogue = offence_catalogue()
-    episodes = cohort(rng, n_orders, study)
-    arrests, offences = arrests_and_offences(rng, episodes, catalogue, study)
-    return make_extracts(rng, episodes, arrests, offences, catalogue, study)
+    episodes = cohort(people_rng, n_orders, study)
+    arrests, offences, spells = arrests_and_offences(arrest_rng, episodes, catalogue, study, plan)
+    return make_extracts(extract_rng, episodes, arrests, offences, catalogue, study,
+                         effects=_effects(plan, episodes, catalogue), spells=spells)
+
+
+def _effects(plan, episodes, catalogue):
+    """The true rate ratio per measure and category: ``published``'s design after/before
+    ratio, else the scenario's rate ratio of the order (1 where it has none)."""
+    import pandas as pd
+
+    if plan.design:
+        return design_ratios(int((episodes["role"] == "analysed").sum()), catalogue)
+    cats = ["overall", *CATEGORIES]
+    return pd.DataFrame({"measure": np.repeat(["events", "harm"], len(cats)), "category": cats * 2,
+                         "true_rate_ratio": plan.rate_ratio})
 
 
 def run(inputs: dict, output: dict, config: dict, log: str | None = None) -> Extracts:
@@ -72,7 +101,9 @@ def run(inputs: dict, output: dict, config: dict, log: str | None = None) -> Ext
 
     from ..stages import say
 
-    extracts = simulate(seed=int(config["seed"]), n_orders=int(config["synthetic_orders"]), study=config["study"])
+    extracts = simulate(seed=int(config["seed"]), n_orders=int(config["synthetic_orders"]), study=config["study"],
+                        scenario=config["scenario"])
     written = write_extracts(extracts, Path(output["raw_orders"]).parent, Path(output["truth_events"]).parent)
-    say(f"simulated {int(config['synthetic_orders']):,} orders (seed {config['seed']}): {len(written)} files", log)
+    say(f"simulated {int(config['synthetic_orders']):,} orders (scenario {config['scenario']}, seed {config['seed']}): "
+        f"{len(written)} files", log)
     return extracts

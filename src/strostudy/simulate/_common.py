@@ -29,6 +29,13 @@ def ascii_fold(s: pd.Series) -> pd.Series:
     return s.str.normalize("NFKD").str.encode("ascii", errors="ignore").str.decode("ascii")
 
 
+def fmt_dates(d: pd.Series, fmt: str) -> pd.Series:
+    """``d.dt.strftime(fmt)``, formatting each distinct date once (extracts repeat dates a lot)."""
+    codes, uniques = pd.factorize(pd.Series(d), sort=False)
+    text = np.append(pd.DatetimeIndex(uniques).strftime(fmt).to_numpy(dtype=object), np.nan)
+    return pd.Series(text[np.where(codes < 0, len(text) - 1, codes)], index=pd.Series(d).index, dtype=object)
+
+
 def fmt_uk(d: pd.Series) -> pd.Series:
     """Dates as ``dd/mm/yyyy``."""
-    return d.dt.strftime("%d/%m/%Y")
+    return fmt_dates(d, "%d/%m/%Y")

@@ -1,10 +1,14 @@
-"""Arrests and their offences.
+"""Arrests and their offences, under a scenario (:mod:`.scenarios`).
 
-The analysed subjects' in-window arrests follow :data:`~.design.DESIGN` exactly: spread over
-subjects by activity and category affinity, and over months flat before the order and
-falling smoothly after it.  Everyone else's arrests, and the analysed subjects' arrests
-outside their windows, come from a random process kept clear of those windows.  Each arrest
-then gets 0-2 less harmful secondary offences and the systems (PNC, PND, ROCU) that recorded it.
+Everyone's arrests come from the person process (:mod:`.process`), and the scenario acts on
+it: a rate ratio from the order on (``effect``), a calendar shock, custody spells during
+which a person cannot be arrested (``incapacitation``), or an order timed at the person's
+peak (``rtm``, in the process itself).  Under ``published`` the analysed subjects'
+in-window arrests are the calibrated design instead (:data:`~.design.DESIGN`), spread over
+subjects and months by the same person process, with each subject's own after/before
+propensity so that some subjects offend more after the order; everyone else offends at the
+design's after/before ratio once their order is made.  Each arrest then gets 0-2 less
+harmful secondary offences and the systems (PNC, PND, ROCU) that recorded it.
 """
 
 from __future__ import annotations
@@ -12,107 +16,229 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._common import largest_remainder, random_dates
+from ._common import largest_remainder
 from ._independent import add_months, month_index
 from .design import CATEGORIES, DESIGN, DESIGN_SUBJECTS
+from .process import Process, categories_and_codes, code_pools, person_process, process_arrests
+from .scenarios import SCENARIOS, Scenario, in_shock
+
+#: The extracts' earliest arrests (the systems' histories are loaded from here).
+EXTRACTS_BEGIN = pd.Timestamp("2012-01-01")
+#: ``published``: each analysed subject's after-order propensity is ``UNDETERRED_UP`` for a
+#: share ``UNDETERRED_SHARE`` of subjects (the order does not deter them) and 1 for the rest,
+#: times a lognormal individual factor with log-sd ``PROPENSITY_SD`` (docs/simulator.md).
+UNDETERRED_SHARE = 0.25
+UNDETERRED_UP = 6.0
+PROPENSITY_SD = 0.3
+#: ``published``: where a category's after-order arrests fall: on each subject in proportion to
+#: their own before-order arrests of the category plus ``SPREAD`` x the category's before-order
+#: total shared out by rate x affinity (so subjects with none before can offend after), times
+#: their propensity.
+SPREAD = 0.3
+#: ``published``: the share of other people's post-order modern-slavery arrests that are
+#: breaches of their order.
+BREACH_SHARE = 0.5
+#: ``incapacitation``: kinds of spell and their shares; a custody spell starts up to
+#: ``SPELL_DELAY_DAYS`` after the order and lasts ``CUSTODY_DAYS`` (uniform); a deportation
+#: lasts to the end of the data period.
+SPELL_KINDS = {"custody": 0.75, "deported": 0.25}
+SPELL_DELAY_DAYS = (0, 90)
+CUSTODY_DAYS = (91, 548)
+#: How many days PND's event date is after the arrest date (negative: before it): these
+#: lags with these probabilities, else (``PND_LONG_LAG``) a longer lag of 3-28 days either way.
+PND_LAGS = {0: 0.70, 1: 0.14, -1: 0.06, 2: 0.03, -2: 0.02}
+PND_LONG_LAG = {"share": 0.05, "days": (3, 28), "later": 0.75}
 
 
-def arrests_and_offences(rng, episodes: pd.DataFrame, catalogue: pd.DataFrame,
-                         study: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Every arrest (one row each, with its month, window and recording systems) and every
-    offence (one row per arrest and offence, the principal first)."""
+def arrests_and_offences(rng, episodes: pd.DataFrame, catalogue: pd.DataFrame, study: dict,
+                         plan: Scenario = SCENARIOS["published"]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Every arrest (one row each, with its month, window and recording systems), every
+    offence (one row per arrest and offence, the principal first) and every custody spell."""
     window = int(study["window_months"])
-    analysed = episodes.index[episodes["role"] == "analysed"]
-    designed = _designed_arrests(rng, episodes.loc[analysed], catalogue, window)
-    designed["designed"] = True
-    protect = (episodes["role"] == "analysed").to_numpy()
-    random_part = _random_arrests(rng, episodes, catalogue, study, window, protect)
-    random_part["designed"] = False
-    columns = ["subject_row", "date", "cjs_code", "designed"]
-    arrests = pd.concat([designed[columns], random_part[columns]], ignore_index=True)
+    proc = person_process(rng, len(episodes), window, plan.peak_selection)
+    start = episodes["start_date"].reset_index(drop=True)
+    spells = custody_spells(rng, episodes, study, plan)
+    arrests = _process_part(rng, episodes, proc, catalogue, study, plan, spells)
+    if plan.design:
+        analysed = np.flatnonzero((episodes["role"] == "analysed").to_numpy())
+        designed = _designed_arrests(rng, analysed, proc, catalogue, window, start)
+        arrests = pd.concat([arrests, designed], ignore_index=True)
+    arrests["designed"] = arrests["designed"].astype(bool)
     arrests = arrests.merge(catalogue[["cjs_code", "cchi_score", "category"]], on="cjs_code", how="left")
-    arrests = _space_out(arrests)
+    arrests = arrests.sort_values(["subject_row", "date", "designed", "cjs_code"], kind="stable").reset_index(drop=True)
+    arrests["subject_row"] = episodes.index.to_numpy()[arrests["subject_row"]]
     arrests["arrest_id"] = np.arange(len(arrests))
-    start = episodes["start_date"].to_numpy()[arrests["subject_row"]]
-    arrests["month"] = month_index(arrests["date"], pd.Series(start))
+    arrests["month"] = month_index(arrests["date"], pd.Series(episodes["start_date"].to_numpy()[arrests["subject_row"]]))
     arrests["window"] = np.select([arrests["month"].between(-window, -1), arrests["month"].between(0, window - 1)],
                                   ["before", "after"], "outside")
     offences = _secondary_offences(rng, arrests, catalogue)
-    return _recording_systems(rng, episodes, arrests), offences
+    spells["subject_row"] = episodes.index.to_numpy()[spells["subject_row"]]
+    return _recording_systems(rng, episodes, arrests, pd.Timestamp(study["extraction_date"])), offences, spells
 
 
-def _recording_systems(rng, episodes: pd.DataFrame, arrests: pd.DataFrame) -> pd.DataFrame:
+def _process_part(rng, episodes: pd.DataFrame, proc: Process, catalogue: pd.DataFrame, study: dict, plan: Scenario,
+                  spells: pd.DataFrame) -> pd.DataFrame:
+    """The person process's arrests, inside the data period, as the scenario leaves them."""
+    window = int(study["window_months"])
+    start = episodes["start_date"].reset_index(drop=True)
+    arrests = process_arrests(rng, start, proc)
+    row = arrests["subject_row"].to_numpy()
+    category, code = categories_and_codes(rng, row, proc.affinity, code_pools(catalogue))
+    after = arrests["month"].to_numpy() >= 0
+    keep_p = np.where(after, plan.rate_ratio, 1.0) * np.where(in_shock(arrests["date"], plan), plan.shock_multiplier, 1.0)
+    if plan.design:
+        ratio = DESIGN.groupby("period")["count"].sum()
+        keep_p = np.where(after, keep_p * ratio["after"] / ratio["before"], keep_p)
+        # The design holds the analysed subjects' in-window arrests.
+        analysed = (episodes["role"] == "analysed").to_numpy()[row]
+        keep_p = np.where(analysed & (np.abs(arrests["month"].to_numpy() + 0.5) < window), 0.0, keep_p)
+        breach = after & (category == "modern_slavery") & (rng.random(len(row)) < BREACH_SHARE)
+        code = np.where(breach, "MS15016", code)
+    if len(spells):
+        by_row = spells.set_index("subject_row")
+        lo = by_row["start"].reindex(row).to_numpy()
+        hi = by_row["end"].reindex(row).to_numpy()
+        held = (arrests["date"].to_numpy() >= lo) & (arrests["date"].to_numpy() <= hi)
+        keep_p = np.where(held, 0.0, keep_p)
+    inside = (arrests["date"] >= EXTRACTS_BEGIN) & (arrests["date"] <= pd.Timestamp(study["extraction_date"]))
+    keep = (rng.random(len(row)) < keep_p) & inside.to_numpy()
+    return arrests.assign(cjs_code=code, designed=False).loc[keep, ["subject_row", "date", "cjs_code", "designed"]]
+
+
+def custody_spells(rng, episodes: pd.DataFrame, study: dict, plan: Scenario) -> pd.DataFrame:
+    """``incapacitation``: who is in custody or deported after their order, from when to when
+    (``subject_row`` is the position in ``episodes``).  Every draw is made for everyone under
+    every scenario, so that scenarios of one seed share every other draw."""
+    n = len(episodes)
+    held = rng.random(n) < plan.custody_share
+    kinds = np.asarray(list(SPELL_KINDS))
+    kind = kinds[rng.choice(len(kinds), n, p=list(SPELL_KINDS.values()))]
+    start = episodes["start_date"].to_numpy() + pd.to_timedelta(
+        rng.integers(SPELL_DELAY_DAYS[0], SPELL_DELAY_DAYS[1] + 1, n), unit="D").to_numpy()
+    custody_end = start + pd.to_timedelta(rng.integers(CUSTODY_DAYS[0], CUSTODY_DAYS[1] + 1, n), unit="D").to_numpy()
+    end = np.where(kind == "deported", np.datetime64(pd.Timestamp(study["extraction_date"])), custody_end)
+    return pd.DataFrame({"subject_row": np.flatnonzero(held), "start": pd.to_datetime(start[held]),
+                         "end": pd.to_datetime(end[held]), "kind": kind[held]})
+
+
+def _recording_systems(rng, episodes: pd.DataFrame, arrests: pd.DataFrame, extraction: pd.Timestamp) -> pd.DataFrame:
     """Which systems recorded each arrest: PNC 90%, PND 80%, ROCU every in-window arrest of
-    an order it returned; an arrest no system holds goes to PNC."""
+    an order it returned; an arrest no system holds goes to PNC.  PNC and ROCU hold the arrest
+    date; PND's event date lags it by ``pnd_lag`` days (:data:`PND_LAGS`), and a PND record
+    dated after the extraction date was not yet there to extract."""
     na = len(arrests)
     in_pnc = rng.random(na) < 0.9
     in_pnd = rng.random(na) < 0.8
+    lag = pnd_lags(rng, na)
+    in_pnd &= (arrests["date"] + pd.to_timedelta(lag, unit="D") <= extraction).to_numpy()
     needs_rocu = episodes["eligible"].to_numpy() & (episodes["role"] != "no_rocu_return").to_numpy()
     arrest_sub = arrests["subject_row"].to_numpy()
     in_rocu = needs_rocu[arrest_sub] & (arrests["window"] != "outside").to_numpy()
     in_pnc |= ~in_pnc & ~in_pnd & ~in_rocu
-    return arrests.assign(in_pnc=in_pnc, in_pnd=in_pnd, in_rocu=in_rocu,
+    return arrests.assign(in_pnc=in_pnc, in_pnd=in_pnd, in_rocu=in_rocu, pnd_lag=lag,
                           subject_id=episodes["subject_id"].to_numpy()[arrest_sub])
 
 
-def _designed_arrests(rng, subjects: pd.DataFrame, catalogue: pd.DataFrame, window: int) -> pd.DataFrame:
-    """Arrests of the analysed subjects from :data:`DESIGN` (scaled to their number)."""
-    n_s = len(subjects)
-    scale = n_s / DESIGN_SUBJECTS
+def pnd_lags(rng, n: int) -> np.ndarray:
+    """Days from the arrest date to PND's event date, from :data:`PND_LAGS` and
+    :data:`PND_LONG_LAG`."""
+    short = np.asarray(list(PND_LAGS))
+    p = np.append(np.asarray(list(PND_LAGS.values())), PND_LONG_LAG["share"])
+    pick = rng.choice(len(p), n, p=p / p.sum())
+    lo, hi = PND_LONG_LAG["days"]
+    long_lag = rng.integers(lo, hi + 1, n) * np.where(rng.random(n) < PND_LONG_LAG["later"], 1, -1)
+    return np.where(pick < len(short), short[np.minimum(pick, len(short) - 1)], long_lag)
+
+
+# --------------------------------------------------------------------------- the calibrated design
+
+
+def _scaled_design(n_s: int) -> pd.DataFrame:
+    """:data:`DESIGN`, its counts scaled to ``n_s`` analysed subjects."""
     design = DESIGN.copy()
-    design["count"] = (
-        design.groupby(["category", "period"])["count"].transform(
-            lambda c: largest_remainder(c.to_numpy(), int(round(c.sum() * scale)))
-        )
-        if scale != 1 else design["count"]
-    )
-    events = design.loc[design.index.repeat(design["count"])].drop(columns="count").reset_index(drop=True)
-    events = events.merge(catalogue[["cjs_code", "cchi_score"]], on="cjs_code", how="left")
-    events["subject"] = _designed_subjects(rng, events, n_s)
-    events["month"] = _designed_months(rng, events, window)
-    start = subjects["start_date"].to_numpy()[events["subject"]]
-    events["date"] = _day_in_month(rng, events, pd.Series(start))
-    events["subject_row"] = subjects.index.to_numpy()[events["subject"]]
-    return events.drop(columns=["subject"])
+    if n_s != DESIGN_SUBJECTS:
+        design["count"] = design.groupby(["category", "period"])["count"].transform(
+            lambda c: largest_remainder(c.to_numpy(), int(round(c.sum() * n_s / DESIGN_SUBJECTS))))
+    return design
 
 
-def _designed_subjects(rng, events: pd.DataFrame, n_s: int) -> np.ndarray:
-    """Whose each designed arrest is: activity x category affinity; after-window arrests fall
-    on subjects' own before-window "slots" (so most people decrease), plus a few who increase."""
-    activity = rng.gamma(2.0, 1.0, n_s)
-    affinity = rng.gamma(1.2, 1.0, (n_s, len(CATEGORIES)))
-    subject = np.empty(len(events), dtype=np.int64)
+def design_ratios(n_s: int, catalogue: pd.DataFrame) -> pd.DataFrame:
+    """The design's after/before ratio of arrests and of harm, per category and overall
+    (``published``'s ``effects.csv``)."""
+    design = _scaled_design(n_s).merge(catalogue[["cjs_code", "cchi_score"]], on="cjs_code")
+    design = design.assign(harm=design["count"] * design["cchi_score"])
+    by_cat = design.pivot_table(index="category", columns="period", values=["count", "harm"], aggfunc="sum")
+    by_cat.loc["overall"] = by_cat.sum()
+    rows = []
+    for measure, column in (("events", "count"), ("harm", "harm")):
+        for cat in ["overall", *CATEGORIES]:
+            rows.append((measure, cat, by_cat.loc[cat, (column, "after")] / by_cat.loc[cat, (column, "before")]))
+    return pd.DataFrame(rows, columns=["measure", "category", "true_rate_ratio"])
+
+
+def _designed_arrests(rng, subjects: np.ndarray, proc: Process, catalogue: pd.DataFrame, window: int,
+                      start: pd.Series) -> pd.DataFrame:
+    """The analysed subjects' in-window arrests from the scaled :data:`DESIGN` (``subjects``:
+    their positions).  Before the order, each category's arrests fall on (subject, month)
+    in proportion to the subject's rate x affinity x monthly multiplier (no trend).  After it,
+    the months follow the design's smooth fall, the most harmful arrests early, and each
+    month's arrests of a category fall on subjects in proportion to (their own before-order
+    arrests of the category + ``SPREAD`` x its before total shared by rate x affinity) x their
+    propensity (:data:`UNDETERRED_SHARE`, :data:`PROPENSITY_SD`) x their monthly multiplier."""
+    n_s = len(subjects)
+    design = _scaled_design(n_s)
+    weight = proc.rate[subjects, None] * proc.affinity[subjects]
+    multiplier = proc.multiplier[subjects]
+    col = {m: int(np.flatnonzero(proc.months == m)[0]) for m in range(-window, window)}
+    propensity = np.exp(rng.normal(0.0, PROPENSITY_SD, n_s)) * np.where(rng.random(n_s) < UNDETERRED_SHARE,
+                                                                        UNDETERRED_UP, 1.0)
+    parts = []
     for c, cat in enumerate(CATEGORIES):
-        before = np.flatnonzero((events["category"] == cat) & (events["period"] == "before"))
-        after = np.flatnonzero((events["category"] == cat) & (events["period"] == "after"))
-        p = activity * affinity[:, c]
-        subject[before] = rng.choice(n_s, len(before), p=p / p.sum())
-        n_inc = max(1, int(round(0.08 * len(after))))
-        slots = rng.permutation(subject[before])[: len(after) - n_inc]
-        newcomers = rng.choice(n_s, n_inc, p=p / p.sum())
-        subject[after] = rng.permutation(np.concatenate([slots, newcomers]))
-    return subject
+        rows = design.loc[(design["category"] == cat) & (design["period"] == "before")]
+        codes = np.repeat(rows["cjs_code"].to_numpy(), rows["count"].to_numpy())
+        p = weight[:, c, None] * multiplier[:, [col[m] for m in range(-window, 0)]]
+        counts = rng.multinomial(len(codes), (p / p.sum()).ravel())
+        subject, month = np.divmod(np.repeat(np.arange(counts.size), counts), window)
+        parts.append(pd.DataFrame({"subject": subject, "month": month - window, "cjs_code": rng.permutation(codes)}))
+    after = design.loc[design["period"] == "after"]
+    after = pd.DataFrame({"cjs_code": np.repeat(after["cjs_code"].to_numpy(), after["count"].to_numpy()),
+                          "category": np.repeat(after["category"].to_numpy(), after["count"].to_numpy())})
+    after = after.merge(catalogue[["cjs_code", "cchi_score"]], on="cjs_code", how="left")
+    after["month"] = _after_months(rng, after["cchi_score"].to_numpy(), int(design.loc[design["period"] == "before",
+                                                                                         "count"].sum()), window)
+    after["subject"] = -1
+    for c, cat in enumerate(CATEGORIES):
+        # A subject's own before-order arrests predict their after-order ones; the rate term
+        # lets subjects with none before offend after.
+        before = np.bincount(parts[c]["subject"], minlength=n_s)
+        level = (before + SPREAD * before.sum() * weight[:, c] / weight[:, c].sum()) * propensity
+        for m in range(window):
+            idx = np.flatnonzero((after["category"] == cat).to_numpy() & (after["month"] == m).to_numpy())
+            if not len(idx):
+                continue
+            p = level * multiplier[:, col[m]]
+            counts = rng.multinomial(len(idx), p / p.sum())
+            after.loc[idx, "subject"] = rng.permutation(np.repeat(np.arange(n_s), counts))
+    parts.append(after[["subject", "month", "cjs_code"]])
+    events = pd.concat(parts, ignore_index=True)
+    subject_start = start.iloc[subjects[events["subject"]]].reset_index(drop=True)
+    first = add_months(subject_start, events["month"].to_numpy())
+    length = (add_months(subject_start, events["month"].to_numpy() + 1) - first).dt.days.to_numpy()
+    day = np.floor(rng.random(len(events)) * length).astype(int)
+    return pd.DataFrame({"subject_row": subjects[events["subject"]], "date": (first + pd.to_timedelta(day, unit="D"))
+                         .dt.normalize(), "cjs_code": events["cjs_code"], "designed": True})
 
 
-def _designed_months(rng, events: pd.DataFrame, window: int) -> np.ndarray:
-    """Each designed arrest's month on its subject's clock.  Monthly counts are drawn
-    multinomially, so they carry Poisson-like noise as real counts do: flat before the order;
-    after it, falling smoothly from the before level (no step), with the most harmful arrests
-    early so harm falls faster than volume."""
-    month = np.zeros(len(events), dtype=np.int64)
-    for period in ("before", "after"):
-        idx = np.flatnonzero(events["period"] == period)
-        n = len(idx)
-        if period == "before":
-            weights = np.ones(window)
-            key = rng.random(n)
-        else:
-            level = (events["period"] == "before").sum() / window
-            weights = np.exp(-_decay_rate(level, n, window) * np.arange(window))
-            key = -np.log(events["cchi_score"].to_numpy()[idx]) + rng.normal(0, 1.6, n)
-        counts = rng.multinomial(n, weights / weights.sum())
-        offset_month = -window if period == "before" else 0
-        month[idx[np.argsort(key, kind="stable")]] = np.repeat(np.arange(window) + offset_month, counts)
+def _after_months(rng, harm: np.ndarray, n_before: int, window: int) -> np.ndarray:
+    """Months of the design's after-window arrests: monthly counts drawn multinomially from a
+    curve falling smoothly from the before level (no step), the most harmful arrests early so
+    that harm falls faster than volume."""
+    n = len(harm)
+    weights = np.exp(-_decay_rate(n_before / window, n, window) * np.arange(window))
+    counts = rng.multinomial(n, weights / weights.sum())
+    key = -np.log(harm) + rng.normal(0, 1.6, n)
+    month = np.empty(n, dtype=np.int64)
+    month[np.argsort(key, kind="stable")] = np.repeat(np.arange(window), counts)
     return month
 
 
@@ -126,71 +252,6 @@ def _decay_rate(level: float, total: int, window: int) -> float:
         else:
             hi = mid
     return (lo + hi) / 2
-
-
-def _day_in_month(rng, events: pd.DataFrame, start: pd.Series) -> pd.Series:
-    """A date inside month ``month`` of each subject's clock, at least 4 days from the
-    subject's other arrests that month (and 3 across a month edge), so truth is unambiguous
-    under a one-day duplicate tolerance."""
-    order = rng.permutation(len(events))
-    key = events[["subject", "month"]].iloc[order]
-    slot = key.groupby(["subject", "month"]).cumcount().to_numpy()
-    slot_full = np.empty(len(events), dtype=np.int64)
-    slot_full[order] = slot
-    base = rng.integers(0, 2, len(events))
-    offset = np.minimum(base + 4 * slot_full, 27)
-    month_start = add_months(start, events["month"].to_numpy())
-    return (month_start + pd.to_timedelta(offset, unit="D")).dt.normalize()
-
-
-def _random_arrests(rng, episodes: pd.DataFrame, catalogue: pd.DataFrame, study: dict,
-                    window: int, protect: np.ndarray) -> pd.DataFrame:
-    """Arrests of everyone else, and of analysed subjects outside their windows."""
-    n = len(episodes)
-    start = episodes["start_date"]
-    lo = add_months(start, -(window + 12)).clip(lower=pd.Timestamp("2012-01-01"))
-    hi = add_months(start, window + 12).clip(upper=pd.Timestamp(study["extraction_date"]))
-    rate = rng.gamma(2.0, 0.09, n)  # arrests per month
-    months = ((hi - lo).dt.days / 30.44).clip(lower=0).to_numpy()
-    counts = rng.poisson(rate * months)
-    row = np.repeat(np.arange(n), counts)
-    date = random_dates(rng, lo.iloc[row].reset_index(drop=True), hi.iloc[row].reset_index(drop=True))
-    s = start.iloc[row].reset_index(drop=True)
-    after = (month_index(date, s) >= 0).to_numpy()
-    # Analysed subjects' windows hold only the designed arrests; keep others a week clear.
-    inside = protect[row] & (date >= add_months(s, -window) - pd.Timedelta(days=7)) & (
-        date < add_months(s, window) + pd.Timedelta(days=7))
-    keep = ~inside.to_numpy() & (rng.random(len(row)) < np.where(after, 0.55, 1.0))
-    cat_p = np.array([0.2, 0.3, 0.3, 0.2])
-    cats = rng.choice(CATEGORIES, len(row), p=cat_p)
-    by_cat = {c: catalogue.loc[catalogue["category"] == c] for c in CATEGORIES}
-    code = np.empty(len(row), dtype=object)
-    for c in CATEGORIES:
-        sel = cats == c
-        pool = by_cat[c]
-        if c == "modern_slavery":
-            pool = pool.loc[~pool["cjs_code"].isin(["MS15016", "MS15017"])]
-        code[sel] = rng.choice(pool["cjs_code"].to_numpy(), sel.sum())
-    # Breaches can only follow an order.
-    breach = after & (cats == "modern_slavery") & (rng.random(len(row)) < 0.5)
-    code[breach] = "MS15016"
-    out = pd.DataFrame({"subject_row": episodes.index.to_numpy()[row], "date": date, "cjs_code": code})
-    return out.loc[keep].reset_index(drop=True)
-
-
-def _space_out(events: pd.DataFrame) -> pd.DataFrame:
-    """Drop random arrests within 3 days of another arrest of the same person (keeps the
-    designed ones), so that each true arrest is unambiguous under the duplicate tolerance."""
-    ev = events.sort_values(["subject_row", "date", "designed"], ascending=[True, True, False],
-                            kind="stable").reset_index(drop=True)
-    # Iterate until stable: removing an arrest can only remove clashes.
-    while True:
-        by_person = ev.groupby("subject_row")["date"]
-        gap_prev, gap_next = by_person.diff().dt.days, -by_person.diff(-1).dt.days
-        clash = ((gap_prev < 3) | (gap_next < 3)).fillna(False) & ~ev["designed"]
-        if not clash.any():
-            return ev
-        ev = ev.loc[~clash].reset_index(drop=True)
 
 
 def _secondary_offences(rng, arrests: pd.DataFrame, catalogue: pd.DataFrame) -> pd.DataFrame:

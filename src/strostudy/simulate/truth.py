@@ -6,7 +6,10 @@
 - ``episodes``: every order episode with its role;
 - ``events``: every arrest, its window and month, the systems that recorded it, and any
   problem planted on its PNC row;
-- ``discrepancies``: every planted disagreement between extracts the pipeline can observe.
+- ``discrepancies``: every planted disagreement between extracts the pipeline can observe;
+- ``effects``: the true rate ratio of arrests and of harm, per category, that the scenario
+  planted (``published``: the design's after/before ratio; docs/simulator.md);
+- ``custody``: the custody and deportation spells (``incapacitation``; empty otherwise).
 
 The pipeline never reads the truth directory.
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ._common import fmt_dates
 from .design import CATEGORIES, EXCLUSIONS
 
 DISCREPANCY_COLUMNS = ["subject_id", "field", "source_pair", "detail", "kind"]
@@ -28,12 +32,27 @@ def note(frame: pd.DataFrame, field: str, pair: str, detail, kind: str) -> pd.Da
 
 
 def build_truth(episodes: pd.DataFrame, arrests: pd.DataFrame, discrepancies: pd.DataFrame,
-                junk: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """The truth tables.  ``junk`` lists the arrests whose principal PNC row was planted as
-    junk (``arrest_id``, ``kind``)."""
-    return {"subject_windows": _subject_windows(episodes, arrests), "cohort_flow": _cohort_flow(episodes),
-            "discrepancies": _observable(discrepancies, episodes, arrests, junk),
-            "episodes": _episode_table(episodes), "events": _events(arrests, junk)}
+                junk: pd.DataFrame, effects: pd.DataFrame | None = None,
+                spells: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
+    """The truth tables.  ``junk`` lists the PNC rows planted as junk (``arrest_id``, ``kind``),
+    ``effects`` the planted rate ratios, ``spells`` the custody spells (``subject_row``,
+    ``start``, ``end``, ``kind``)."""
+    junk = junk.drop_duplicates("arrest_id")
+    truth = {"subject_windows": _subject_windows(episodes, arrests), "cohort_flow": _cohort_flow(episodes),
+             "discrepancies": _observable(discrepancies, episodes, arrests, junk),
+             "episodes": _episode_table(episodes), "events": _events(arrests, junk)}
+    if effects is not None:
+        truth["effects"] = effects
+    if spells is not None:
+        truth["custody"] = _custody(episodes, spells)
+    return truth
+
+
+def _custody(episodes: pd.DataFrame, spells: pd.DataFrame) -> pd.DataFrame:
+    table = pd.DataFrame({"subject_id": episodes["subject_id"].reindex(spells["subject_row"]).to_numpy(),
+                          "start": spells["start"].dt.strftime("%Y-%m-%d").to_numpy(),
+                          "end": spells["end"].dt.strftime("%Y-%m-%d").to_numpy(), "kind": spells["kind"].to_numpy()})
+    return table.sort_values(["subject_id", "start"]).reset_index(drop=True)
 
 
 def _subject_windows(episodes: pd.DataFrame, arrests: pd.DataFrame) -> pd.DataFrame:
@@ -78,9 +97,11 @@ def _episode_table(episodes: pd.DataFrame) -> pd.DataFrame:
 
 
 def _events(arrests: pd.DataFrame, junk: pd.DataFrame) -> pd.DataFrame:
-    ev = arrests.assign(event_date=arrests["date"].dt.strftime("%Y-%m-%d"))[
+    ev = arrests.assign(event_date=fmt_dates(arrests["date"], "%Y-%m-%d"))[
         ["subject_id", "event_date", "cjs_code", "category", "cchi_score", "window", "month", "in_pnc", "in_pnd",
-         "in_rocu", "designed", "arrest_id"]].rename(columns={"cchi_score": "harm_score"})
+         "in_rocu", "pnd_lag", "designed", "arrest_id"]].rename(columns={"cchi_score": "harm_score",
+                                                                         "pnd_lag": "pnd_lag_days"})
+    ev["pnd_lag_days"] = ev["pnd_lag_days"].where(ev["in_pnd"]).astype("Int64")
     ev = ev.merge(junk, on="arrest_id", how="left").rename(columns={"kind": "planted_problem"})
     ev["planted_problem"] = ev["planted_problem"].fillna("")
     return ev.sort_values(["subject_id", "event_date", "arrest_id"]).drop(columns="arrest_id").reset_index(drop=True)
@@ -89,7 +110,7 @@ def _events(arrests: pd.DataFrame, junk: pd.DataFrame) -> pd.DataFrame:
 def _observable(discrepancies: pd.DataFrame, episodes: pd.DataFrame, arrests: pd.DataFrame,
                 junk: pd.DataFrame) -> pd.DataFrame:
     """Keep what the pipeline can observe: nothing PND-level about people it cannot identify,
-    and nothing about arrests whose principal PNC row was planted as junk (quarantined)."""
+    and nothing about arrests with a PNC row planted as junk (quarantined)."""
     discrepancies = discrepancies.assign(detail=discrepancies["detail"].astype(str))
     pnd_kinds = ["arrest_date", "arrest_not_in_pnc", "arrest_not_in_pnd", "offence_wording", "name_spelling",
                  "name_order"]

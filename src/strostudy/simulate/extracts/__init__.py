@@ -2,7 +2,7 @@
 planted, and :func:`make_extracts` gathers them with the truth into :class:`Extracts`.
 
 The builders draw from one random generator in a fixed order (order-list IDs, order list,
-PNC, PND, ROCU): the calibrated default depends on that exact sequence of draws.
+PNC, PND, ROCU), a stream of their own (:func:`strostudy.simulate.simulate`).
 """
 
 from __future__ import annotations
@@ -34,8 +34,10 @@ class Extracts:
 
 
 def make_extracts(rng, episodes: pd.DataFrame, arrests: pd.DataFrame, offences: pd.DataFrame,
-                  catalogue: pd.DataFrame, study: dict) -> Extracts:
-    """Every extract, and the truth, for the simulated episodes, arrests and offences."""
+                  catalogue: pd.DataFrame, study: dict, effects: pd.DataFrame | None = None,
+                  spells: pd.DataFrame | None = None) -> Extracts:
+    """Every extract, and the truth, for the simulated episodes, arrests and offences (and the
+    scenario's planted ``effects`` and custody ``spells``, for the truth)."""
     ids, id_notes = order_list_ids(rng, episodes)
     orders, order_notes = order_list(rng, episodes, ids.pnc_id, study)
     pnc, junk = pnc_arrests(rng, episodes, arrests, offences, catalogue)
@@ -45,4 +47,4 @@ def make_extracts(rng, episodes: pd.DataFrame, arrests: pd.DataFrame, offences: 
     rocu, styles = rocu_workbooks(rng, episodes, arrests, catalogue, ids, missing)
     discrepancies = pd.concat([id_notes, order_notes, pnd_notes, rocu_notes], ignore_index=True)
     return Extracts(orders=orders, pnc_arrests=pnc, pnd_records=pnd, rocu=rocu, rocu_styles=styles,
-                    truth=build_truth(episodes, arrests, discrepancies, junk))
+                    truth=build_truth(episodes, arrests, discrepancies, junk, effects, spells))

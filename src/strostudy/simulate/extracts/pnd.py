@@ -1,6 +1,7 @@
 """PND records: one row per arrest PND recorded, with the person as PND holds them.
 
-Planted: event date-times, 15% of them after midnight of the next day; names spelt another
+Planted: event date-times that lag the arrest date by a recording lag (0, a day or two
+either way, occasionally weeks; :data:`~..arrests.PND_LAGS`); names spelt another
 way, typed without accents or hyphens, or with forenames and surname swapped; PNC IDs left
 off (linkage then rests on name and DOB); offences in three wordings; a PND twin (a second
 PNC record with the same name and DOB) for the ambiguous unresolved people; no PNC ID and
@@ -12,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .._common import ascii_fold
+from .._common import ascii_fold, fmt_dates
 from .._independent import normalise_name, pnc_id
 from ..design import FORCE_SYSTEMS, NAME_VARIANTS
 from ..truth import note
@@ -33,7 +34,7 @@ def pnd_records(rng, episodes: pd.DataFrame, arrests: pd.DataFrame, catalogue: p
     out = pd.DataFrame({
         "pnd_ref": "PND" + pd.Series(rng.permutation(len(pnd_ar)) + 100000).astype(str),
         "surname": sn, "forenames": fn,
-        "date_of_birth": pd.Series(episodes["date_of_birth"].to_numpy()[sr]).dt.strftime("%Y-%m-%d"),
+        "date_of_birth": fmt_dates(pd.Series(episodes["date_of_birth"].to_numpy()[sr]), "%Y-%m-%d"),
         "pnc_id": pd.Series(episodes["pnc_id"].to_numpy()[sr]).where(~no_id, ""), "event_datetime": event_dt,
         "force_system": rng.choice(FORCE_SYSTEMS, len(pnd_ar)), "offence_description": desc,
     })
@@ -48,13 +49,18 @@ def pnd_records(rng, episodes: pd.DataFrame, arrests: pd.DataFrame, catalogue: p
 
 
 def _event_times(rng, pnd_ar: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
-    """Date-times of the events; 15% of those PNC also holds logged early the next day."""
-    late = (rng.random(len(pnd_ar)) < 0.15) & pnd_ar["in_pnc"].to_numpy()
-    pnd_date = pnd_ar["date"] + pd.to_timedelta(late.astype(int), unit="D")
-    secs = np.where(late, rng.integers(0, 7200, len(pnd_ar)), rng.integers(8 * 3600, 23 * 3600, len(pnd_ar)))
-    event_dt = (pnd_date + pd.to_timedelta(secs, unit="s")).dt.strftime("%Y-%m-%dT%H:%M:%S")
-    return event_dt.to_numpy(), note(pnd_ar.loc[late], "arrest_date", "pnc~pnd", _day(pnd_ar.loc[late]),
-                                     "arrest_date")
+    """Date-times of the events: the arrest date moved by its recording lag (``pnd_lag``,
+    :data:`~..arrests.PND_LAGS`); a one-day lag is a late-evening custody record logged in the
+    early hours of the next day.  A lag is a discrepancy the pipeline can see where PNC or
+    ROCU also holds the arrest."""
+    lag = pnd_ar["pnd_lag"].to_numpy()
+    pnd_date = pnd_ar["date"] + pd.to_timedelta(lag, unit="D")
+    secs = np.where(lag == 1, rng.integers(0, 7200, len(pnd_ar)), rng.integers(8 * 3600, 23 * 3600, len(pnd_ar)))
+    clock = pd.Series(pd.Timestamp("2000-01-01") + pd.to_timedelta(secs, unit="s"))
+    event_dt = fmt_dates(pnd_date, "%Y-%m-%dT") + fmt_dates(clock, "%H:%M:%S").to_numpy()
+    seen = (lag != 0) & (pnd_ar["in_pnc"] | pnd_ar["in_rocu"]).to_numpy()
+    pair = np.where(pnd_ar["in_pnc"].to_numpy()[seen], "pnc~pnd", "rocu~pnd")
+    return event_dt.to_numpy(), note(pnd_ar.loc[seen], "arrest_date", pair, _day(pnd_ar.loc[seen]), "arrest_date")
 
 
 def _names(rng, episodes: pd.DataFrame, pnd_ar: pd.DataFrame):
@@ -74,7 +80,7 @@ def _names(rng, episodes: pd.DataFrame, pnd_ar: pd.DataFrame):
     fn, sn = fn.where(~swapped, sn), sn.where(~swapped, fn)
     # A spelling variant is a discrepancy only where it survives normalisation (case and
     # accents are not disagreements).
-    changed = spelled & (normalise_name(fn + " " + sn) != normalise_name(forenames + " " + surname)).to_numpy(dtype=bool)
+    changed = spelled & (_normalised(fn + " " + sn) != _normalised(forenames + " " + surname))
     notes = [note(pnd_ar.loc[changed], "name", "orders~pnd", "spelling variant", "name_spelling"),
              note(pnd_ar.loc[swapped], "name", "orders~pnd", "forenames and surname swapped", "name_order")]
     return fn, sn, spelled, notes
@@ -91,29 +97,45 @@ def _wording(rng, pnd_ar: pd.DataFrame, catalogue: pd.DataFrame) -> tuple[np.nda
                     np.where(wording < 0.85, titles["short_wording"].reindex(code).to_numpy(),
                              title + " [" + code.to_numpy() + "]"))
     reworded = ((wording >= 0.45) & (wording < 0.85) & pnd_ar["in_pnc"].to_numpy()
-                & (normalise_name(pd.Series(desc)).to_numpy() != normalise_name(pd.Series(title)).to_numpy()))
+                & (_normalised(pd.Series(desc)) != _normalised(pd.Series(title))))
     return desc, note(pnd_ar.loc[reworded], "offence", "pnc~pnd", _day(pnd_ar.loc[reworded]), "offence_wording")
 
 
 def _twins(twins: pd.DataFrame) -> pd.DataFrame:
-    """Duplicate PNC records: the same name and DOB under a second PNC ID (a known PNC
-    problem), so a mistyped ID on the order list cannot be resolved by name and DOB."""
+    """Duplicate PNC records: one incident recorded against two PNC nominals with the same name
+    and DOB, the person's own PNC ID and a second one (a known PNC problem), so a mistyped ID
+    on the order list cannot be resolved by name and DOB, however few other PND records the
+    person has."""
+    n = len(twins)
+    own = twins["pnc_id"].to_numpy()
+    second = pnc_id(twins["pnc_id"].str[:4].astype(int), (twins["pnc_id"].str[5:12].astype(int) + 1) % 9_999_999)
     return pd.DataFrame({
-        "pnd_ref": "PND9" + pd.Series(np.arange(len(twins))).astype(str).str.zfill(5),
-        "surname": twins["surname"].to_numpy(), "forenames": twins["forenames"].to_numpy(),
-        "date_of_birth": twins["date_of_birth"].dt.strftime("%Y-%m-%d").to_numpy(),
-        "pnc_id": pnc_id(twins["pnc_id"].str[:4].astype(int),
-                         (twins["pnc_id"].str[5:12].astype(int) + 1) % 9_999_999).to_numpy(),
-        "event_datetime": (twins["start_date"] - pd.Timedelta(days=400)).dt.strftime("%Y-%m-%dT14:00:00").to_numpy(),
+        "pnd_ref": np.concatenate([("PND9" + pd.Series(np.arange(n)).astype(str).str.zfill(5)).to_numpy(),
+                                   ("PND8" + pd.Series(np.arange(n)).astype(str).str.zfill(5)).to_numpy()]),
+        "surname": np.tile(twins["surname"].to_numpy(), 2), "forenames": np.tile(twins["forenames"].to_numpy(), 2),
+        "date_of_birth": np.tile(twins["date_of_birth"].dt.strftime("%Y-%m-%d").to_numpy(), 2),
+        "pnc_id": np.concatenate([second.to_numpy(), own]),
+        "event_datetime": np.tile((twins["start_date"] - pd.Timedelta(days=400)).dt.strftime("%Y-%m-%dT14:00:00")
+                                  .to_numpy(), 2),
         "force_system": "Niche RMS", "offence_description": "Common assault and battery"})
 
 
 def _unrecorded(arrests: pd.DataFrame) -> list[pd.DataFrame]:
-    """In-window arrests PNC, or PND, does not hold."""
+    """In-window arrests PNC, or PND, does not hold, dated as the systems that hold them date
+    them (PND's lagged date for an arrest only PND holds)."""
     only = arrests.loc[arrests["window"] != "outside"]
-    return [note(only.loc[~only[system]], "arrest", "pnc~pnd", _day(only.loc[~only[system]]), kind)
+    seen = only["date"].where(only["in_rocu"] | only["in_pnc"],
+                              only["date"] + pd.to_timedelta(only["pnd_lag"].fillna(0), unit="D"))
+    dated = only.assign(date=seen)
+    return [note(dated.loc[~dated[system]], "arrest", "pnc~pnd", _day(dated.loc[~dated[system]]), kind)
             for system, kind in (("in_pnc", "arrest_not_in_pnc"), ("in_pnd", "arrest_not_in_pnd"))]
 
 
+def _normalised(text: pd.Series) -> np.ndarray:
+    """:func:`normalise_name` of each value, worked out once per distinct value."""
+    codes, uniques = pd.factorize(text.astype(object).fillna(""))
+    return normalise_name(pd.Series(uniques, dtype=object)).to_numpy(dtype=object)[codes]
+
+
 def _day(arrests: pd.DataFrame) -> pd.Series:
-    return arrests["date"].dt.strftime("%Y-%m-%d")
+    return fmt_dates(arrests["date"], "%Y-%m-%d")
