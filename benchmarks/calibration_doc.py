@@ -1,5 +1,6 @@
 """Write the calibration tables into docs/calibration.md (between its two markers) and copy
-the summary beside it.
+the summary beside it (docs/calibration/calibration.csv; the per-rep file, tens of MB, stays
+in data/calibration/: any rep is re-made by `strostudy calibrate --reps 1 --seed S`).
 
     snakemake calibration --cores all          # or strostudy calibrate ... per scenario
     python benchmarks/calibration_doc.py data/calibration/calibration.csv
@@ -8,7 +9,6 @@ the summary beside it.
 from __future__ import annotations
 
 import argparse
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -23,7 +23,8 @@ def main() -> None:
     parser.add_argument("summary", nargs="+", help="calibration.csv file(s), one per run")
     parser.add_argument("--doc", default="docs/calibration.md")
     args = parser.parse_args()
-    summary = pd.concat([pd.read_csv(f) for f in args.summary], ignore_index=True)
+    summary = pd.concat([pd.read_csv(f, keep_default_na=False, na_values=[""]) for f in args.summary],
+                        ignore_index=True)  # the scenario "null" is not a missing value
     summary["order"] = summary["scenario"].map({s: i for i, s in enumerate(SCENARIOS)})
     summary = summary.sort_values(["order", "rule"], kind="stable").drop(columns="order")
     doc = Path(args.doc)
@@ -34,10 +35,6 @@ def main() -> None:
     out = doc.parent / "calibration" / "calibration.csv"
     out.parent.mkdir(exist_ok=True)
     summary.to_csv(out, index=False, lineterminator="\n", float_format="%.10g")
-    for f in args.summary:
-        reps = Path(f).with_name("calibration_reps.csv")
-        if reps.exists() and len(args.summary) == 1:
-            shutil.copy(reps, out.with_name("calibration_reps.csv"))
     print(f"wrote the tables into {doc} and {out}")
 
 

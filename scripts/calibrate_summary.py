@@ -9,7 +9,8 @@ from strostudy.workflow import run
 def _step(smk):
     import pandas as pd
 
-    reps = pd.concat([pd.read_csv(f) for f in smk.input], ignore_index=True)
+    # keep_default_na=False: the scenario "null" is a name, not a missing value
+    reps = pd.concat([pd.read_csv(f, keep_default_na=False, na_values=[""]) for f in smk.input], ignore_index=True)
     calibrate.write(reps, Path(smk.output.reps).parent)
 
 

@@ -166,3 +166,30 @@ def test_a_rep_reproduces_through_the_workflow(tmp_path):
     assert (joined["significant"] == joined["significant_wf"]).all()
     np.testing.assert_array_equal(joined["estimate"].to_numpy(), joined["estimate_wf"].to_numpy())
     assert load(REPO / "config.yaml")["source"] == "synthetic"
+
+
+@pytest.mark.workflow
+def test_the_calibration_target_runs_chunks_as_jobs(tmp_path):
+    """`snakemake calibration`: one job per chunk of reps, then the summary; the scenario
+    named "null" survives the round trip through CSV (pandas would read it as missing)."""
+    import subprocess
+    import sys
+
+    import yaml
+    from conftest import REPO
+
+    reps = {"published": 0, "null": 2, "rtm": 0, "incapacitation": 0, "calendar_shock": 0, "effect": 1}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump({"calibrate": {"seed": 5, "reps": reps, "chunk": 1}}))
+    result = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path),
+                             "--cores", "2", "--quiet", "--", "calibration"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    chunks = sorted(p.relative_to(tmp_path / "data" / "calibration").as_posix()
+                    for p in (tmp_path / "data" / "calibration").glob("*/chunk_*.csv"))
+    assert chunks == ["effect/chunk_0.csv", "null/chunk_0.csv", "null/chunk_1.csv"]
+    summary = pd.read_csv(tmp_path / "data" / "calibration" / "calibration.csv", keep_default_na=False,
+                          na_values=[""])
+    assert sorted(summary["scenario"].unique()) == ["effect", "null"]
+    assert set(summary.loc[summary["scenario"] == "null", "n_reps"]) == {2}
+    per_rep = pd.read_csv(tmp_path / "data" / "calibration" / "calibration_reps.csv", keep_default_na=False,
+                          na_values=[""])
+    assert sorted(per_rep.loc[per_rep["scenario"] == "null", "seed"].unique()) == [5, 6]
