@@ -368,14 +368,21 @@ def test_formula_without_cached_value_is_quarantined(raw, base, sheet, column, r
     assert "formula_without_value" not in ing.tables[source] and "formula_without_value" not in ing.quarantine[source]
 
 
-def test_formula_in_an_extra_column_is_harmless(raw, base):
+def add_offending_column(raw, header, first_value):
+    """Add a column ``header`` to the eastern workbook's Offending sheet, ``first_value`` in its
+    first data row; returns the workbook's path."""
     path = raw / "rocu" / "eastern.xlsx"
     wb = load_workbook(path)
     ws = wb["Offending"]
     header_row, _ = rocu_cell(ws, "arrest_date")
-    ws.cell(header_row, ws.max_column + 1, "Checked")
-    ws.cell(header_row + 1, ws.max_column, "=TODAY()")
+    ws.cell(header_row, ws.max_column + 1, header)
+    ws.cell(header_row + 1, ws.max_column, first_value)
     wb.save(path)
+    return path
+
+
+def test_formula_in_an_extra_column_is_harmless(raw, base):
+    add_offending_column(raw, "Checked", "=TODAY()")
     ing, _, _ = ledger_of(raw)
     assert not new_reasons(ing, base[0])
 
@@ -422,13 +429,7 @@ def test_columns_named_like_bookkeeping_are_kept_apart(raw, base):
 
 
 def test_workbook_column_named_file_is_kept_apart(raw, base):
-    path = raw / "rocu" / "eastern.xlsx"
-    wb = load_workbook(path)
-    ws = wb["Offending"]
-    header_row, _ = rocu_cell(ws, "arrest_date")
-    ws.cell(header_row, ws.max_column + 1, "File")
-    ws.cell(header_row + 1, ws.max_column, "scan 12")
-    wb.save(path)
+    path = add_offending_column(raw, "File", "scan 12")
     ing, _, _ = ledger_of(raw)
     rows = ing.tables["rocu_offending"]
     assert set(rows.loc[rows["region"] == "eastern", "file"]) == {str(path)}
