@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -19,6 +20,13 @@ def default_dirs(tmp_path_factory):
     root = tmp_path_factory.mktemp("default")
     write_extracts(simulate(), root / "raw", root / "truth")
     return root
+
+
+@pytest.fixture
+def raw(default_dirs, tmp_path):
+    """A writable copy of the default extracts, for a test that breaks them."""
+    shutil.copytree(default_dirs / "raw", tmp_path / "raw")
+    return tmp_path / "raw"
 
 
 @pytest.fixture(scope="session")

@@ -29,12 +29,6 @@ def _pseudonymisation_key(monkeypatch):
     monkeypatch.setenv("STROSTUDY_PSEUDONYM_KEY", TEST_KEY)
 
 
-@pytest.fixture
-def raw(default_dirs, tmp_path):
-    shutil.copytree(default_dirs / "raw", tmp_path / "raw")
-    return tmp_path / "raw"
-
-
 def ledger_of(raw_dir):
     return conftest.ledger_of(raw_dir, CFG)
 

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from strostudy import calibrate
+from strostudy.config import defaults
 from strostudy.decisions import combine, decision, frame, headlines
 
 FIXTURES = Path(__file__).parent / "fixtures" / "r"
@@ -17,7 +18,7 @@ ALPHA = 0.05
 
 
 def _boot(measure, category, est, low, high):
-    return decision("bootstrap", measure, category, significant=low > 0 or high < 0, alpha=ALPHA, claim="",
+    return decision("reduction", measure, category, significant=low > 0 or high < 0, alpha=ALPHA, claim="",
                     estimate=est, ci_low=low, ci_high=high)
 
 
@@ -53,7 +54,7 @@ def test_headline_from_a_missing_rule_is_not_claimed():
     h = frame(headlines(_rows(), ALPHA)).set_index("rule")
     assert bool(h.loc["headline_harm_vs_events_overall", "significant"]) is False
     assert h.loc["headline_harm_vs_events_overall", "note"] == \
-        "not tested: bootstrap_harm_minus_events_overall was not run"
+        "not tested: reduction_harm_minus_events_overall was not run"
 
 
 def test_headline_direction_uses_the_null_value():
@@ -64,13 +65,13 @@ def test_headline_direction_uses_the_null_value():
                     null_value=1.0, ci_low=0.92, ci_high=0.98, p_value=0.001)
     up = decision("its_slope", "events", "overall", significant=True, alpha=ALPHA, claim="", estimate=1.05,
                   null_value=1.0, ci_low=1.01, ci_high=1.09, p_value=0.01)
-    diff = decision("bootstrap", "harm_minus_events", "overall", significant=True, alpha=ALPHA, claim="",
+    diff = decision("reduction", "harm_minus_events", "overall", significant=True, alpha=ALPHA, claim="",
                     estimate=27.0, ci_low=12.0, ci_high=40.0)
     d = combine(frame(base), frame([down, up, diff]), alpha=ALPHA).set_index("rule")
     assert bool(d.loc["headline_harm_trend_overall", "significant"]) is True
     assert bool(d.loc["headline_events_trend_overall", "significant"]) is False
     assert bool(d.loc["headline_harm_vs_events_overall", "significant"]) is True
-    assert d.loc["headline_harm_vs_events_overall", "note"] == "decided by bootstrap_harm_minus_events_overall"
+    assert d.loc["headline_harm_vs_events_overall", "note"] == "decided by reduction_harm_minus_events_overall"
     assert d.index.is_unique
 
 
@@ -93,20 +94,29 @@ def test_targets_only_where_the_truth_defines_one():
     effects = pd.DataFrame({"measure": ["events", "harm", "events", "harm"],
                             "category": ["overall", "violence", "violence", "overall"],
                             "true_rate_ratio": [0.6, 0.5, 0.6, 0.5]})
-    t = calibrate.targets(d, effects)
+    t = calibrate.targets(d, effects, ["events"])  # harm modelled on log(1 + harm)
     assert t.iloc[0] == pytest.approx(40.0)   # 100 (1 - 0.6)
     assert t.iloc[1] == pytest.approx(50.0)
     assert t.iloc[2] == pytest.approx(0.6)    # a step on the count scale: the rate ratio itself
     assert t.iloc[3] == 1.0                   # no planted change of slope
     assert np.isnan(t.iloc[4]) and np.isnan(t.iloc[5])   # log(1 + harm) ratio, Wilcoxon: no target
+    # With harm's primary model a count model (the default), its level change has a target too.
+    assert calibrate.targets(d, effects, ["events", "harm"]).iloc[4] == pytest.approx(0.5)
+
+
+def test_count_measures_follow_the_primary_models():
+    cfg = defaults()
+    assert calibrate.count_measures(cfg) == ["events", "harm"]
+    cfg["its"]["primary"]["harm"] = "segmented_loglinear"
+    assert calibrate.count_measures(cfg) == ["events"]
 
 
 def test_summary_rates_and_coverage_by_hand():
     """Four reps: significant in 1 -> rate 0.25 with R's exact interval; 3 of 4 intervals hold
     the target -> coverage 0.75."""
     reps = pd.DataFrame({
-        "scenario": "null", "rep": range(4), "seed": range(1, 5), "rule": "bootstrap_events_overall",
-        "test": "bootstrap", "measure": "events", "category": "overall",
+        "scenario": "null", "rep": range(4), "seed": range(1, 5), "rule": "reduction_events_overall",
+        "test": "reduction", "measure": "events", "category": "overall",
         "significant": [True, False, False, False], "estimate": [10.0, 2.0, -4.0, 0.0],
         "ci_low": [1.0, -5.0, -9.0, -6.0], "ci_high": [20.0, 8.0, 3.0, 7.0], "null_value": 0.0,
         "target": 0.0, "covered": [False, True, True, True], "note": ""})

@@ -213,7 +213,7 @@ def test_category_named_overall_is_rejected(tmp_path):
     ("its:\n  placebo_min_segment: 2\n", "its.placebo_min_segment must be an integer of at least 3 (got 2)"),
     ("its:\n  significance: hac3\n", "its.significance must be"),
     ("its:\n  hac_lags: -1\n", "its.hac_lags must be an integer of at least 0"),
-    ("its:\n  primary:\n    harm: ols\n", "its.primary.harm must be segmented_ols or segmented_loglinear"),
+    ("its:\n  primary:\n    harm: ols\n", "its.primary.harm must be one of segmented_quasipoisson, segmented_ols or segmented_loglinear"),
     ("figures:\n  palette: ['#000000']\n", "figures.palette must be a list of colours written #RRGGBB, at least 5"),
     ("reconcile:\n  source_precedence: [rocu, pnc]\n", "must be a list of rocu, pnc and pnd, each exactly once"),
     ("reconcile:\n  source_precedence: [rocu, pnc, pnc]\n", "lists 'pnc' more than once"),

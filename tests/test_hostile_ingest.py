@@ -33,12 +33,6 @@ def _pseudonymisation_key(monkeypatch):
 CSV_EXPECTED = "Expected UTF-8 comma-separated text with one header row (in Excel: Save As 'CSV UTF-8')."
 
 
-@pytest.fixture
-def raw(default_dirs, tmp_path):
-    shutil.copytree(default_dirs / "raw", tmp_path / "raw")
-    return tmp_path / "raw"
-
-
 @pytest.fixture(scope="module")
 def base(default_dirs):
     """The default extracts, ingested and reconciled once for this module."""

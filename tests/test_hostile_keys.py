@@ -22,12 +22,6 @@ from strostudy.tables import neutralise_formulas
 KEY = "a-long-test-secret-0123456789"
 
 
-@pytest.fixture
-def raw(default_dirs, tmp_path):
-    shutil.copytree(default_dirs / "raw", tmp_path / "raw")
-    return tmp_path / "raw"
-
-
 def digests(folder):
     return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(folder.rglob("*")) if p.is_file()}

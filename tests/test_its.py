@@ -169,14 +169,18 @@ def fitted_fixture():
 def test_its_decisions_name_every_rule_for_every_series(fitted_fixture):
     from strostudy import tables
 
-    cfg, models, _, _, decisions = fitted_fixture
+    cfg, models, diagnostics, _, decisions = fitted_fixture
     tables.check(decisions, "its_decisions")
     assert list(decisions.columns) == DECISION_COLUMNS
-    tests = ["its_level", "its_slope", "its_posttrend", "mannkendall", "placebo", "ljungbox", "seasonality"]
-    pairs = MONTHLY[["measure", "category"]].drop_duplicates().itertuples(index=False)
+    tests = ["its_level", "its_slope", "its_posttrend", "placebo", "ljungbox", "seasonality"]
+    pairs = list(MONTHLY[["measure", "category"]].drop_duplicates().itertuples(index=False))
     expected = {f"{t}_{m}_{c}" for m, c in pairs for t in tests}
     assert set(decisions["rule"]) == expected and len(decisions) == len(expected)
     assert (decisions["alpha"] == cfg["study"]["alpha"]).all() and decisions["claim"].str.len().gt(20).all()
+    # By default the Mann-Kendall test is reported, not a decision (A65); naming a variant makes it one.
+    cfg = {**cfg, "its": {**cfg["its"], "mann_kendall": "classical"}}
+    with_mk = its_decisions(models, diagnostics, cfg)
+    assert set(with_mk["rule"]) == expected | {f"mannkendall_{m}_{c}" for m, c in pairs}
 
 
 def test_level_and_slope_decisions_are_rate_ratios_under_the_configured_errors(fitted_fixture):
@@ -244,7 +248,7 @@ def test_ljung_box_and_seasonality_decisions_read_the_diagnostics(fitted_fixture
     d = decisions.set_index("rule")
     lag = cfg["its"]["ljung_box_lag"]
     harm = diagnostics.loc[(diagnostics.measure == "harm") & (diagnostics.category == "overall")
-                           & (diagnostics.model == "segmented_loglinear")]
+                           & (diagnostics.model == cfg["its"]["primary"]["harm"])]
     simulated = harm.loc[harm.diagnostic == "ljung_box_simulated"].iloc[0]
     chi_square = harm.loc[(harm.diagnostic == "ljung_box") & (harm.lag == lag)].iloc[0]
     row = d.loc["ljungbox_harm_overall"]
@@ -287,7 +291,7 @@ def test_a_series_with_no_events_after_the_order_is_not_run():
                             "value": np.where(months < 0, 3.0, 0.0), "subjects_at_risk": 5})
     models, diagnostics, fitted = its_models(monthly, cfg)
     d = its_decisions(models, diagnostics, cfg)
-    assert len(d) == 7 and not d["significant"].any()
+    assert len(d) == 6 and not d["significant"].any()
     assert d["note"].str.contains("no events on one side").all()
 
 
@@ -323,7 +327,7 @@ def test_model_table_layout(processed):
     log = seg.loc[seg["model"] != "segmented_ols"]
     assert np.allclose(log["ratio"], np.exp(log["estimate"]))
     assert seg.loc[seg["model"] == "segmented_ols", "ratio"].isna().all()
-    assert "its_decisions" in processed and len(processed["its_decisions"]) == 7 * 10
+    assert "its_decisions" in processed and len(processed["its_decisions"]) == 6 * 10
 
 
 def test_monthly_series_shape(processed):
@@ -338,7 +342,7 @@ def test_monthly_series_shape(processed):
 
 def test_diagnostics_saved(processed):
     d = processed["its_diagnostics"]
-    overall = d.loc[(d.category == "overall") & (d.model == "segmented_quasipoisson")]
+    overall = d.loc[(d.category == "overall") & (d.model == "segmented_quasipoisson") & (d.measure == "events")]
     assert set(overall["diagnostic"]) >= {"durbin_watson", "ljung_box", "acf", "pacf", "residual", "ar1_phi",
                                           "ljung_box_ar1", "seasonal_peak_to_trough"}
     assert 0 < overall.loc[overall.diagnostic == "durbin_watson", "value"].item() < 4
@@ -373,3 +377,30 @@ def test_acf_pacf_and_durbin_watson_match_statsmodels():
     f = its_module.segmented_fit(np.exp(x / 10), np.arange(-24, 24), "loglinear", defaults()["its"])
     dw = [r for r in its_module.diagnostics(f, [6], 12) if r["diagnostic"] == "durbin_watson"][0]["value"]
     assert dw == pytest.approx(durbin_watson(f.resid), rel=1e-14)
+
+
+def test_a_degenerate_ar1_fit_is_not_run_rather_than_a_zero_ratio():
+    its = its_module
+    """Seed 38 of the null scenario: harm 'other' before the order is a few large scores among
+    near-zero months.  The quasi-Poisson placebo at month -13 converges, but the AR(1) GLS of
+    its working model runs off to a level change of -756 (a ratio of exactly 0 after exp).
+    That fit is not run; every other placebo's ratio is a positive number."""
+    y = np.array([730.0, 0, 11, 3, 1, 0, 0, 0, 0, 0, 10, 10, 1, 0, 1, 365, 1, 10, 2, 0, 20, 732, 7, 2])
+    months = np.arange(-24, 0)
+    cfg = defaults()["its"]
+    f = its.segmented_fit(y, months, "quasipoisson", cfg, interruption=-13)
+    with pytest.raises(its.NotFitted, match="beyond any representable ratio"):
+        its.fit_ar1(f)
+    full = np.concatenate([y, np.full(24, 5.0)])
+    rows = its._placebos(full, np.arange(-24, 24), "quasipoisson", cfg, its.Inference.from_config(cfg), None, {})
+    done = {r["placebo_month"] for r in rows}
+    assert -13 not in done and len(done) >= 10
+    assert all(r["ratio"] > 0 for r in rows)
+
+
+def test_the_representable_ratio_guard_is_for_log_scale_models_only():
+    """OLS on raw harm has coefficients in the thousands: no ratio, so no guard."""
+    y = np.concatenate([np.full(24, 3000.0), np.full(24, 900.0)]) + np.tile([0.0, 400.0], 24)
+    f = its_module.segmented_fit(y, np.arange(-24, 24), "ols", defaults()["its"])
+    a = its_module.fit_ar1(f)
+    assert abs(a.beta[0]) > its_module.MAX_LOG_RATIO

@@ -9,6 +9,7 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -74,11 +75,11 @@ def test_every_tick_is_a_headline_row_and_names_its_test(report_tables):
     assert [c["holds"] for c in claims] == list(heads["significant"])
     by_claim = {c["claim"]: c for c in claims}
     vs = by_claim[heads.loc[heads["measure"] == "harm_vs_events", "claim"].iloc[0]]
-    assert vs["backed_by"] == "bootstrap_harm_minus_events_overall" and vs["holds"]
+    assert vs["backed_by"] == "reduction_harm_minus_events_overall" and vs["holds"]
     assert vs["evidence"].startswith("estimate 27.2, interval ")
     harm_all = by_claim[heads.loc[heads["measure"] == "harm", "claim"].iloc[0]]
     assert not harm_all["holds"]  # harm/violence: its interval includes no change
-    assert harm_all["backed_by"].split(", ") == [f"bootstrap_harm_{c}" for c in
+    assert harm_all["backed_by"].split(", ") == [f"reduction_harm_{c}" for c in
                                                  ("overall", "modern_slavery", "violence", "drugs", "other")]
     assert "violence" in harm_all["note"] and "disagree" in harm_all["note"]
     events_trend = by_claim[heads.loc[heads["measure"] == "events_trend", "claim"].iloc[0]]
@@ -103,7 +104,7 @@ def test_a_tick_follows_the_headline_row_not_the_tests(report_tables):
 
 def test_untested_headlines_and_published_findings(report_tables):
     _, t = report_tables
-    no_its = combine(t["decisions"].loc[t["decisions"]["test"].isin(["wilcoxon", "bootstrap", "spearman"])],
+    no_its = combine(t["decisions"].loc[t["decisions"]["test"].isin(["wilcoxon", "reduction", "spearman"])],
                      alpha=0.05)
     claims = claim_rows(no_its, {"significance": {"harm_trend_x": 1, "events_harm_correlation":
                                                   "positive_significant"}})
@@ -121,6 +122,26 @@ def test_a_reduction_is_a_change_only_by_its_interval(report_tables):
     assert said.endswith("disagrees: it finds a change")
     assert _verdict(rules, "events", "overall", 0.05) == "fell: interval above no change"
     assert _verdict(rules, "harm", "acquisitive", 0.05) == "not tested"
+
+
+def test_mann_kendall_is_described_not_decided_by_default():
+    """With its.mann_kendall: none (A65) the report states the test from its_models as a
+    description, saying that no claim rests on it; with no models it is 'not tested'."""
+    from strostudy.report import mann_kendall_line
+
+    models = pd.DataFrame({"measure": ["events"] * 3, "category": ["overall"] * 3,
+                           "model": ["mann_kendall", "mann_kendall", "theil_sen"], "term": ["S", "S", "slope"],
+                           "estimate": [-154.0, -154.0, -0.29], "se_type": ["classical", "hamed_rao", "model"],
+                           "ci_low": [np.nan, np.nan, -0.43], "ci_high": [np.nan, np.nan, -0.17],
+                           "p_value": [1.2495e-4, 1.2495e-4, np.nan], "n": [24, 24, 24]})
+    line = mann_kendall_line(models, "events")
+    assert line.startswith("Mann–Kendall trend test after the order (reported, not a decision")
+    assert "S = -154 over 24 months, p = 0.0001" in line and "Theil–Sen slope -0.29 a month (-0.43 to -0.17)" in line
+    assert mann_kendall_line(models, "harm") == ""
+    d = pd.DataFrame(columns=["rule", "test", "measure", "category", "significant", "estimate", "null_value",
+                              "ci_low", "ci_high", "p_value", "note", "claim", "alpha"])
+    lines = its_statements(d, ["events"], models)[0]["lines"]
+    assert lines[3] == line and lines[0].endswith("(its_level_events_overall was not run).")
 
 
 def test_time_series_statements_come_from_decision_rows(report_tables):

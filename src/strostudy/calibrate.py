@@ -45,24 +45,34 @@ def rep_config(config: dict, scenario: str, seed: int) -> dict:
     return cfg
 
 
-def targets(decisions: pd.DataFrame, effects: pd.DataFrame) -> pd.Series:
+def count_measures(config: dict) -> list[str]:
+    """The measures whose primary time-series model is a count model (log link on the monthly
+    total), so that its level change estimates the rate ratio the simulator plants."""
+    from .its import COUNT_FAMILIES, MODELS
+
+    family = {name: kind for pairs in MODELS.values() for name, kind in pairs}
+    return [m for m, model in config["its"]["primary"].items() if family[model] in COUNT_FAMILIES]
+
+
+def targets(decisions: pd.DataFrame, effects: pd.DataFrame, counts: list[str] | tuple = ("events", "harm")) -> pd.Series:
     """The true value each decision's estimate and interval aim at, where the truth defines
     one (NaN elsewhere):
 
-    - ``bootstrap_<m>_<c>``: the percentage reduction ``100 (1 - true rate ratio)``;
-    - ``its_level_events_<c>``: the true rate ratio (a step at the order on the count scale);
-    - ``its_slope_events_<c>``: 1 (the simulator plants no change of slope).
+    - ``reduction_<m>_<c>``: the percentage reduction ``100 (1 - true rate ratio)``;
+    - ``its_level_<m>_<c>``: the true rate ratio (a step at the order on the count scale), for
+      the measures in ``counts`` (:func:`count_measures`);
+    - ``its_slope_<m>_<c>``: 1 (the simulator plants no change of slope), likewise.
 
-    Harm's time-series terms are on log(1 + harm), whose ratio is not the rate ratio of harm,
-    so they get no target; nor does the Hodges-Lehmann median change.
+    A measure modelled on log(1 + y) has a ratio of geometric means, not the rate ratio, so its
+    time-series terms get no target; nor does the Hodges-Lehmann median change.
     """
     ratio = effects.set_index(["measure", "category"])["true_rate_ratio"]
     key = pd.MultiIndex.from_frame(decisions[["measure", "category"]])
     true_ratio = pd.Series(ratio.reindex(key).to_numpy(), index=decisions.index)
     test = decisions["test"]
-    events = decisions["measure"] == "events"
+    counted = decisions["measure"].isin(list(counts))
     return pd.Series(np.select(
-        [test == "bootstrap", (test == "its_level") & events, (test == "its_slope") & events],
+        [test == "reduction", (test == "its_level") & counted, (test == "its_slope") & counted],
         [100 * (1 - true_ratio), true_ratio, np.where(true_ratio.notna(), 1.0, np.nan)], np.nan),
         index=decisions.index)
 
@@ -83,7 +93,7 @@ def rep(scenario: str, seed: int, config: dict, workdir: str | Path, rep_number:
     effects = pd.read_csv(work / tables.path("truth_effects"))
     # `published` fixes the cohort's totals by design: its ratio is the sample's, not a
     # parameter an interval could miss, and its fall is gradual, not a step (docs/calibration.md).
-    target = targets(d, effects) if scenario != "published" else pd.Series(np.nan, index=d.index)
+    target = targets(d, effects, count_measures(config)) if scenario != "published" else pd.Series(np.nan, index=d.index)
     covered = (d["ci_low"] <= target) & (target <= d["ci_high"])
     out = d.assign(scenario=scenario, rep=int(rep_number), seed=int(seed), target=target,
                    covered=covered.where(target.notna() & d["ci_low"].notna() & d["ci_high"].notna()))

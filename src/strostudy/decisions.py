@@ -1,7 +1,7 @@
 """Every decision the report makes, in one table, and the headline claims built from them.
 
-A *decision* is one yes/no call of a named test: a Holm-adjusted Wilcoxon, a bootstrap
-interval that excludes no change, a level or slope change, a post-order trend, a placebo
+A *decision* is one yes/no call of a named test: a Holm-adjusted Wilcoxon, an interval
+of a reduction that excludes no change, a level or slope change, a post-order trend, a placebo
 check, a correlation.  Each analytic stage writes its own decisions in the common shape of
 :data:`COLUMNS` (``prepost_decisions``, ``its_decisions``); this stage joins them and adds
 the headline claims of the report, each decided only by the decisions its sentence names
@@ -10,7 +10,7 @@ the headline claims of the report, each decided only by the decisions its senten
 seeds, so the report's rate of false claims is measured, not assumed.
 
 A rule is named ``<test>_<measure>_<category>``: ``wilcoxon_events_overall``,
-``bootstrap_harm_violence``, ``its_slope_harm_overall``, ``placebo_events_overall``,
+``reduction_harm_violence``, ``its_slope_harm_overall``, ``placebo_events_overall``,
 ``headline_harm_all``.
 """
 
@@ -51,10 +51,9 @@ def _get(d: pd.DataFrame, rule: str) -> pd.Series | None:
 
 
 def _all_categories(d: pd.DataFrame, measure: str, alpha: float) -> dict:
-    """Every category's reduction has a bootstrap interval above no change (and the overall
-    one too).  The note names the categories whose interval includes no change, those with no
-    interval at all (too few subjects), and those where Wilcoxon disagrees with the interval."""
-    boot = d.loc[(d["test"] == "bootstrap") & (d["measure"] == measure)]
+    """Every category's reduction has an interval above no change (and the overall one too).
+    The note names the categories whose interval includes no change, those with no interval at all (too few subjects), and those where Wilcoxon disagrees with the interval."""
+    boot = d.loc[(d["test"] == "reduction") & (d["measure"] == measure)]
     wil = d.loc[(d["test"] == "wilcoxon") & (d["measure"] == measure)].set_index("category")
     fell = (boot["significant"] & (boot["ci_low"] > 0)).to_numpy()
     no_interval = (boot["ci_low"].isna() | boot["ci_high"].isna()).to_numpy()
@@ -69,7 +68,7 @@ def _all_categories(d: pd.DataFrame, measure: str, alpha: float) -> dict:
     return decision("headline", measure, "all", significant=bool(len(boot) and fell.all()), alpha=alpha,
                     estimate=float(fell.mean()) if len(boot) else np.nan, note=note,
                     claim=f"{label.capitalize()} fell in every category: each category's reduction has a "
-                          f"{1 - alpha:.0%} bootstrap interval above no change")
+                          f"{1 - alpha:.0%} interval above no change")
 
 
 def _from(d: pd.DataFrame, rule: str, test: str, measure: str, category: str, alpha: float, claim: str,
@@ -87,17 +86,18 @@ def _from(d: pd.DataFrame, rule: str, test: str, measure: str, category: str, al
 
 def headlines(d: pd.DataFrame, alpha: float) -> list[dict]:
     """The report's headline claims, each decided by the decision(s) its sentence names."""
-    harm_vs = "bootstrap_harm_minus_events_overall"
+    harm_vs = "reduction_harm_minus_events_overall"
     return [
         _all_categories(d, "events", alpha),
         _all_categories(d, "harm", alpha),
         _from(d, harm_vs, "headline", "harm_vs_events", "overall", alpha,
-              "Harm fell by more than arrests did: the paired bootstrap interval of the difference in the two "
-              "reductions lies above zero",
+              "Harm fell by more than arrests did: the interval of the difference in the two reductions lies "
+              "above zero",
               lambda r: r["significant"] and r["ci_low"] > 0),
         _from(d, "spearman_change_overall", "headline", "correlation", "overall", alpha,
               "Subjects whose arrests fell more also saw harm fall more: Spearman correlation of the two "
-              "changes, one pair per subject", lambda r: r["significant"] and r["estimate"] > 0),
+              "changes, one pair per subject (harm is a sum over arrests, so this holds whatever the order does: "
+              "it is not evidence about the order)", lambda r: r["significant"] and r["estimate"] > 0),
         _from(d, "its_slope_harm_overall", "headline", "harm_trend", "overall", alpha,
               "Monthly harm turned downward after the order: the change in slope of the primary time-series "
               "model is below no change", lambda r: r["significant"] and r["estimate"] < r["null_value"]),

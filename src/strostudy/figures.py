@@ -59,7 +59,7 @@ def study_flow(flow: pd.DataFrame, config: dict):
 
 
 def prepost_totals(tests: pd.DataFrame, config: dict):
-    """Totals before and after by category; the after bar carries the bootstrap CI of the
+    """Totals before and after by category; the after bar carries the interval of the
     reduction, and the label gives the reduction with its CI."""
     import matplotlib.pyplot as plt
 
@@ -228,9 +228,74 @@ def residual_acf(diagnostics: pd.DataFrame, config: dict):
     return fig
 
 
+#: The posterior odds the linkage figure's axis runs over, in bits: log2(p / (1 - p)) from
+#: 2^-20 to 2^20; a probability beyond falls in the end bins.
+LOG_ODDS_LIMIT = 20.0
+#: What each stack of the linkage figure shows: its label, the status or clerical basis it
+#: counts, and the palette colour it takes (an index into ``figures.palette``).
+LINKAGE_GROUPS = (("linked (probabilistic)", "probabilistic", 0), ("linked (clerical accept)", "clerical_accept", 2),
+                  ("rejected in review", "clerical_reject", 5), ("ambiguous", "ambiguous", 1),
+                  ("no match", "no_match", 3))
+
+
+def _log_odds(p: np.ndarray) -> np.ndarray:
+    """log2(p / (1 - p)), held to +-:data:`LOG_ODDS_LIMIT` (so 0 and 1 land in the end bins)."""
+    lim = 2.0 ** -LOG_ODDS_LIMIT
+    p = np.clip(np.asarray(p, dtype=float), lim / (1 + lim), 1 / (1 + lim))
+    return np.clip(np.log2(p) - np.log2(1 - p), -LOG_ODDS_LIMIT, LOG_ODDS_LIMIT)
+
+
+def linkage_scores(scores: pd.DataFrame, config: dict):
+    """The match probability of each record's best candidate (records linked on name and DOB),
+    on a log-odds axis, stacked by outcome; the link threshold and the review band drawn.
+    Records with no candidate at all are counted in the legend, not drawn."""
+    import matplotlib.pyplot as plt
+
+    fig_cfg = config["figures"]
+    fig, ax = plt.subplots(figsize=size(fig_cfg, 0.45))
+    seen = scores.loc[scores["match_weight"].notna()]
+    if seen.empty:
+        empty_panel(ax, "No record was linked on name and date of birth")
+        return fig
+    col = palette(fig_cfg)
+    group = seen["link_basis"].fillna("").where(seen["link_basis"].fillna("").ne(""), seen["link_status"])
+    x = _log_odds(seen["link_score"].to_numpy(float))
+    edges = np.linspace(-LOG_ODDS_LIMIT, LOG_ODDS_LIMIT, 41)
+    # The thresholds the reconcile stage applied, as it wrote them beside the scores.
+    p_link, p_review = float(seen["link_threshold"].iloc[0]), float(seen["review_threshold"].iloc[0])
+    threshold, review = _log_odds(np.array([p_link, p_review]))
+    ax.axvspan(review, threshold, color="0.92", zorder=0, label=f"review band ({p_review:g} ≤ p < {p_link:g})")
+    stacks = [(label, x[group.eq(key).to_numpy()], col[i % len(col)]) for label, key, i in LINKAGE_GROUPS]
+    stacks = [s for s in stacks if len(s[1])]
+    ax.hist([s[1] for s in stacks], bins=edges, stacked=True, color=[s[2] for s in stacks],
+            label=[f"{s[0]} (n = {len(s[1]):,})" for s in stacks], edgecolor="white", linewidth=0.3)
+    ax.axvline(threshold, color="0.2", lw=1.0, ls="--", label=f"link threshold (p = {p_link:g})")
+    from matplotlib.ticker import FuncFormatter
+
+    ax.set_yscale("symlog", linthresh=1)  # a few records in the band beside hundreds linked
+    ax.set_ylim(bottom=0)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ticks = np.array([1e-6, 1e-4, 0.01, 0.1, 0.9, 0.99, 0.9999, 1 - 1e-6])
+    ax.set_xticks(_log_odds(ticks), ["≤10⁻⁶", "10⁻⁴", "0.01", "0.1", "0.9", "0.99", "0.9999", "≥1−10⁻⁶"])
+    ax.set_xlim(-LOG_ODDS_LIMIT, LOG_ODDS_LIMIT)
+    ax.set_xlabel("Match probability of the best candidate (log-odds scale)")
+    ax.set_ylabel("Records")
+    unseen = int(scores["match_weight"].isna().sum())
+    handles, labels = ax.get_legend_handles_labels()
+    if unseen:
+        from matplotlib.patches import Patch
+
+        handles.append(Patch(color="none"))
+        labels.append(f"no candidate found (not drawn): {unseen:,}")
+    ax.legend(handles, labels, loc="upper left", fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
 #: Each figure's function; the tables it draws from are in the registry (FIGURE_INPUTS).
 DRAW = {"study_flow": study_flow, "prepost_totals": prepost_totals, "paired_subjects": paired_subjects,
-        "monthly_its": monthly_its, "source_agreement": source_agreement, "residual_acf": residual_acf}
+        "monthly_its": monthly_its, "source_agreement": source_agreement, "residual_acf": residual_acf,
+        "linkage_scores": linkage_scores}
 
 
 def run(inputs: dict, output: dict, config: dict, log: str | None = None) -> list[str]:

@@ -466,6 +466,12 @@ def _partial_date(raw: pd.Series) -> pd.DataFrame:
     return pd.DataFrame({"date": date, "precision": precision, "problem": problem}, index=raw.index)
 
 
+def _as_recorded_if_unparseable(raw: pd.Series, parsed: pd.DataFrame) -> pd.Series:
+    """The text of a date that is no date (``1987-02-30``), missing elsewhere: a blanked DOB's
+    digits, which the linker may still compare (A85, A89); interim only, like the DOB."""
+    return raw.astype("string").str.strip().where(parsed["date_problem"].eq("unparseable").fillna(False))
+
+
 def clean_orders(raw: pd.DataFrame, pivot: int) -> pd.DataFrame:
     made = _partial_date(raw["date_made"])
     dob = parse_dates(raw["date_of_birth"])
@@ -515,6 +521,7 @@ def clean_pnd_records(raw: pd.DataFrame, pivot: int, extraction_date: pd.Timesta
         name_key=normalise_name(raw["forenames"] + " " + raw["surname"]).replace("", pd.NA),
         name_key_swapped=normalise_name(raw["surname"] + " " + raw["forenames"]).replace("", pd.NA),
         date_of_birth=dob["date"], date_of_birth_problem=dob["date_problem"],
+        date_of_birth_as_recorded=_as_recorded_if_unparseable(raw["date_of_birth"], dob),
         event_date=when["date"], event_date_problem=when["date_problem"],
         offence_description=desc.replace("", pd.NA),
         code_in_text=desc.str.upper().str.extract(CODE_IN_TEXT, expand=False),
@@ -534,6 +541,7 @@ def clean_rocu_orders(raw: pd.DataFrame, pivot: int) -> pd.DataFrame:
         name_key=normalise_name(text["forenames"].astype(str) + " " + text["surname"].astype(str)),
         name_key_swapped=normalise_name(text["surname"].astype(str) + " " + text["forenames"].astype(str)),
         date_of_birth=dob["date"], date_of_birth_problem=dob["date_problem"],
+        date_of_birth_as_recorded=_as_recorded_if_unparseable(raw["date_of_birth"], dob),
         start_date=start["date"], start_date_problem=start["date_problem"],
         length_months=parse_duration(text["length"].astype(str)),
         n_conditions=text.get("conditions", pd.Series("", index=raw.index)).astype(str)
@@ -572,6 +580,13 @@ def _cleaners(pivot: int, extraction_date: pd.Timestamp) -> dict:
 #: Date columns whose blank (or N/K) value quarantines the row.
 REQUIRED_DATES = {"orders": ["date_made", "date_of_birth"], "pnc_arrests": ["arrest_date"],
                   "pnd_records": ["event_date"], "rocu_offending": ["arrest_date"]}
+#: Sources whose date of birth serves only to link the row to a person: a DOB there that is not
+#: a date (``1987-02-30``, ``1987-13-04``) is blanked and the row kept (A89), not quarantined as
+#: ``date_of_birth_unparseable``.  The clean table keeps ``date_of_birth_problem`` beside the
+#: blank (and the text in ``date_of_birth_as_recorded``, whose digits the linker may still
+#: compare, A85), and the row's ledger reason ends ``_after_dob_blanked`` (:func:`blanked_dobs`).  On
+#: the order list the DOB identifies the subject, so there the row is still quarantined.
+DOB_BLANKED_IF_UNPARSEABLE = ("pnd_records", "rocu_orders")
 #: Sources whose event dates cannot be after the extraction date, and the reason they get.
 AFTER_EXTRACTION = {"pnc_arrests": "arrest_after_extraction_date", "pnd_records": "event_after_extraction_date",
                     "rocu_offending": "arrest_after_extraction_date"}
@@ -600,7 +615,8 @@ def row_checks(source: str, clean: pd.DataFrame) -> pd.Series:
     for col in [c for c in clean.columns if c.endswith("_problem") and c != "pnc_problem"]:
         base = col.removesuffix("_problem")
         flag(clean[col].eq("out_of_range"), f"{base}_out_of_range")
-        flag(clean[col].eq("unparseable"), f"{base}_unparseable")
+        if not (base == "date_of_birth" and source in DOB_BLANKED_IF_UNPARSEABLE):
+            flag(clean[col].eq("unparseable"), f"{base}_unparseable")
         if base in REQUIRED_DATES.get(source, []):
             flag(clean[col].eq("missing"), f"{base}_missing")
     if source == "pnc_arrests":
@@ -722,7 +738,7 @@ def run(inputs: dict, output: dict, config: dict, log: str | None = None) -> Ing
     for note in ing.notes:
         say(note, log)
     say("read " + ", ".join(f"{n:,} {s} rows" for s, n in ing.rows_read.items()), log)
-    for line in quarantine_summary(ing, output["quarantine"]):
+    for line in quarantine_summary(ing, output["quarantine"]) + blanked_summary(ing):
         say(line, log)
     for name, table in ing.tables.items():
         text = {c: "string" for c in table.columns if table[c].dtype == object}
@@ -761,6 +777,29 @@ def quarantine_summary(ingested: Ingested, quarantine_dir: str) -> list[str]:
         lines.append(f"{file}: {len(rows)} row(s) quarantined ({_rows_by_reason(rows)}); "
                      f"see {quarantine_dir}/{source}.csv")
     return lines
+
+
+def blanked_dobs(ingested: Ingested) -> pd.DataFrame:
+    """The kept rows whose date of birth was not a date and was blanked (A89): ``source``,
+    ``file``, ``source_row`` and ``reason`` (``date_of_birth_unparseable``)."""
+    parts = []
+    for source in DOB_BLANKED_IF_UNPARSEABLE:
+        table = ingested.tables.get(source)
+        if table is None or "date_of_birth_problem" not in table:
+            continue
+        hit = table.loc[table["date_of_birth_problem"].eq("unparseable").fillna(False).to_numpy(dtype=bool)]
+        parts.append(pd.DataFrame({"source": source, "file": hit["file"].astype(str).to_numpy(),
+                                   "source_row": hit["source_row"].astype(int).to_numpy(),
+                                   "reason": "date_of_birth_unparseable"}))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        columns=["source", "file", "source_row", "reason"])
+
+
+def blanked_summary(ingested: Ingested) -> list[str]:
+    """One line per file with rows kept but their date of birth blanked (A89)."""
+    blanked = blanked_dobs(ingested)
+    return [f"{file}: {len(rows)} row(s) kept with the date of birth blanked ({_rows_by_reason(rows)})"
+            for (source, file), rows in blanked.groupby(["source", "file"], sort=True)]
 
 
 def _rows_by_reason(rows: pd.DataFrame) -> str:

@@ -291,6 +291,7 @@ def fixedb_null(X: np.ndarray, C: np.ndarray, bandwidth: float, draws: int, seed
 # ---- GLS with AR(1) errors by REML
 
 PHI_MAX = 0.99
+MAX_LOG_RATIO = 700.0  # exp() of more than this overflows (or, negated, underflows to 0)
 PHI_GRID = np.linspace(-PHI_MAX, PHI_MAX, 199)
 
 
@@ -405,6 +406,11 @@ def fit_ar1(f: Fit) -> AR1Fit:
                                    options={"xatol": 1e-10})
     phi = float(res.x) if res.fun <= vals[i] else float(PHI_GRID[i])
     rss, _, beta, xtx = _gls(Xw, zw, phi)
+    if not np.all(np.isfinite(beta)) or (f.family in LOG_SCALE and np.max(np.abs(beta)) > MAX_LOG_RATIO):
+        # e.g. a count segment of a few spikes among near-zero months: the GLM's working weights
+        # are then tiny and the GLS coefficients run off to where no rate ratio is representable.
+        raise NotFitted("the AR(1) model's coefficients are beyond any representable ratio: the series is "
+                        "(nearly) all zero in a segment")
     sigma2 = rss / (n - k)
     out = AR1Fit(beta, sigma2 * np.linalg.inv(xtx), phi, sigma2, Xw, zw)
     f._cache["ar1"] = out
@@ -603,10 +609,13 @@ def its(series: pd.DataFrame, outcome: str, time: str, interruption: float, *, f
     if len(t) - X.shape[1] < 2:
         raise StrostudyError(f"{source}: {len(t)} points for {X.shape[1]} terms; give a longer series or fewer "
                              "terms (each needs a point, and the errors at least 2 more)")
-    f = fit_model(y, X.to_numpy(), family, offset, terms=list(X.columns))
-    if not np.all(np.isfinite(f.beta)):
-        raise StrostudyError(f"{source}: the {family} model did not converge on column '{outcome}'")
-    table = pd.DataFrame(term_rows(f, standard_errors, inference), columns=RESULT_COLUMNS)
+    try:
+        f = fit_model(y, X.to_numpy(), family, offset, terms=list(X.columns))
+        if not np.all(np.isfinite(f.beta)):
+            raise NotFitted("it did not converge")
+        table = pd.DataFrame(term_rows(f, standard_errors, inference), columns=RESULT_COLUMNS)
+    except NotFitted as err:
+        raise StrostudyError(f"{source}: the {family} model cannot be fitted to column '{outcome}': {err}") from None
     return ItsResult(table, f, X)
 
 
@@ -797,7 +806,8 @@ def seasonality_test(f: Fit, months, cfg: dict, inf: Inference, methods) -> dict
 
 
 MODELS = {"events": [("segmented_quasipoisson", "quasipoisson")],
-          "harm": [("segmented_ols", "ols"), ("segmented_loglinear", "loglinear")]}
+          "harm": [("segmented_quasipoisson", "quasipoisson"), ("segmented_ols", "ols"),
+                   ("segmented_loglinear", "loglinear")]}
 COLUMNS = ["measure", "category", "model", "term", "estimate", "se", "se_type", "ci_low", "ci_high", "p_value", "n",
            "df", "ratio", "ratio_ci_low", "ratio_ci_high"]
 DIAGNOSTIC_COLUMNS = ["measure", "category", "model", "diagnostic", "lag", "value", "p_value"]
@@ -1057,8 +1067,8 @@ def _estimate_decision(rows: pd.DataFrame, log: bool, alpha: float) -> dict:
 
 def its_decisions(models: pd.DataFrame, diagnostics: pd.DataFrame, config: dict) -> pd.DataFrame:
     """One decision per rule and measure x category (:mod:`strostudy.decisions`):
-    ``its_level``, ``its_slope``, ``its_posttrend``, ``mannkendall``, ``placebo``, ``ljungbox``
-    and ``seasonality``.  A series not modelled gets every rule, not significant, with the
+    ``its_level``, ``its_slope``, ``its_posttrend``, ``placebo``, ``ljungbox``, ``seasonality``
+    and, when ``its.mann_kendall`` names a variant, ``mannkendall``.  A series not modelled gets every rule, not significant, with the
     reason in ``note``."""
     from .decisions import decision, frame
 
@@ -1083,9 +1093,6 @@ def its_decisions(models: pd.DataFrame, diagnostics: pd.DataFrame, config: dict)
                          f"model ({primary}) differs from no change",
             "its_posttrend": f"{where.capitalize()} had a linear trend after the order: the post-order slope "
                              f"(time + time_since) of the primary model ({primary}) differs from no change",
-            "mannkendall": f"{where.capitalize()} show a monotonic trend after the order: the Mann-Kendall test"
-                           + (" with the Hamed-Rao autocorrelation correction" if cfg["mann_kendall"] == "hamed_rao"
-                              else ""),
             "placebo": f"A spurious interruption is found in the before period of {where}: at some fake order month, "
                        "the level or slope change of the primary model is significant after a Bonferroni adjustment "
                        "over every fake month and both terms",
@@ -1093,6 +1100,10 @@ def its_decisions(models: pd.DataFrame, diagnostics: pd.DataFrame, config: dict)
                         f"1-{int(cfg['ljung_box_lag'])}",
             "seasonality": f"{where.capitalize()} are seasonal: a joint test of {2 * int(cfg['harmonics'])} Fourier "
                            f"terms of a {float(cfg['period']):g}-month period added to the primary model"}
+        if cfg["mann_kendall"] != "none":  # A65: by default the Mann-Kendall test is reported, not a decision
+            claims["mannkendall"] = (f"{where.capitalize()} show a monotonic trend after the order: the Mann-Kendall "
+                                     "test" + (" with the Hamed-Rao autocorrelation correction"
+                                               if cfg["mann_kendall"] == "hamed_rao" else ""))
         note_rows = m.loc[m["model"].isin(["none", primary]) & (m["term"] == "note")]
         if len(note_rows):
             reason = str(note_rows["note"].iloc[0]) if "note" in m else "not run"
@@ -1113,7 +1124,8 @@ def its_decisions(models: pd.DataFrame, diagnostics: pd.DataFrame, config: dict)
                              note=f"{se}; a straight line through the {n_after} months after the order "
                                   f"(estimate: {scale} per month, {direction}); it summarises the whole after "
                                   "period and does not show that a fall continued month on month", **trend))
-        rows.append(_mk_decision(m, measure, category, cfg, alpha, claims["mannkendall"]))
+        if "mannkendall" in claims:
+            rows.append(_mk_decision(m, measure, category, cfg, alpha, claims["mannkendall"]))
         rows.append(_placebo_decision(m, measure, category, primary, labels, log, alpha, claims["placebo"]))
         rows.append(_ljungbox_decision(d, measure, category, cfg, rule, alpha, claims["ljungbox"]))
         rows.append(_season_decision(d, measure, category, labels, log, alpha, claims["seasonality"]))

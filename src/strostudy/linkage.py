@@ -827,7 +827,8 @@ def apply_decisions(result: pd.DataFrame, decisions: pd.DataFrame | None) -> pd.
     return out
 
 
-RECORD_COLUMNS = ["rec", "pnc_id", "link_score", "runner_up", "link_status", "link_basis", "review", "match_weight",
+RECORD_COLUMNS = ["rec", "pnc_id", "link_score", "p_listed", "runner_up", "link_status", "link_basis", "review",
+                  "match_weight",
                   "runner_up_weight", "runner_up_id", "candidate", "evidence", "name_order",
                   *[f"{f}_level" for f in FIELDS]]
 
@@ -891,6 +892,9 @@ def decide(lists: Lists, c: Compared, s: dict, model: Model, seg: _Segments) -> 
                                    "no_match")
     out["review"] = (out["link_status"] == "ambiguous") | (
         (out["link_score"] >= s["review"]) & (out["link_status"] != "linked"))
+    # The probability that the record's person is one of its candidates, whoever: summed over
+    # the unlinked records, the model's own estimate of the links it did not make (A87).
+    out["p_listed"] = any_person
     out["evidence"] = evidence(out)
     out = out.rename(columns={f: f"{f}_level" for f in FIELDS})
     pairs = ranked.assign(l=c.l[ranked["pair"].to_numpy()], entity=lists.entity_names[ranked["entity_code"].to_numpy()],
@@ -920,6 +924,7 @@ def link(left: pd.DataFrame, right: pd.DataFrame, s: dict, decisions: pd.DataFra
     out = recs.merge(per_profile, on="profile", how="left")
     out["link_score"] = out["link_score"].fillna(0.0)
     out["runner_up"] = out["runner_up"].fillna(0.0)
+    out["p_listed"] = out["p_listed"].fillna(0.0)  # no candidate: the model sees no person for it
     out["link_status"] = out["link_status"].fillna("no_match")
     out["review"] = out["review"].fillna(False).astype(bool)
     out = apply_decisions(out, decisions)

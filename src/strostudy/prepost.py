@@ -391,7 +391,7 @@ def min_pairs(alpha: float) -> int:
 # - the Wilcoxon signed-rank test itself runs from one subject, as R's wilcox.test does: its exact p
 #   is valid for any n, only powerless.  Below min_pairs(alpha) non-zero differences it cannot reach
 #   significance, and the row's note says so rather than hiding the result;
-# - the cluster-bootstrap interval of the reduction needs min_pairs(alpha) subjects too: with n
+# - the interval of the reduction needs min_pairs(alpha) subjects too (for the BCa bootstrap: with n
 #   subjects there are only C(2n - 1, n) distinct resamples (10 for n = 3, 126 for n = 5), too few
 #   for 2.5% tails, so below that the interval is not computed (the point estimate still is);
 # - Spearman's correlation needs MIN_CORRELATION_PAIRS pairs in which both variables vary.
@@ -417,11 +417,11 @@ def _paired_bca(samples: tuple, statistic, resamples: int, seed: int, level: flo
 
 
 def _too_few(n: int, min_subjects: int, alike: bool) -> str:
-    """Why a bootstrap interval is not computed ("" when it is)."""
+    """Why a reduction's interval is not computed ("" when it is)."""
     if n >= max(min_subjects, 2) and not alike:
         return ""
     fewer = f" (fewer than {min_subjects})" if n < min_subjects else ""
-    return f"too few distinct subjects for a bootstrap interval{fewer}"
+    return f"too few distinct subjects for an interval{fewer}"
 
 
 def _reduction(before, after, axis=-1):
@@ -429,10 +429,33 @@ def _reduction(before, after, axis=-1):
         return 100 * (1 - after.sum(axis=axis) / before.sum(axis=axis))
 
 
+def fieller_ratio(before: np.ndarray, after: np.ndarray, level: float) -> tuple[float, float, str]:
+    """Fieller's interval for the ratio of paired means, sum(after) / sum(before): every r with
+    (mean(a) - r mean(b))^2 <= t^2 var(a - r b) / n, t the two-sided ``level`` point of Student's
+    t on n - 1 df (Fieller 1954; for paired data, e.g. mratios::ttestratio(paired = TRUE)).  It
+    excludes r = 1 exactly when the paired t-test of after - before rejects at 1 - level.  When
+    the before mean is not distinguishable from zero the set is unbounded: NaN ends and a note."""
+    n = len(before)
+    t = float(stats.t.ppf(0.5 + level / 2, n - 1))
+    ma, mb = after.mean(), before.mean()
+    saa, sbb = after.var(ddof=1), before.var(ddof=1)
+    sab = float(np.sum((after - ma) * (before - mb)) / (n - 1))
+    q = t * t / n
+    a, b, c = mb * mb - q * sbb, -2 * (ma * mb - q * sab), ma * ma - q * saa
+    disc = b * b - 4 * a * c
+    if a <= 0 or disc < 0:
+        return np.nan, np.nan, "Fieller interval unbounded: the before-window mean is not distinguishable from zero"
+    root = np.sqrt(disc)
+    return float((-b - root) / (2 * a)), float((-b + root) / (2 * a)), ""
+
+
 def reduction_ci(before: np.ndarray, after: np.ndarray, resamples: int, seed: int, level: float,
-                 min_subjects: int = 2):
-    """Percentage reduction 1 - after/before with a paired (cluster over subjects) BCa bootstrap
-    CI; the interval needs ``min_subjects`` subjects whose windows are not all alike."""
+                 min_subjects: int = 2, method: str = "fieller"):
+    """Percentage reduction 100 (1 - after/before) of the totals, with its interval (A27, A79):
+    ``fieller``, Fieller's interval of the ratio of paired means (:func:`fieller_ratio`; its upper
+    end is cut at 100, as the ratio of non-negative totals cannot be negative), or
+    ``bca``, a paired (cluster over subjects) BCa bootstrap; either needs ``min_subjects``
+    subjects whose windows are not all alike."""
     before = np.asarray(before, dtype=float)
     after = np.asarray(after, dtype=float)
     if before.sum() == 0:
@@ -441,14 +464,33 @@ def reduction_ci(before: np.ndarray, after: np.ndarray, resamples: int, seed: in
     why = _too_few(len(before), min_subjects, bool(np.all(before == before[0]) and np.all(after == after[0])))
     if why:
         return point, np.nan, np.nan, why
-    return point, *_paired_bca((before, after), _reduction, resamples, seed, level)
+    if method == "bca":
+        return point, *_paired_bca((before, after), _reduction, resamples, seed, level)
+    low, high, note = fieller_ratio(before, after, level)
+    # A ratio of non-negative totals is never below 0: the upper end is at most a 100% reduction.
+    return point, 100 * (1 - high), min(100.0, 100 * (1 - low)) if np.isfinite(low) else np.nan, note
+
+
+def _difference_delta(eb, ea, hb, ha, level: float) -> tuple[float, float, str]:
+    """The delta-method interval of 100 (R_events - R_harm), R = sum(after) / sum(before): each
+    subject's influence 100 [(ea - R_e eb) / mean(eb) - (ha - R_h hb) / mean(hb)], the variance
+    sum(influence^2) / (n (n - 1)), and Student's t on n - 1 df, as :func:`fieller_ratio`."""
+    n = len(eb)
+    re_, rh = ea.sum() / eb.sum(), ha.sum() / hb.sum()
+    influence = 100 * ((ea - re_ * eb) / eb.mean() - (ha - rh * hb) / hb.mean())
+    se = float(np.sqrt(np.sum(influence**2) / (n * (n - 1))))
+    point = 100 * (re_ - rh)
+    t = float(stats.t.ppf(0.5 + level / 2, n - 1))
+    return point - t * se, point + t * se, ""
 
 
 def reduction_difference_ci(events_before: np.ndarray, events_after: np.ndarray, harm_before: np.ndarray,
-                            harm_after: np.ndarray, resamples: int, seed: int, level: float, min_subjects: int = 2):
-    """Harm's percentage reduction minus arrests' (percentage points), with a paired (cluster over
-    subjects) BCa bootstrap CI: each resample draws subjects, and both reductions are computed
-    on the same subjects, so the interval reflects that the two measures move together (A73)."""
+                            harm_after: np.ndarray, resamples: int, seed: int, level: float, min_subjects: int = 2,
+                            method: str = "fieller"):
+    """Harm's percentage reduction minus arrests' (percentage points), with an interval that
+    reflects that the two measures move together within subjects (A73, A79): the delta method
+    with Student's t on n - 1 df (``fieller``, the default's companion) or a paired (cluster over
+    subjects) BCa bootstrap (``bca``), each resample drawing subjects for both reductions."""
     eb, ea, hb, ha = (np.asarray(v, dtype=float) for v in (events_before, events_after, harm_before, harm_after))
     if eb.sum() == 0 or hb.sum() == 0:
         return np.nan, np.nan, np.nan, "no arrests before: reductions undefined"
@@ -460,7 +502,9 @@ def reduction_difference_ci(events_before: np.ndarray, events_after: np.ndarray,
     why = _too_few(len(eb), min_subjects, all(np.all(v == v[0]) for v in (eb, ea, hb, ha)))
     if why:
         return point, np.nan, np.nan, why
-    return point, *_paired_bca((eb, ea, hb, ha), statistic, resamples, seed, level)
+    if method == "bca":
+        return point, *_paired_bca((eb, ea, hb, ha), statistic, resamples, seed, level)
+    return point, *_difference_delta(eb, ea, hb, ha, level)
 
 
 #: The columns of prepost_tests, in order.
@@ -482,12 +526,13 @@ def not_run_row(measure: str, category: str, pp: dict, reason: str = NO_SUBJECTS
 
 def test_row(measure: str, category: str, before: np.ndarray, after: np.ndarray, pp: dict, alpha: float) -> dict:
     """Every before/after statistic of one measure x category (at least one subject), under the
-    configured ``alternative`` and ``mu`` (A70); the bootstrap interval stays two-sided."""
+    configured ``alternative`` and ``mu`` (A70); the reduction's interval stays two-sided."""
     level = float(pp["confidence_level"])
     alternative, mu = pp["alternative"], float(pp["mu"])
     n_subjects, fewest = len(before), min_pairs(alpha)
     red, red_lo, red_hi, red_note = reduction_ci(before, after, int(pp["bootstrap_resamples"]),
-                                                 int(pp["bootstrap_seed"]), level, min_subjects=fewest)
+                                                 int(pp["bootstrap_seed"]), level, min_subjects=fewest,
+                                                 method=pp["reduction_interval"])
     w = wilcoxon_signed_rank(after, before, conf_level=level, alternative=alternative, mu=mu)
     n_for_r = n_subjects if pp["effect_r_n"] == "subjects" else max(w.n_nonzero, 1)
     notes = (red_note, w.note,
@@ -659,13 +704,21 @@ def _excludes(low: float, high: float, null: float) -> bool:
     return not (np.isnan(low) or np.isnan(high)) and bool(low > null or high < null)
 
 
-def test_decisions(tests: pd.DataFrame, alpha: float, zero_method: str) -> list[dict]:
-    """The Wilcoxon decisions, then the bootstrap ones, of every measure x category (A29, A72)."""
+#: How each ``prepost.reduction_interval`` is named in a claim: (a reduction, the difference of two).
+INTERVAL_WORDS = {"fieller": ("Fieller interval of the ratio of paired means (Student's t on n - 1 df)",
+                              "delta-method interval (Student's t on n - 1 df)"),
+                  "bca": ("paired (cluster over subjects) BCa bootstrap interval",
+                          "paired (cluster over subjects) BCa bootstrap interval")}
+
+
+def test_decisions(tests: pd.DataFrame, alpha: float, zero_method: str, interval: str = "fieller") -> list[dict]:
+    """The Wilcoxon decisions, then the reduction ones, of every measure x category (A29, A72,
+    A79)."""
     from .decisions import decision
 
     k = int(tests["p_holm"].notna().sum())
     p_used = "Pratt's p" if zero_method == "pratt" else "R's p"
-    wilcoxon, bootstrap = [], []
+    wilcoxon, reduction = [], []
     for r in tests.itertuples():
         what, cat = _label(r.measure), _category_words(r.category)
         shift = f" by {r.mu:g}" if r.mu else ""
@@ -676,19 +729,19 @@ def test_decisions(tests: pd.DataFrame, alpha: float, zero_method: str) -> list[
                   f"Wilcoxon signed-rank test ({r.alternative}), {p_used} Holm-adjusted across the {k} "
                   "before/after tests; the estimate is the Hodges-Lehmann change per subject",
             note="; ".join(x for x in (r.p_method if r.p_method != "not run" else "", _text(r.note)) if x)))
-        bootstrap.append(decision(
-            "bootstrap", r.measure, r.category, alpha=alpha, null_value=0.0,
+        reduction.append(decision(
+            "reduction", r.measure, r.category, alpha=alpha, null_value=0.0,
             significant=_excludes(r.reduction_ci_low, r.reduction_ci_high, 0.0),
             estimate=r.reduction_pct, ci_low=r.reduction_ci_low, ci_high=r.reduction_ci_high,
-            claim=f"Total {what} changed after the order ({cat}): the paired (cluster over subjects) BCa bootstrap "
-                  "interval of the percentage reduction excludes no change",
+            claim=f"Total {what} changed after the order ({cat}): the {INTERVAL_WORDS[interval][0]} of the "
+                  "percentage reduction excludes no change",
             note=_text(r.note) if np.isnan(r.reduction_ci_low) else ""))
-    return wilcoxon + bootstrap
+    return wilcoxon + reduction
 
 
 def difference_decision(windows: pd.DataFrame, pp: dict, alpha: float) -> dict:
-    """``bootstrap_harm_minus_events_overall``: did harm fall by more percentage points than
-    arrests did (A73)?"""
+    """``reduction_harm_minus_events_overall``: did harm fall by more percentage points than
+    arrests did (A73, A79)?"""
     from .decisions import decision
 
     o = windows.loc[windows["category"] == "overall"]
@@ -696,14 +749,14 @@ def difference_decision(windows: pd.DataFrame, pp: dict, alpha: float) -> dict:
     if len(o):
         point, low, high, note = reduction_difference_ci(*args, int(pp["bootstrap_resamples"]),
                                                          int(pp["bootstrap_seed"]), float(pp["confidence_level"]),
-                                                         min_subjects=min_pairs(alpha))
+                                                         min_subjects=min_pairs(alpha), method=pp["reduction_interval"])
     else:
         point, low, high, note = np.nan, np.nan, np.nan, NO_SUBJECTS
-    return decision("bootstrap", "harm_minus_events", "overall", significant=_excludes(low, high, 0.0), alpha=alpha,
+    return decision("reduction", "harm_minus_events", "overall", significant=_excludes(low, high, 0.0), alpha=alpha,
                     estimate=point, null_value=0.0, ci_low=low, ci_high=high, note=note,
-                    claim="Harm's percentage reduction differs from arrests' (overall): the paired (cluster over "
-                          "subjects) BCa bootstrap interval of harm's reduction minus arrests' reduction, in "
-                          "percentage points, excludes zero")
+                    claim="Harm's percentage reduction differs from arrests' (overall): the "
+                          f"{INTERVAL_WORDS[pp['reduction_interval']][1]} of harm's reduction minus arrests' "
+                          "reduction, in percentage points, excludes zero")
 
 
 def correlation_decision(correlations: pd.DataFrame, alpha: float) -> dict:
@@ -717,7 +770,8 @@ def correlation_decision(correlations: pd.DataFrame, alpha: float) -> dict:
                     estimate=r["rho"], null_value=0.0, p_value=r["p_value"],
                     note=f"n = {int(r['n'])} subjects; {r['p_method']}",
                     claim="Subjects' change in arrests and change in harm are correlated: Spearman correlation, "
-                          "one pair per subject")
+                          "one pair per subject. Harm is a sum over arrests, so the two changes correlate whatever "
+                          "the order does: this describes the data, not an effect of the order")
 
 
 def prepost_decisions(tests: pd.DataFrame, correlations: pd.DataFrame, windows: pd.DataFrame,
@@ -726,7 +780,8 @@ def prepost_decisions(tests: pd.DataFrame, correlations: pd.DataFrame, windows: 
     from .decisions import frame
 
     pp, alpha = config["prepost"], float(config["study"]["alpha"])
-    return frame([*test_decisions(tests, alpha, pp["zero_method"]), difference_decision(windows, pp, alpha),
+    return frame([*test_decisions(tests, alpha, pp["zero_method"], pp["reduction_interval"]),
+                  difference_decision(windows, pp, alpha),
                   correlation_decision(correlations, alpha)])
 
 

@@ -14,9 +14,10 @@ import pandas as pd
 
 from .dates import add_months, full_windows
 from .ids import pseudonymise, unresolved_subject_id
-from .ingest import Ingested
+from .ingest import Ingested, blanked_dobs
 from .keys import KEY_ENV, pseudonym_key  # noqa: F401 - KEY_ENV is part of the reconcile API
 from .offences import _offence_key, offence_groups, offence_matcher
+from .schemas import LINK_BASES, PERSON_SOURCES
 
 SOURCES = ("rocu", "pnc", "pnd")
 DISCREPANCY_COLUMNS = ["subject_id", "kind", "field", "source_pair", "value_a", "value_b", "resolution", "detail"]
@@ -32,6 +33,8 @@ class Reconciled:
     links: pd.DataFrame           # interim: every record's person link (identifiers)
     quarantine: dict[str, pd.DataFrame]
     review: pd.DataFrame | None = None   # interim: uncertain pairs for a clerical decision
+    linkage_quality: pd.DataFrame | None = None  # processed: records per source and link basis
+    linkage_scores: pd.DataFrame | None = None   # processed: each linked-by-name record's scores
 
 
 # --------------------------------------------------------------------------- linkage
@@ -49,17 +52,73 @@ def link_people(ing: Ingested, rc: dict, decisions: pd.DataFrame | None = None):
     def fields(frame: pd.DataFrame) -> list[str]:
         return [c for c in PERSON_FIELDS if c in frame]
 
-    left = pd.concat([ing.tables[s][["pnc_id", *fields(ing.tables[s])]]
+    tables = {s: _dob_for_linkage(ing.tables[s]) for s in ("orders", "pnd_records", "rocu_orders")}
+    left = pd.concat([tables[s][["pnc_id", *fields(tables[s])]]
                       for s in ("orders", "pnd_records", "rocu_orders")], ignore_index=True)
     left = left.dropna(subset=["pnc_id"]).drop_duplicates().reset_index(drop=True)
     left = left.assign(entity=left["pnc_id"])
     right = pd.concat([
-        ing.tables[s].loc[ing.tables[s]["pnc_id"].isna(), ["source_row", *fields(ing.tables[s])]].assign(
+        tables[s].loc[tables[s]["pnc_id"].isna(), ["source_row", *fields(tables[s])]].assign(
             rec=lambda d, s=s: s + ":" + d["source_row"].astype(str), source=s)
         for s in ("orders", "pnd_records")], ignore_index=True)
     records, review = link(left, right.drop(columns=["source_row"]), settings_from(rc), decisions)
     links = records.drop(columns=["r_row"]).merge(right[["rec", "source"]], on="rec")
     return links, review_table(review, left, right)
+
+
+def _dob_for_linkage(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with the DOB the linker compares: the date, or where ingest blanked a DOB that
+    was no date (A89), its text as recorded, whose digits are still evidence (``1993-42-10``
+    is one digit from ``1993-02-10``; A85).  Unchanged where no DOB was blanked."""
+    typed = table.get("date_of_birth_as_recorded")
+    if typed is None or not typed.notna().any():
+        return table
+    as_text = table["date_of_birth"].dt.strftime("%Y-%m-%d").astype(object)
+    return table.assign(date_of_birth=as_text.where(typed.isna(), typed.astype(object)))
+
+
+def record_bases(ing: Ingested, links: pd.DataFrame) -> pd.DataFrame:
+    """Each person record's ``source`` and ``basis`` (:data:`LINK_BASES`), as reconcile ties
+    it: order-list rows by their PNC ID, else the ROCU return of their order, else the linker;
+    PND rows by their PNC ID, else the linker; ROCU rows by their order reference, else their
+    PNC ID (A10b)."""
+    by_rec = links.set_index("rec")
+    linker = by_rec["link_basis"].fillna("").where(by_rec["link_basis"].fillna("").ne(""), by_rec["link_status"])
+    orders, pnd = ing.tables["orders"], ing.tables["pnd_records"]
+    rocu_refs = ing.tables["rocu_orders"].dropna(subset=["pnc_id"])["order_ref"]
+    listed_refs = orders["order_ref"].dropna()
+
+    def by_linker(frame: pd.DataFrame, source: str) -> pd.Series:
+        return (source + ":" + frame["source_row"].astype(str)).map(linker).fillna("no_match")
+
+    parts = [
+        pd.DataFrame({"source": "orders", "basis": np.select(
+            [orders["pnc_id"].notna(), orders["order_ref"].isin(rocu_refs)], ["pnc_id", "order_ref"],
+            by_linker(orders, "orders"))}),
+        pd.DataFrame({"source": "pnd_records", "basis": np.where(pnd["pnc_id"].notna(), "pnc_id",
+                                                                 by_linker(pnd, "pnd_records"))})]
+    for source in ("rocu_orders", "rocu_offending"):
+        rocu = ing.tables[source]
+        parts.append(pd.DataFrame({"source": source, "basis": np.select(
+            [rocu["order_ref"].isin(listed_refs), rocu["pnc_id"].notna()], ["order_ref", "pnc_id"], "no_match")}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def linkage_quality(bases: pd.DataFrame) -> pd.DataFrame:
+    """Records per source and basis, every combination listed (zeros included)."""
+    grid = pd.MultiIndex.from_product([PERSON_SOURCES, LINK_BASES], names=["source", "basis"])
+    counts = bases.groupby(["source", "basis"]).size().reindex(grid, fill_value=0).astype(int)
+    return counts.rename("records").reset_index()
+
+
+def linkage_scores(links: pd.DataFrame, rc: dict) -> pd.DataFrame:
+    """The scores of every record the linker saw, without its reference (sorted by value, so
+    nothing ties a row to a record), with the thresholds they were decided at."""
+    cols = ["source", "link_status", "link_basis", "review", "link_score", "p_listed", "match_weight"]
+    out = links.assign(link_basis=links["link_basis"].fillna("").replace("", pd.NA))[cols]
+    return out.sort_values(["source", "link_score", "p_listed", "match_weight", "link_status", "link_basis", "review"],
+                           na_position="first", kind="stable").reset_index(drop=True).assign(
+        link_threshold=float(rc["link_threshold"]), review_threshold=float(rc["review_threshold"]))
 
 
 # --------------------------------------------------------------------------- episodes
@@ -550,13 +609,14 @@ def reconcile(ing: Ingested, cfg: dict, weights: pd.DataFrame, decisions: pd.Dat
     ev_disc = _event_discrepancies(events, merged, offences, pnd, ep)
     discrepancies = (pd.concat([ep_disc, ev_disc], ignore_index=True)
                      .sort_values(["kind", "subject_id", "detail", "source_pair"], kind="stable").reset_index(drop=True))
-    outcomes = _outcomes(ing, orders, rocu, merged, offences, quarantine, precedence)
+    outcomes = _outcomes(ing, orders, rocu, merged, offences, quarantine, precedence, links)
     episodes = ep[["subject_id", "identity", "start_date", "start_source", "start_usable", "start_earliest",
                    "start_latest", "length_months", "length_source", "n_orders", "has_interim", "status",
                    "status_date", "rocu_return", "region", "owning_force", "applicant", "n_conditions"]]
     episodes = episodes.sort_values("subject_id").reset_index(drop=True)
     return Reconciled(episodes=episodes, events=events, offences=event_offences, discrepancies=discrepancies,
-                      outcomes=outcomes, links=links, quarantine=quarantine, review=review)
+                      outcomes=outcomes, links=links, quarantine=quarantine, review=review,
+                      linkage_quality=linkage_quality(record_bases(ing, links)), linkage_scores=linkage_scores(links, rc))
 
 
 def run(inputs: dict, output: dict, config: dict, log: str | None = None) -> Reconciled:
@@ -579,6 +639,8 @@ def run(inputs: dict, output: dict, config: dict, log: str | None = None) -> Rec
     tables.write(result.outcomes, "row_outcomes", output["row_outcomes"])
     tables.write(result.links, "links", output["links"])
     tables.write(result.review, "linkage_review", output["linkage_review"])
+    tables.write(result.linkage_quality, "linkage_quality", output["linkage_quality"])
+    tables.write(result.linkage_scores, "linkage_scores", output["linkage_scores"])
     ids = result.episodes["identity"].value_counts().to_dict()
     say(f"{len(result.episodes):,} order episodes ({', '.join(f'{v} by {k}' for k, v in sorted(ids.items()))}); "
         f"{len(result.events):,} arrest events; {len(result.discrepancies):,} discrepancies logged "
@@ -609,8 +671,13 @@ def read_decisions(file: str | None) -> pd.DataFrame | None:
     return frame.loc[frame["decision"] != ""]
 
 
-def _outcomes(ing, orders, rocu, merged, offences, quarantine, precedence) -> pd.DataFrame:
-    """The fate of every row read: ingest's outcomes, then those of the rows it kept."""
+def _outcomes(ing, orders, rocu, merged, offences, quarantine, precedence, links=None) -> pd.DataFrame:
+    """The fate of every row read: ingest's outcomes, then those of the rows it kept.  A row
+    kept with its date of birth blanked says so in its reason (``event_after_dob_blanked``,
+    A89).  A row whose person link an analyst decided (``links``' ``link_basis``
+    clerical_accept or clerical_reject) says so too (``event_after_clerical_accept``), so the
+    audit ledger counts the decisions applied (A10e); a rejected PND row is quarantined as
+    ``person_rejected_in_review``."""
     parts = [ing.outcome_table()]
     # Orders: each episode keeps its first row; its other rows (interim + full) are merged.
     first = orders.sort_values(["group", "date_made", "order_ref"]).duplicated("group")
@@ -644,5 +711,17 @@ def _outcomes(ing, orders, rocu, merged, offences, quarantine, precedence) -> pd
                                    "outcome": "quarantined", "reason": q["check"]}))
     out = pd.concat(parts, ignore_index=True)
     out["source_row"] = out["source_row"].astype(int)
+    blanked = blanked_dobs(ing)
+    if len(blanked):
+        # A row kept with its date of birth blanked (A89) says so, whatever became of it.
+        where = out["source"] + ":" + out["file"].astype(str) + ":" + out["source_row"].astype(str)
+        hit = where.isin(blanked["source"] + ":" + blanked["file"] + ":" + blanked["source_row"].astype(str))
+        out.loc[hit, "reason"] = out.loc[hit, "reason"].astype(str) + "_after_dob_blanked"
+    if links is not None and len(links):
+        decided = links.loc[links["link_basis"].isin(["clerical_accept", "clerical_reject"])].set_index("rec")
+        basis = (out["source"] + ":" + out["source_row"].astype(str)).map(decided["link_basis"])
+        hit = basis.notna() & ~out["reason"].astype(str).str.startswith("person_rejected_in_review")
+        if hit.any():
+            out.loc[hit, "reason"] = out.loc[hit, "reason"].astype(str) + "_after_" + basis[hit].astype(str)
     out["event_id"] = out.get("event_id", pd.Series(pd.NA, index=out.index)).astype("string")
     return out

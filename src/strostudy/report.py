@@ -149,7 +149,7 @@ def cohort_statement(flow, config: dict) -> str:
         who, whose = ("1 subject was", "this subject's") if n == 1 else (f"{n} subjects were", "these subjects'")
         return (f"Only {who} analysed, fewer than {fewest}: too few for the exact signed-rank test to reach p < "
                 f"{alpha:g} (its smallest two-sided p with n subjects is 2/2^n), so the before/after tests cannot "
-                f"show a change; bootstrap intervals are not computed, and the time series hold {whose} arrests "
+                f"show a change; the reductions' intervals are not computed, and the time series hold {whose} arrests "
                 "alone. Read every result below as a description, not as evidence of a change; published figures "
                 "this run does not match are marked as differing.")
     listed = int(flow["n_out"].iloc[0])
@@ -254,12 +254,12 @@ def _published_words(value) -> str:
 def backing(row: dict, rules: dict) -> list[str]:
     """The decisions a headline claim rests on: the rules its note names (``decided by X``, or
     ``not tested: X was not run``), or for a claim about every category, each category's
-    bootstrap decision of that measure."""
+    reduction decision of that measure."""
     named = [r for r in _RULE_NAME.findall(row["note"]) if r in rules or f"not tested: {r}" in row["note"]]
     if named:
         return list(dict.fromkeys(named))
     if row["category"] == "all":
-        return [r for r, d in rules.items() if d["test"] == "bootstrap" and d["measure"] == row["measure"]]
+        return [r for r, d in rules.items() if d["test"] == "reduction" and d["measure"] == row["measure"]]
     return []
 
 
@@ -284,7 +284,7 @@ def claim_rows(decisions, published: dict) -> list[dict]:
 def _verdict(rules: dict, measure: str, category: str, alpha: float) -> str:
     """Whether a reduction is called a change (only when its interval excludes no change), and
     where the Holm-adjusted Wilcoxon test says otherwise."""
-    boot, wil = rules.get(f"bootstrap_{measure}_{category}"), rules.get(f"wilcoxon_{measure}_{category}")
+    boot, wil = rules.get(f"reduction_{measure}_{category}"), rules.get(f"wilcoxon_{measure}_{category}")
     if boot is None:
         return "not tested"
     if np.isnan(boot["ci_low"]) or np.isnan(boot["ci_high"]):
@@ -299,9 +299,9 @@ def _verdict(rules: dict, measure: str, category: str, alpha: float) -> str:
     return said
 
 
-def difference_sentence(rules: dict, level_pct: str) -> str:
-    """The paired bootstrap of harm's reduction minus arrests' (``bootstrap_harm_minus_events_overall``)."""
-    rule = "bootstrap_harm_minus_events_overall"
+def difference_sentence(rules: dict, level_pct: str, method: str = "fieller") -> str:
+    """Harm's reduction minus arrests' and its interval (``reduction_harm_minus_events_overall``)."""
+    rule = "reduction_harm_minus_events_overall"
     row = rules.get(rule)
     if row is None:
         return f"Harm's reduction against arrests': not tested ({rule} was not run)."
@@ -310,7 +310,8 @@ def difference_sentence(rules: dict, level_pct: str) -> str:
     said = ("harm fell by more than arrests did" if row["significant"] and row["ci_low"] > 0
             else "arrests fell by more than harm did" if row["significant"]
             else "the interval includes no difference, so the two reductions are not shown to differ")
-    interval = (f" ({level_pct} paired bootstrap interval {_g(row['ci_low'])} to {_g(row['ci_high'])})"
+    kind = "delta-method" if method == "fieller" else "paired bootstrap (BCa)"
+    interval = (f" ({level_pct} {kind} interval {_g(row['ci_low'])} to {_g(row['ci_high'])})"
                 if not np.isnan(row["ci_low"]) else f" (no interval: {row['note']})")
     return (f"Harm's percentage reduction minus arrests', overall: {_g(row['estimate'])} percentage points"
             f"{interval}: {said} ({rule}).")
@@ -340,9 +341,26 @@ def _its_result(test: str, row: dict) -> str:
     return "significant" if row["significant"] else "not significant"
 
 
-def its_statements(decisions, measures) -> list[dict]:
+def mann_kendall_line(models, measure: str) -> str:
+    """The Mann-Kendall test and Theil-Sen slope of the overall series as a description, when
+    no claim rests on them (``its.mann_kendall: none``, A65); "" when they were not computed."""
+    if models.empty:
+        return ""
+    m = models.loc[(models["measure"] == measure) & (models["category"] == "overall")]
+    mk = m.loc[(m["model"] == "mann_kendall") & (m["se_type"] == "classical")]
+    ts = m.loc[m["model"] == "theil_sen"]
+    if mk.empty or ts.empty:
+        return ""
+    r, t = mk.iloc[0], ts.iloc[0]
+    return (f"Mann–Kendall trend test after the order (reported, not a decision: it assumes independent months, "
+            f"and no claim rests on it, A65): S = {r['estimate']:g} over {int(r['n'])} months, p = {_p(r['p_value'])}; "
+            f"Theil–Sen slope {_g(t['estimate'])} a month ({_g(t['ci_low'])} to {_g(t['ci_high'])}).")
+
+
+def its_statements(decisions, measures, models=None) -> list[dict]:
     """Per measure (overall series), one sentence per time-series decision of :data:`ITS_TESTS`,
-    from the decisions table; a decision not there is said to be not tested."""
+    from the decisions table; a decision not there is said to be not tested, except the
+    Mann-Kendall test, which by default is described from ``models`` instead (A65)."""
     rules = _rules(decisions)
     out = []
     for measure in measures:
@@ -350,6 +368,10 @@ def its_statements(decisions, measures) -> list[dict]:
         for test, title in ITS_TESTS:
             rule = f"{test}_{measure}_overall"
             row = rules.get(rule)
+            described = mann_kendall_line(models, measure) if test == "mannkendall" and models is not None else ""
+            if row is None and described:
+                lines.append(described)
+                continue
             if row is None:
                 lines.append(f"{title}: not tested ({rule} was not run).")
                 continue
@@ -378,6 +400,43 @@ def not_fitted(models, measures) -> list[str]:
         if len(reason):
             out.append(f"Monthly {_measure_word(measure)}: no time-series model was fitted ({reason.iloc[0]}).")
     return out
+
+
+# --------------------------------------------------------------------------- linkage quality
+
+#: The link bases (schemas.LINK_BASES) and sources of the linkage-quality table, in words.
+LINK_BASIS_WORDS = {"pnc_id": "PNC ID", "order_ref": "order reference", "probabilistic": "probabilistic",
+                    "clerical_accept": "clerical: accepted", "clerical_reject": "clerical: rejected",
+                    "ambiguous": "ambiguous", "no_match": "no match"}
+PERSON_SOURCE_WORDS = {"orders": "order list", "pnd_records": "PND", "rocu_orders": "ROCU orders",
+                       "rocu_offending": "ROCU offending"}
+
+
+def linkage_context(quality, scores) -> dict | None:
+    """The linkage-quality section: records per source by how they were tied to a person, and
+    the model's own estimate of the links it did not make (A87): the sum, over the records
+    left unlinked without a clerical decision, of the probability that the record's person is
+    one of its candidates.  None when the run wrote no linkage tables."""
+    if quality is None or scores is None:
+        return None
+    bases = [b for b in LINK_BASIS_WORDS if b in set(quality["basis"])]
+    wide = quality.pivot_table(index="source", columns="basis", values="records", aggfunc="sum", fill_value=0)
+    wide = wide.reindex(index=[s for s in PERSON_SOURCE_WORDS if s in wide.index], columns=bases, fill_value=0)
+    rows = [{"source": PERSON_SOURCE_WORDS[src], "counts": [int(v) for v in r], "total": int(sum(r))}
+            for src, r in zip(wide.index, wide.to_numpy())]
+    basis = scores["link_basis"].fillna("")
+    status = scores["link_status"]
+    unlinked = status.ne("linked") & ~basis.isin(["clerical_accept", "clerical_reject"])
+    missed = scores["p_listed"].where(unlinked, 0.0)
+    return {"bases": [LINK_BASIS_WORDS[b] for b in bases], "rows": rows,
+            "totals": [int(v) for v in wide.sum(axis=0)], "total": int(wide.to_numpy().sum()),
+            "by_name": len(scores), "linked": int(status.eq("linked").sum()),
+            "ambiguous": int(status.eq("ambiguous").sum()), "no_match": int(status.eq("no_match").sum()),
+            "review": int(scores["review"].astype(bool).sum()), "accepted": int(basis.eq("clerical_accept").sum()),
+            "rejected": int(basis.eq("clerical_reject").sum()),
+            "no_candidate": int(scores["match_weight"].isna().sum()),
+            "missed": f"{missed.sum():.1f}", "missed_ambiguous": f"{missed[status.eq('ambiguous')].sum():.1f}",
+            "missed_no_match": f"{missed[status.eq('no_match')].sum():.1f}"}
 
 
 # --------------------------------------------------------------------------- the context
@@ -482,11 +541,17 @@ def build_context(tables: dict, config: dict, provenance_info: dict, figures: di
         "tests": _test_rows(t["prepost_tests"], rules, config),
         "n_tests": int(t["prepost_tests"]["p_holm"].notna().sum()),
         "alternative": pp["alternative"], "mu": pp["mu"],
-        "difference": difference_sentence(rules, level_pct),
+        "difference": difference_sentence(rules, level_pct, pp["reduction_interval"]),
+        "reduction_interval": ("Fieller intervals of the ratio of paired means (Student's t on n − 1 df; a "
+                               "reduction's interval excludes no change exactly when the paired t-test of the "
+                               "per-subject change rejects)" if pp["reduction_interval"] == "fieller"
+                               else "cluster-bootstrap (BCa) intervals over subjects"),
         "its_rows": _its_rows(t["its_models"], config["its"]["primary"]),
-        "its_statements": its_statements(decisions, measures), "its_decisions": its_decision_rows(decisions),
+        "its_statements": its_statements(decisions, measures, t["its_models"]),
+        "its_decisions": its_decision_rows(decisions),
         "not_fitted": not_fitted(t["its_models"], measures),
         "correlations": _correlation_rows(t["correlations"]),
+        "linkage": linkage_context(t.get("linkage_quality"), t.get("linkage_scores")),
         "plan": plan_info or plan_context(None, config),
         "config_fence": md_fence(provenance_info["config_yaml"], "yaml"),
         "figures": figures, "published_source": "College of Policing, Going equipped issue 12 (25 June 2026), "

@@ -239,6 +239,41 @@ class Discrepancies(_Table):
     resolution: Series[str] = pa.Field(nullable=True)
 
 
+#: How a person record was tied to a person, strongest first (the linkage-quality table, A87):
+#: it carries a valid PNC ID; it is tied by its order reference (an order-list row through the
+#: ROCU return of the same order, A10b; a ROCU row through the order list); a probabilistic
+#: link on name and DOB; an analyst's clerical decision (accepted, or rejected); ambiguous;
+#: no person found.
+LINK_BASES = ["pnc_id", "order_ref", "probabilistic", "clerical_accept", "clerical_reject", "ambiguous", "no_match"]
+#: The sources whose rows are person records.
+PERSON_SOURCES = ["orders", "pnd_records", "rocu_orders", "rocu_offending"]
+
+
+class LinkageQuality(_Table):
+    """Person records per source and the way each was tied to a person (A87); no identifiers."""
+
+    source: Series[str] = pa.Field(isin=PERSON_SOURCES)
+    basis: Series[str] = pa.Field(isin=LINK_BASES, description="one of LINK_BASES")
+    records: Series[int] = pa.Field(ge=0)
+
+
+class LinkageScores(_Table):
+    """One row per record linked on name and DOB (order-list and PND rows without a valid PNC
+    ID): the best candidate's match probability, the probability that the record's person is
+    any of its candidates, and the outcome; no identifiers, no record references."""
+
+    source: Series[str] = pa.Field(isin=["orders", "pnd_records"])
+    link_status: Series[str] = pa.Field(isin=["linked", "ambiguous", "no_match"])
+    link_basis: Series[str] = pa.Field(nullable=True, isin=["probabilistic", "clerical_accept", "clerical_reject"],
+                                       description="empty when not linked and no clerical decision applied")
+    review: Series[bool] = pa.Field(description="in the review band (or ambiguous): sent for a clerical decision")
+    link_score: Series[float] = pa.Field(ge=0, le=1, description="P(best candidate is the record's person)")
+    p_listed: Series[float] = pa.Field(ge=0, le=1, description="P(the record's person is one of its candidates)")
+    match_weight: Series[float] = pa.Field(nullable=True, description="best candidate's match weight (bits)")
+    link_threshold: Series[float] = pa.Field(ge=0, le=1, description="reconcile.link_threshold as applied")
+    review_threshold: Series[float] = pa.Field(ge=0, le=1, description="reconcile.review_threshold as applied")
+
+
 class LinkedEvents(_Table):
     """Arrest events after the systems are merged (A8), before scoring."""
 

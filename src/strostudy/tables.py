@@ -40,7 +40,8 @@ def _t(name, path, stage, model, description):
 
 _CLEAN = {"orders": "CleanOrders", "pnc_arrests": "CleanPncArrests", "pnd_records": "CleanPndRecords",
           "rocu_orders": "CleanRocuOrders", "rocu_offending": "CleanRocuOffending", "rocu_regions": None}
-TRUTH_TABLES = ["subject_windows", "cohort_flow", "discrepancies", "episodes", "events", "effects", "custody"]
+TRUTH_TABLES = ["subject_windows", "cohort_flow", "discrepancies", "episodes", "events", "effects", "custody",
+                "identity_errors"]
 
 TABLES: dict[str, Table] = dict([
     # The extracts: written by `simulate` with `source: synthetic`, else supplied (docs/data-contract.md).
@@ -73,6 +74,11 @@ TABLES: dict[str, Table] = dict([
     _t("links", "data/interim/links.parquet", "reconcile", None, "every record's person link (identifiers)"),
     _t("linkage_review", "data/interim/linkage_review.csv", "reconcile", None,
        "pairs in the uncertain linkage band, both records side by side, for a clerical decision (identifiers)"),
+    _t("linkage_quality", "data/processed/linkage_quality.csv", "reconcile", "LinkageQuality",
+       "person records per source and how each was tied to a person (PNC ID, order reference, probabilistic, "
+       "clerical, ambiguous, none)"),
+    _t("linkage_scores", "data/processed/linkage_scores.csv", "reconcile", "LinkageScores",
+       "the match probabilities of every record linked on name and DOB, without references"),
     _t("linkage_decisions", "data/raw/linkage_decisions.csv", "raw", None,
        "an analyst's clerical linkage decisions (rec, pnc_id, accept|reject); optional"),
     _t("analysis_plan", "analysis_plan.yaml", "raw", None,
@@ -126,14 +132,15 @@ TABLES: dict[str, Table] = dict([
 #: is drawn from.
 FIGURE_INPUTS = {"study_flow": ["cohort_flow"], "prepost_totals": ["prepost_tests"],
                  "paired_subjects": ["subject_windows"], "monthly_its": ["its_fitted"],
-                 "source_agreement": ["discrepancies"], "residual_acf": ["its_diagnostics"]}
+                 "source_agreement": ["discrepancies"], "residual_acf": ["its_diagnostics"],
+                 "linkage_scores": ["linkage_scores"]}
 FIGURES = list(FIGURE_INPUTS)
 FIGURE_TABLES = sorted({t for needs in FIGURE_INPUTS.values() for t in needs})
 FIGURE_FORMATS = ["png", "pdf"]
 
 #: The tables the report reads (besides the raw extracts, for provenance, and the figures).
 REPORT_TABLES = ["cohort_flow", "prepost_tests", "its_models", "correlations", "audit_ledger",
-                 "discrepancies", "unknown_codes", "events", "decisions"]
+                 "discrepancies", "unknown_codes", "events", "decisions", "linkage_quality", "linkage_scores"]
 
 
 RAW = ["raw_orders", "raw_pnc_arrests", "raw_pnd_records", "raw_rocu"]
@@ -204,7 +211,7 @@ def figures() -> dict[str, str]:
 
 
 def model(name: str):
-    """The pandera model of table ``name``, or None."""
+    """The pandera model of table ``name`` (in :mod:`strostudy.schemas`), or None."""
     entry = TABLES[name]
     if entry.model is None:
         return None

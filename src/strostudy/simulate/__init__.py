@@ -49,6 +49,7 @@ from .design import (
     offence_catalogue,
 )
 from .extracts import Extracts, make_extracts
+from .extracts.identity_errors import IDENTITY_STREAM
 from .people import cohort
 from .scenarios import SCENARIOS
 from .scenarios import scenario as scenario_named
@@ -68,18 +69,22 @@ def simulate(seed: int = 20260625, n_orders: int = DEFAULT_ORDERS, study: dict |
 
     People and orders, arrests, and the extracts draw from three streams of ``seed`` (people and
     orders from ``default_rng(seed)`` itself, as they always have; the other two spawned from
-    it), so the same seed gives the same people, orders and cohort flow under every scenario."""
+    it), and the keying errors in PND and ROCU names and DOBs from a fourth,
+    ``default_rng([seed, IDENTITY_STREAM])``, so the same seed gives the same people, orders and
+    cohort flow under every scenario."""
     from ..config import defaults
 
     plan = scenario_named(scenario)
     study = {**defaults()["study"], **(study or {})}
     people_rng = np.random.default_rng(seed)
     arrest_rng, extract_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
+    # Keying errors in PND and ROCU names and DOBs: a fourth stream, so the others are unchanged.
+    identity_rng = np.random.default_rng([seed, IDENTITY_STREAM])
     catalogue = offence_catalogue()
     episodes = cohort(people_rng, n_orders, study)
     arrests, offences, spells = arrests_and_offences(arrest_rng, episodes, catalogue, study, plan)
     return make_extracts(extract_rng, episodes, arrests, offences, catalogue, study,
-                         effects=_effects(plan, episodes, catalogue), spells=spells)
+                         effects=_effects(plan, episodes, catalogue), spells=spells, identity_rng=identity_rng)
 
 
 def _effects(plan, episodes, catalogue):

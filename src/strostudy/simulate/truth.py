@@ -9,7 +9,9 @@
 - ``discrepancies``: every planted disagreement between extracts the pipeline can observe;
 - ``effects``: the true rate ratio of arrests and of harm, per category, that the scenario
   planted (``published``: the design's after/before ratio; docs/simulator.md);
-- ``custody``: the custody and deportation spells (``incapacitation``; empty otherwise).
+- ``custody``: the custody and deportation spells (``incapacitation``; empty otherwise);
+- ``identity_errors``: every keying error planted in a PND or ROCU name or DOB (the record,
+  the field, the error and the value before and after; :mod:`.extracts.identity_errors`).
 
 The pipeline never reads the truth directory.
 """
@@ -38,6 +40,9 @@ def build_truth(episodes: pd.DataFrame, arrests: pd.DataFrame, discrepancies: pd
     ``effects`` the planted rate ratios, ``spells`` the custody spells (``subject_row``,
     ``start``, ``end``, ``kind``)."""
     junk = junk.drop_duplicates("arrest_id")
+    planted_errors = discrepancies["kind"].astype(str).str.startswith(IDENTITY_ERROR)
+    identity_errors = _identity_errors(discrepancies.loc[planted_errors])
+    discrepancies = discrepancies.loc[~planted_errors, DISCREPANCY_COLUMNS]
     truth = {"subject_windows": _subject_windows(episodes, arrests), "cohort_flow": _cohort_flow(episodes),
              "discrepancies": _observable(discrepancies, episodes, arrests, junk),
              "episodes": _episode_table(episodes), "events": _events(arrests, junk)}
@@ -45,7 +50,26 @@ def build_truth(episodes: pd.DataFrame, arrests: pd.DataFrame, discrepancies: pd
         truth["effects"] = effects
     if spells is not None:
         truth["custody"] = _custody(episodes, spells)
+    truth["identity_errors"] = identity_errors
     return truth
+
+
+#: The kind prefix of a planted identity error's note.
+IDENTITY_ERROR = "id_error_"
+
+
+def _identity_errors(notes: pd.DataFrame) -> pd.DataFrame:
+    """One row per planted identity error: ``subject_id``, ``source`` (pnd_records or
+    rocu_orders), ``record`` (its pnd_ref or order_ref), ``field``, ``error`` and the value
+    ``before`` and ``after``."""
+    detail = notes["detail"].astype(str).str.extract(r"^(?P<record>[^:]*): (?P<before>.*) -> (?P<after>.*)$")
+    table = pd.DataFrame({
+        "subject_id": notes["subject_id"].to_numpy(),
+        "source": notes["source_pair"].map({"orders~pnd": "pnd_records", "orders~rocu": "rocu_orders"}).to_numpy(),
+        "record": detail["record"].to_numpy(), "field": notes["field"].to_numpy(),
+        "error": notes["kind"].astype(str).str.removeprefix(IDENTITY_ERROR).to_numpy(),
+        "before": detail["before"].to_numpy(), "after": detail["after"].to_numpy()})
+    return table.sort_values(["source", "record", "field"], kind="stable").reset_index(drop=True)
 
 
 def _custody(episodes: pd.DataFrame, spells: pd.DataFrame) -> pd.DataFrame:

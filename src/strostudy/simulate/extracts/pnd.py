@@ -18,11 +18,14 @@ from .._independent import normalise_name, pnc_id
 from ..design import FORCE_SYSTEMS, NAME_VARIANTS
 from ..truth import note
 from .identity import OrderListIds
+from .identity_errors import plant
 
 
 def pnd_records(rng, episodes: pd.DataFrame, arrests: pd.DataFrame, catalogue: pd.DataFrame,
-                ids: OrderListIds) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The PND extract and its discrepancies (including arrests PNC or PND lacks)."""
+                ids: OrderListIds, identity_rng=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The PND extract and its discrepancies (including arrests PNC or PND lacks); with
+    ``identity_rng``, keying errors in names and DOBs too (:mod:`.identity_errors`, listed as
+    ``id_error_*`` notes)."""
     pnd_ar = arrests.loc[arrests["in_pnd"]].reset_index(drop=True)
     sr = pnd_ar["subject_row"].to_numpy()
     event_dt, time_notes = _event_times(rng, pnd_ar)
@@ -38,6 +41,18 @@ def pnd_records(rng, episodes: pd.DataFrame, arrests: pd.DataFrame, catalogue: p
         "pnc_id": pd.Series(episodes["pnc_id"].to_numpy()[sr]).where(~no_id, ""), "event_datetime": event_dt,
         "force_system": rng.choice(FORCE_SYSTEMS, len(pnd_ar)), "offence_description": desc,
     })
+    identity_notes = pd.DataFrame(columns=["subject_id", "field", "source_pair", "detail", "kind"])
+    if identity_rng is not None:
+        # The unmatched people's records are left alone: they are hidden below.
+        person = pd.DataFrame({"forenames": out["forenames"], "surname": out["surname"],
+                               "date_of_birth": pd.Series(episodes["date_of_birth"].to_numpy()[sr])})
+        person, identity_notes = plant(identity_rng, person, episodes["subject_id"].to_numpy()[sr], out["pnd_ref"],
+                                       "orders~pnd", pnd_ar["date"] + pd.to_timedelta(pnd_ar["pnd_lag"], unit="D"),
+                                       skip=np.isin(sr, ids.blank_rows))
+        typed = person["dob_as_typed"].to_numpy(dtype=object)  # a DOB that is no date, as typed
+        out = out.assign(forenames=person["forenames"], surname=person["surname"],
+                         date_of_birth=np.where(typed != "", typed,
+                                                fmt_dates(person["date_of_birth"], "%Y-%m-%d").to_numpy(dtype=object)))
     if len(ids.twin_rows):
         out = pd.concat([out, _twins(episodes.loc[ids.twin_rows])], ignore_index=True)
     # The unmatched: their PND records carry no PNC ID and a mistyped DOB, so nothing links.
@@ -45,7 +60,8 @@ def pnd_records(rng, episodes: pd.DataFrame, arrests: pd.DataFrame, catalogue: p
     out.loc[hide, "pnc_id"] = ""
     out.loc[hide, "date_of_birth"] = "1901-01-01"
     out = out.iloc[rng.permutation(len(out))].reset_index(drop=True)
-    return out, pd.concat([time_notes, *name_notes, wording_notes, *_unrecorded(arrests)], ignore_index=True)
+    notes = [time_notes, *name_notes, wording_notes, *_unrecorded(arrests)]
+    return out, pd.concat(notes + ([identity_notes] if identity_rng is not None else []), ignore_index=True)
 
 
 def _event_times(rng, pnd_ar: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:

@@ -1,0 +1,418 @@
+"""The comparison-group engine (issue 13): a subject-month panel with time at risk, and the
+count models that compare the order group with a comparison group (A90-A99, docs/comparison.md).
+
+* :func:`subject_month_panel` builds one row per subject x month (-W .. W-1 on each subject's
+  own clock, A20) x category (``overall`` first): arrests, harm and the days at risk (the
+  month's days less days in custody, A91-A92).
+* :func:`did` fits the two-group, two-period difference-in-differences count model::
+
+      log E[y] = b0 + b1*treated + b2*post + b3*treated*post + log(days_at_risk)
+
+  and reports exp(b3), the ratio of the order group's after/before rate ratio to the
+  comparison group's, with standard errors clustered by subject (A93-A95).
+* :func:`naive_prepost` fits ``log E[y] = b0 + b1*post + log(days_at_risk)`` to the order group
+  alone: the design with no comparison group, on the same scale.
+* :func:`event_study` fits group x month interactions (month -1 the reference, A96), for a
+  pre-trend figure.
+
+Families: ``poisson`` (maximum likelihood; the same point estimates as quasi-Poisson, and the
+clustered errors do not depend on the dispersion, so this is also the quasi-Poisson model, as
+harm, which is not a count, needs) and ``negbin`` (NB2, theta by maximum likelihood, as
+``MASS::glm.nb``).  Clustered covariance as R's ``sandwich::vcovCL(fit, cluster = ~subject_id)``
+with its defaults for a GLM (``type = "HC0"``, ``cadjust = TRUE``): (X'WX)^-1 M (X'WX)^-1 with
+M = G/(G-1) sum_g s_g s_g', s_g the sum of cluster g's score contributions; theta is held fixed,
+as in R.  Intervals and p-values are Wald, on the normal.  R fixtures:
+``tests/fixtures/r/make_comparison_fixtures.R``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+from pandera.typing import Series
+from scipy import optimize, special, stats
+
+from .categories import OVERALL
+from .dates import add_months, month_index
+from .errors import StrostudyError
+from .schemas import MEASURES, _Table
+
+GROUPS = ("order", "comparison")
+FAMILIES = ("poisson", "negbin")
+PANEL_COLUMNS = ["subject_id", "group", "month", "calendar_month", "category", "events", "harm", "days_at_risk"]
+EFFECT_COLUMNS = ["measure", "category", "estimator", "family", "estimate", "ci_low", "ci_high", "p_value", "se",
+                  "theta", "n_treated", "n_comparison", "note"]
+EVENT_STUDY_COLUMNS = ["measure", "category", "family", "month", "reference", "estimate", "ci_low", "ci_high",
+                       "p_value", "se", "note"]
+
+
+class SubjectMonthPanel(_Table):
+    """One row per subject x month of the subject's own clock x category (``overall`` first).
+    To move to ``schemas.py`` when the panel becomes a registered table."""
+
+    subject_id: Series[str]
+    group: Series[str] = pa.Field(isin=list(GROUPS))
+    month: Series[int]
+    """Whole months from the subject's index date: month m is [index + m, index + m + 1) (A20)."""
+    calendar_month: Series[str] = pa.Field(str_matches=r"^\d{4}-\d{2}$")
+    """The calendar month (YYYY-MM) in which the subject's month m begins."""
+    category: Series[str]
+    events: Series[int] = pa.Field(ge=0)
+    harm: Series[float] = pa.Field(ge=0)
+    days_at_risk: Series[int] = pa.Field(ge=0)
+    """Days of month m less the days inside custody periods (A91, A92)."""
+
+
+# --------------------------------------------------------------------------- the panel
+
+
+def _require(frame: pd.DataFrame, columns, name: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise StrostudyError(f"{name} has no column {', '.join(repr(c) for c in missing)}; "
+                             f"expected the columns {', '.join(columns)}")
+
+
+def _rows(mask: pd.Series) -> str:
+    """The index labels where ``mask`` holds (row numbers for a default index), the first five,
+    for an error message."""
+    idx = mask.index[mask.to_numpy(dtype=bool)]
+    shown = ", ".join(str(i) for i in idx[:5])
+    return f"row {shown}" if len(idx) == 1 else f"rows {shown}" + (f" (and {len(idx) - 5} more)" if len(idx) > 5 else "")
+
+
+def _subject_table(subjects: pd.DataFrame) -> pd.DataFrame:
+    _require(subjects, ["subject_id", "group", "index_date"], "subjects")
+    out = pd.DataFrame({"subject_id": subjects["subject_id"].astype(str).to_numpy(),
+                        "group": subjects["group"].astype(str).to_numpy(),
+                        "index_date": pd.to_datetime(subjects["index_date"]).dt.normalize().to_numpy()})
+    for bad, problem in ((out["subject_id"].duplicated(keep=False), "repeat a subject_id; list each subject once"),
+                         (~out["group"].isin(GROUPS), f"have a group other than {' or '.join(GROUPS)}"),
+                         (out["index_date"].isna(), "have no index_date; give every subject one")):
+        if bad.any():
+            raise StrostudyError(f"subjects: {_rows(bad)} {problem}")
+    return out
+
+
+def _merged_custody(custody: pd.DataFrame, subjects: pd.DataFrame, last_day: pd.Series) -> pd.DataFrame:
+    """Custody spells as disjoint half-open day intervals [start, stop) per listed subject.  An
+    end date is inclusive (A91); a missing one runs to the end of the subject's window (A92)."""
+    _require(custody, ["subject_id", "start_date", "end_date"], "custody")
+    spells = pd.DataFrame({"subject_id": custody["subject_id"].astype(str).to_numpy(),
+                           "start": pd.to_datetime(custody["start_date"]).dt.normalize().to_numpy(),
+                           "end": pd.to_datetime(custody["end_date"]).dt.normalize().to_numpy()})
+    for bad, problem in ((spells["start"].isna(), "have no start_date; give one, or drop the rows"),
+                         (spells["end"] < spells["start"], "end before they start; check start_date and end_date")):
+        if bad.any():
+            raise StrostudyError(f"custody: {_rows(bad)} {problem}")
+    spells = spells.loc[spells["subject_id"].isin(subjects["subject_id"])]
+    open_end = spells["subject_id"].map(last_day)
+    spells = spells.assign(stop=spells["end"].fillna(open_end) + pd.Timedelta(days=1))
+    spells = spells.sort_values(["subject_id", "start", "stop"], kind="mergesort").reset_index(drop=True)
+    # Overlapping or touching spells are merged, so no day is subtracted twice.
+    reach = spells.groupby("subject_id")["stop"].cummax()
+    previous = reach.groupby(spells["subject_id"]).shift()
+    block = (previous.isna() | (spells["start"] > previous)).cumsum()
+    return spells.groupby(block).agg(subject_id=("subject_id", "first"), start=("start", "min"),
+                                     stop=("stop", "max")).reset_index(drop=True)
+
+
+def subject_month_panel(windowed_events: pd.DataFrame, subjects: pd.DataFrame, window: int, categories,
+                        custody: pd.DataFrame | None = None, start_date_counts_as: str = "after") -> pd.DataFrame:
+    """The subject-month panel: every subject x month -``window`` .. ``window`` - 1 x category,
+    zeros included (A26).
+
+    ``windowed_events`` has ``subject_id``, ``event_date``, ``category`` and ``harm_score``; each
+    arrest's month is recomputed from its date and the subject's ``index_date`` (A20, A3: an
+    arrest on the index date counts as after unless ``start_date_counts_as`` is ``before``), so
+    order and comparison subjects share one clock (A99).  Only listed subjects' arrests inside their
+    windows are counted.  ``categories`` lists the config's categories (``overall`` is added
+    first).  ``custody`` (``subject_id``, ``start_date``, ``end_date``) removes days in custody
+    from ``days_at_risk`` (A91, A92); without it every day of the window is at risk."""
+    if start_date_counts_as not in ("after", "before"):
+        raise StrostudyError(f"start_date_counts_as is {start_date_counts_as!r}; use 'after' or 'before'")
+    window = int(window)
+    names = [OVERALL] + [str(c) for c in categories if str(c) != OVERALL]
+    people = _subject_table(subjects)
+    _require(windowed_events, ["subject_id", "event_date", "category", "harm_score"], "windowed events")
+
+    months = np.arange(-window, window, dtype="int64")
+    grid = people.loc[people.index.repeat(len(months))].reset_index(drop=True)
+    grid["month"] = np.tile(months, len(people))
+    grid["start"] = add_months(grid["index_date"], grid["month"].to_numpy())
+    grid["stop"] = add_months(grid["index_date"], grid["month"].to_numpy() + 1)
+    grid["days_at_risk"] = (grid["stop"] - grid["start"]).dt.days.astype("int64")
+    last_day = pd.Series(add_months(people["index_date"], window).to_numpy() - np.timedelta64(1, "D"),
+                         index=people["subject_id"].to_numpy())
+    spells = None if custody is None else _merged_custody(custody, people, last_day)
+    if spells is not None and len(spells):
+        pairs = grid[["subject_id", "month", "start", "stop"]].merge(spells, on="subject_id", suffixes=("", "_custody"))
+        overlap = (pairs[["stop", "stop_custody"]].min(axis=1)
+                   - pairs[["start", "start_custody"]].max(axis=1)).dt.days.clip(lower=0)
+        in_custody = overlap.groupby([pairs["subject_id"], pairs["month"]]).sum()
+        held = pd.MultiIndex.from_frame(grid[["subject_id", "month"]])
+        grid["days_at_risk"] -= in_custody.reindex(held, fill_value=0).to_numpy(dtype="int64")
+
+    ev = windowed_events.loc[windowed_events["subject_id"].astype(str).isin(people["subject_id"])]
+    stray = sorted(set(ev["category"].astype(str)) - set(names))
+    if stray:
+        raise StrostudyError(f"windowed events have arrests in categories {', '.join(stray)} that the categories "
+                             f"given ({', '.join(names[1:])}) do not list; categorise events with the same config")
+    index_date = people.set_index("subject_id")["index_date"]
+    event_date = pd.to_datetime(ev["event_date"]).dt.normalize()
+    start = pd.Series(index_date.reindex(ev["subject_id"].astype(str)).to_numpy(), index=ev.index)
+    month = month_index(event_date, start)
+    if start_date_counts_as == "before":
+        month = month.mask(event_date == start, -1)
+    inside = month.between(-window, window - 1).to_numpy(dtype=bool)
+    ev = pd.DataFrame({"subject_id": ev["subject_id"].astype(str).to_numpy()[inside],
+                       "month": month.to_numpy()[inside].astype("int64"),
+                       "category": ev["category"].astype(str).to_numpy()[inside],
+                       "harm": ev["harm_score"].to_numpy(dtype="float64")[inside]})
+    both = pd.concat([ev.assign(category=OVERALL), ev])
+    counts = both.groupby(["subject_id", "month", "category"])["harm"].agg(events="size", harm="sum")
+
+    out = grid.loc[grid.index.repeat(len(names)), ["subject_id", "group", "month", "start", "days_at_risk"]]
+    out["category"] = np.tile(names, len(grid))
+    key = pd.MultiIndex.from_frame(out[["subject_id", "month", "category"]].astype({"month": "int64"}))
+    found = counts.reindex(key)
+    out["events"] = found["events"].fillna(0).to_numpy(dtype="int64")
+    out["harm"] = found["harm"].fillna(0.0).to_numpy(dtype="float64")
+    out["calendar_month"] = out["start"].dt.strftime("%Y-%m")
+    out["category"] = pd.Categorical(out["category"], names, ordered=True)
+    out = out.sort_values(["category", "subject_id", "month"], kind="mergesort")
+    out = out.assign(category=out["category"].astype(str))[PANEL_COLUMNS].reset_index(drop=True)
+    out = out.astype({"subject_id": str, "group": str, "month": "int64", "calendar_month": str, "category": str,
+                      "events": "int64", "harm": "float64", "days_at_risk": "int64"})
+    _check_at_risk(out, ["events", "harm"])
+    return out
+
+
+def _check_at_risk(panel: pd.DataFrame, measures) -> None:
+    """Arrests in a month with no time at risk contradict the custody periods (A91)."""
+    days = panel["days_at_risk"]
+    if (days < 0).any():
+        raise StrostudyError(f"panel: days_at_risk is negative in {_rows(days < 0)}; rebuild the panel")
+    bad = (days <= 0) & (panel[list(measures)] > 0).any(axis=1)
+    if bad.any():
+        where = ", ".join(f"subject {s} month {m}" for s, m in panel.loc[bad, ["subject_id", "month"]].drop_duplicates().head(3)
+                          .itertuples(index=False))
+        raise StrostudyError(f"panel: {_rows(bad)} ({where}) have arrests in a month with no days at risk (custody "
+                             "covers the whole month); check those subjects' custody start_date and end_date")
+
+
+# --------------------------------------------------------------------------- the count models
+
+
+@dataclass
+class CountFit:
+    """A fitted log-link count model with its subject-clustered covariance."""
+
+    terms: list
+    beta: np.ndarray
+    vcov: np.ndarray      # clustered (vcovCL's HC0 with G/(G-1))
+    theta: float          # NB2 theta (inf for Poisson)
+    n_clusters: int
+
+    @property
+    def se(self) -> np.ndarray:
+        return np.sqrt(np.diag(self.vcov))
+
+
+def _irls(y, X, offset, theta: float, beta=None, tol: float = 1e-12, maxiter: int = 500):
+    """The GLM with log link and variance mu + mu^2/theta (Poisson when theta is inf) at fixed
+    theta, by IRLS (Fisher scoring) from R's start (mu = y + 0.1) or from ``beta``, until no
+    coefficient moves by more than ``tol`` (relative to 1 + |b|).  Returns (beta, mu, w)."""
+    if beta is None:  # R's first step, a weighted least squares of the working response
+        mu = y + 0.1
+        sw = np.sqrt(mu / (1 + mu / theta))
+        beta = np.linalg.lstsq(X * sw[:, None], (np.log(mu) - offset + (y - mu) / mu) * sw, rcond=None)[0]
+    for _ in range(maxiter):
+        with np.errstate(over="ignore"):
+            mu = np.exp(X @ beta + offset)
+        if not np.isfinite(mu).all():
+            raise StrostudyError("the count model diverged (a fitted mean overflowed); the data cannot be fitted")
+        w = mu / (1 + mu / theta)
+        # Each step solves the normal equations for the change in beta, so the fixed point is
+        # where the score is zero, to rounding, however the solve is conditioned.
+        step = np.linalg.solve((X * w[:, None]).T @ X, X.T @ ((y - mu) * w / mu))
+        beta = beta + step
+        if np.max(np.abs(step) / (1 + np.abs(beta))) < tol:
+            break
+    mu = np.exp(X @ beta + offset)
+    return beta, mu, mu / (1 + mu / theta)
+
+
+def _theta_score(y, mu, theta: float) -> float:
+    """d loglik / d theta of the NB2 likelihood at fixed mu (MASS's ``theta.ml`` score)."""
+    return float(np.sum(special.digamma(y + theta) - special.digamma(theta) + np.log(theta) + 1
+                        - np.log(theta + mu) - (y + theta) / (theta + mu)))
+
+
+def fit_count_model(y, X, offset, clusters, family: str = "poisson", terms=None) -> CountFit:
+    """Fit ``family`` by maximum likelihood (theta too for ``negbin``, A94) and the clustered
+    covariance of the coefficients (A93), as R's ``glm``/``MASS::glm.nb`` and
+    ``sandwich::vcovCL(fit, cluster = clusters)``."""
+    y = np.asarray(y, dtype="float64")
+    X = np.asarray(X, dtype="float64")
+    offset = np.asarray(offset, dtype="float64")
+    if family not in FAMILIES:
+        raise StrostudyError(f"family {family!r} is not one of {', '.join(FAMILIES)}")
+    beta, mu, w = _irls(y, X, offset, np.inf)
+    theta = np.inf
+    if family == "negbin":
+        def profile(log_theta):
+            nonlocal beta
+            beta, mu_t, _ = _irls(y, X, offset, float(np.exp(log_theta)), beta=beta)
+            return _theta_score(y, mu_t, float(np.exp(log_theta)))
+
+        # Bracket theta's profile score from the moment estimate (MASS::theta.ml's start).
+        start = np.log(len(y) / np.sum((y / mu - 1) ** 2))
+        lo = hi = start
+        while profile(lo) < 0:
+            if lo < np.log(1e-8):
+                raise StrostudyError("the negative binomial model's theta tends to 0 (the counts are too "
+                                     "dispersed to fit); use family 'poisson'")
+            lo -= 2
+        while profile(hi) > 0:
+            if hi > np.log(1e8):
+                raise StrostudyError("the negative binomial model finds no overdispersion (theta tends to "
+                                     "infinity); use family 'poisson'")
+            hi += 2
+        log_theta = optimize.brentq(profile, lo, hi, xtol=1e-14, rtol=1e-15, maxiter=500)
+        theta = float(np.exp(log_theta))
+        beta, mu, w = _irls(y, X, offset, theta, beta=beta)
+    bread = np.linalg.inv((X * w[:, None]).T @ X)
+    scores = X * ((y - mu) * w / mu)[:, None]
+    codes, uniques = pd.factorize(pd.Series(clusters), sort=True)
+    g = len(uniques)
+    sums = np.zeros((g, X.shape[1]))
+    np.add.at(sums, codes, scores)
+    meat = sums.T @ sums * g / (g - 1)
+    return CountFit(terms=list(terms) if terms is not None else list(range(X.shape[1])), beta=beta,
+                    vcov=bread @ meat @ bread, theta=theta, n_clusters=g)
+
+
+def _model_rows(panel: pd.DataFrame, measure: str, category: str, cluster: str, groups) -> pd.DataFrame:
+    """The rows a model uses: one measure and category, listed groups, months with time at risk
+    (a month wholly in custody carries no information, A91)."""
+    if measure not in MEASURES:
+        raise StrostudyError(f"measure {measure!r} is not one of {', '.join(MEASURES)}")
+    _require(panel, list(dict.fromkeys(["subject_id", "group", "month", "category", measure, "days_at_risk", cluster])),
+             "panel")
+    rows = panel.loc[(panel["category"].astype(str) == category) & panel["group"].isin(groups)]
+    if rows.empty:
+        raise StrostudyError(f"panel has no rows for category {category!r} in the {' and '.join(groups)} group; "
+                             "check the category name")
+    _check_at_risk(rows, [measure])
+    if (rows[measure] < 0).any():
+        raise StrostudyError(f"panel: {measure} is negative in {_rows(rows[measure] < 0)}; rebuild the panel")
+    return rows.loc[rows["days_at_risk"] > 0].reset_index(drop=True)
+
+
+def _check_clusters(rows: pd.DataFrame, cluster: str, groups, min_clusters: int) -> dict:
+    counts = rows.groupby("group")[cluster].nunique().reindex(list(groups), fill_value=0)
+    few = counts.loc[counts < max(int(min_clusters), 2)]
+    if len(few):
+        raise StrostudyError(f"too few clusters for subject-clustered standard errors: "
+                             f"{', '.join(f'{n} in the {g} group' for g, n in few.items())} (at least "
+                             f"{max(int(min_clusters), 2)} needed, A95); add subjects or lower min_clusters")
+    return counts.to_dict()
+
+
+def _empty_cells(rows: pd.DataFrame, measure: str, by) -> list[str]:
+    """Cells whose total is 0: their coefficient is unbounded, so the model is not fitted (A98)."""
+    totals = rows.groupby(by)[measure].sum()
+    return [" ".join(str(k) for k in (key if isinstance(key, tuple) else (key,))) for key, v in totals.items() if v <= 0]
+
+
+def _wald(beta: float, se: float, level: float) -> dict:
+    z = stats.norm.ppf(0.5 + level / 2)
+    return {"estimate": float(np.exp(beta)), "ci_low": float(np.exp(beta - z * se)),
+            "ci_high": float(np.exp(beta + z * se)), "p_value": float(2 * stats.norm.sf(abs(beta / se))),
+            "se": float(se)}
+
+
+def _effect(rows, measure, category, estimator, family, cluster, X, terms, level, counts, empty) -> pd.DataFrame:
+    row = {"measure": measure, "category": category, "estimator": estimator, "family": family,
+           "estimate": np.nan, "ci_low": np.nan, "ci_high": np.nan, "p_value": np.nan, "se": np.nan, "theta": np.nan,
+           "n_treated": int(counts.get("order", 0)), "n_comparison": int(counts.get("comparison", 0)), "note": ""}
+    if empty:
+        row["note"] = f"no {measure} in: {'; '.join(empty)}; the rate ratio is unbounded, so no model was fitted"
+    else:
+        fit = fit_count_model(rows[measure], X, np.log(rows["days_at_risk"].to_numpy(dtype="float64")),
+                              rows[cluster].astype(str), family, terms)
+        row.update(_wald(fit.beta[-1], fit.se[-1], level))
+        row["theta"] = fit.theta if family == "negbin" else np.nan
+    return pd.DataFrame([row], columns=EFFECT_COLUMNS).astype({"n_treated": "int64", "n_comparison": "int64"})
+
+
+def did(panel: pd.DataFrame, measure: str = "events", category: str = OVERALL, family: str = "poisson",
+        cluster: str = "subject_id", level: float = 0.95, min_clusters: int = 10) -> pd.DataFrame:
+    """Difference-in-differences rate ratio (A90): ``y ~ treated + post + treated:post +
+    offset(log(days_at_risk))`` (A97), exp(treated:post) with its subject-clustered Wald interval
+    and p (A93), on the panel's rows of ``measure`` and ``category`` with days at risk.  One row of
+    :data:`EFFECT_COLUMNS` (estimator ``did``)."""
+    rows = _model_rows(panel, measure, category, cluster, GROUPS)
+    counts = _check_clusters(rows, cluster, GROUPS, min_clusters)
+    treated = (rows["group"] == "order").to_numpy(dtype="float64")
+    post = (rows["month"] >= 0).to_numpy(dtype="float64")
+    X = np.column_stack([np.ones(len(rows)), treated, post, treated * post])
+    period = np.where(post > 0, "after", "before")
+    empty = _empty_cells(rows.assign(period=period), measure, ["group", "period"])
+    return _effect(rows, measure, category, "did", family, cluster, X,
+                   ["intercept", "treated", "post", "treated:post"], level, counts, empty)
+
+
+def naive_prepost(panel: pd.DataFrame, measure: str = "events", category: str = OVERALL, family: str = "poisson",
+                  cluster: str = "subject_id", level: float = 0.95, min_clusters: int = 10) -> pd.DataFrame:
+    """The order group's after/before rate ratio with no comparison group: ``y ~ post +
+    offset(log(days_at_risk))`` on the order group alone, clustered as :func:`did`.  One row of
+    :data:`EFFECT_COLUMNS` (estimator ``naive_prepost``, ``n_comparison`` 0)."""
+    rows = _model_rows(panel, measure, category, cluster, ("order",))
+    counts = _check_clusters(rows, cluster, ("order",), min_clusters)
+    post = (rows["month"] >= 0).to_numpy(dtype="float64")
+    X = np.column_stack([np.ones(len(rows)), post])
+    empty = _empty_cells(rows.assign(period=np.where(post > 0, "after", "before")), measure, ["group", "period"])
+    return _effect(rows, measure, category, "naive_prepost", family, cluster, X, ["intercept", "post"], level,
+                   counts, empty)
+
+
+def event_study(panel: pd.DataFrame, measure: str = "events", category: str = OVERALL, reference: int = -1,
+                family: str = "poisson", cluster: str = "subject_id", level: float = 0.95,
+                min_clusters: int = 10) -> pd.DataFrame:
+    """Monthly rate ratios of the order group to the comparison group, relative to month
+    ``reference`` (A96): ``y ~ factor(month) * treated + offset(log(days_at_risk))`` (R's
+    treatment contrasts, ``reference`` the base level), exp of each month's interaction with a
+    clustered Wald interval.  One row per month of :data:`EVENT_STUDY_COLUMNS`; the reference
+    month's row has ratio 1 and no interval."""
+    rows = _model_rows(panel, measure, category, cluster, GROUPS)
+    _check_clusters(rows, cluster, GROUPS, min_clusters)
+    months = np.sort(rows["month"].unique())
+    if reference not in months:
+        raise StrostudyError(f"event study: reference month {reference} is not a month of the panel "
+                             f"({months.min()} .. {months.max()}); choose one of them")
+    others = months[months != reference]
+    treated = (rows["group"] == "order").to_numpy(dtype="float64")
+    dummies = (rows["month"].to_numpy()[:, None] == others[None, :]).astype("float64")
+    X = np.column_stack([np.ones(len(rows)), dummies, treated, dummies * treated[:, None]])
+    out = pd.DataFrame({"measure": measure, "category": category, "family": family, "month": months.astype("int64"),
+                        "reference": months == reference, "estimate": np.where(months == reference, 1.0, np.nan),
+                        "ci_low": np.nan, "ci_high": np.nan, "p_value": np.nan, "se": np.nan, "note": ""})
+    empty = _empty_cells(rows, measure, ["group", "month"])
+    if empty:
+        shown = "; ".join(empty[:5]) + (f" (and {len(empty) - 5} more)" if len(empty) > 5 else "")
+        out["note"] = f"no {measure} in group-month cells {shown}; a coefficient is unbounded, so no model was fitted"
+        return out[EVENT_STUDY_COLUMNS]
+    fit = fit_count_model(rows[measure], X, np.log(rows["days_at_risk"].to_numpy(dtype="float64")),
+                          rows[cluster].astype(str), family)
+    k = len(others)
+    b, se = fit.beta[-k:], fit.se[-k:]
+    wald = pd.DataFrame([_wald(bi, si, level) for bi, si in zip(b, se)], index=others)
+    at = out["month"].isin(others).to_numpy()
+    for col in ("estimate", "ci_low", "ci_high", "p_value", "se"):
+        out.loc[at, col] = wald[col].reindex(out.loc[at, "month"]).to_numpy()
+    return out[EVENT_STUDY_COLUMNS]
