@@ -182,12 +182,17 @@ def machine() -> str:
     return f"{cpu}, {cores} cores, Python {platform.python_version()}"
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", action="store_true", help="also time 1,000,000 x 100,000 synthetic rows")
+def dataset_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options choosing the data sets (shared with ``linkage_splink.py``)."""
     parser.add_argument("--only", nargs="*", default=[*FILES, *EXTRA], help="data sets to run")
     parser.add_argument("--extra", default=os.environ.get("STROSTUDY_SPLINK_DATASETS"),
                         help="folder holding splink_datasets' data (historical_50k, fake_1000), if at hand")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", action="store_true", help="also time 1,000,000 x 100,000 synthetic rows")
+    dataset_arguments(parser)
     parser.add_argument("--config", default=None,
                         help="config file for the linkage settings (default: package defaults)")
     args = parser.parse_args(argv)

@@ -34,12 +34,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import time
 
 import numpy as np
 import pandas as pd
-from linkage_benchmark import EXTRA, FILES, machine, score, tasks
+from linkage_benchmark import dataset_arguments, machine, score, tasks
 
 THRESHOLD = 0.9
 
@@ -118,9 +117,7 @@ def one_to_one(pairs: pd.DataFrame, n_left: int, n_right: int, margin: float = 3
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", nargs="*", default=[*FILES, *EXTRA])
-    parser.add_argument("--extra", default=os.environ.get("STROSTUDY_SPLINK_DATASETS"),
-                        help="folder holding splink_datasets' data (historical_50k, fake_1000), if at hand")
+    dataset_arguments(parser)
     args = parser.parse_args(argv)
     import splink
 
