@@ -48,11 +48,14 @@ include: "rules/cohort.smk"
 # 5. Before/after tests and the interrupted time series.
 include: "rules/prepost.smk"
 include: "rules/its.smk"
+# 6. How much of the fall is the order: the comparison group, and the sensitivity panel.
+include: "rules/comparison.smk"
+include: "rules/sensitivity.smk"
 include: "rules/decisions.smk"
-# 6. Figures and the report.
+# 7. Figures and the report.
 include: "rules/figures.smk"
 include: "rules/report.smk"
-# 7. The Monte Carlo calibration of every decision (a target of its own, not part of `all`).
+# 8. The Monte Carlo calibration of every decision (a target of its own, not part of `all`).
 include: "rules/calibrate.smk"
 
 

@@ -6,7 +6,10 @@ rule figures:
     output:
         **outputs("figures"),
     params:
-        config=cfg("figures", "its.primary", "categories", "study.window_months", "harm.short_name", "harm.unit"),
+        config=cfg("figures", "its.primary", "categories", "study.window_months", "harm.short_name", "harm.unit",
+                   "comparison.event_study_reference", "comparison.event_study_bin_months",
+                   "comparison.confidence_level",
+                   "comparison.sensitivity.negative_control"),
     conda:
         "../environment.yml"
     log:

@@ -2,7 +2,7 @@
 
 rule ingest:
     input:
-        **T.inputs("ingest"),
+        **T.inputs("ingest", source=config["source"]),
         # Real extracts: each workbook too, not only the folder, so editing one in place re-runs
         # the workflow.  (Synthetic workbooks are the simulate rule's own output.)
         rocu_workbooks=sorted(str(p) for p in Path(T.path("raw_rocu")).glob("*.xlsx") if not p.name.startswith("~$"))

@@ -22,12 +22,13 @@ def test_every_rule_runs_as_a_submitted_job(tmp_path):
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     jobs = (tmp_path / "submitted" / "submitted.txt").read_text().splitlines()
-    # simulate, ingest, harm_index, reconcile, harm, cohort, prepost, its, decisions, figures, report
-    assert len(jobs) == 11 and len(set(jobs)) == 11
+    # simulate, ingest, harm_index, reconcile, harm, cohort, prepost, its, comparison, sensitivity, decisions,
+    # figures, report
+    assert len(jobs) == 13 and len(set(jobs)) == 13
     assert (tmp_path / "reports" / "results.html").stat().st_size > 10_000
     local = tmp_path / "local"
     subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(local),
                     "--cores", "2", "--quiet", "--", "data/processed/decisions.csv"], check=True, capture_output=True)
-    for name in ("subject_windows.csv", "decisions.csv"):
+    for name in ("subject_windows.csv", "decisions.csv", "comparison_effects.csv"):
         assert hashlib.sha256((tmp_path / "data/processed" / name).read_bytes()).digest() == \
             hashlib.sha256((local / "data/processed" / name).read_bytes()).digest()

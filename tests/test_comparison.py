@@ -14,6 +14,7 @@ from strostudy.comparison import (
     EVENT_STUDY_COLUMNS,
     PANEL_COLUMNS,
     SubjectMonthPanel,
+    binned,
     did,
     event_study,
     fit_count_model,
@@ -26,6 +27,7 @@ FIX = Path(__file__).parent / "fixtures" / "r"
 PANEL = pd.read_csv(FIX / "comparison_panel.csv")
 R = pd.read_csv(FIX / "comparison_r.csv")
 R_EVENT_STUDY = pd.read_csv(FIX / "comparison_event_study_r.csv")
+R_EVENT_STUDY_3M = pd.read_csv(FIX / "comparison_event_study_3m_r.csv")
 CATEGORIES = ["violence", "drugs", "other"]
 
 
@@ -75,6 +77,21 @@ def test_panel_by_hand():
     pd.testing.assert_frame_equal(parts, overall[["events", "harm"]])
 
 
+def test_an_arrest_day_inside_custody_is_a_day_at_risk():
+    """Custody 20 Dec 2020 - 30 Jan 2021 covers A's month -1 (31 Dec - 30 Jan) whole, yet A was
+    arrested on 15 Jan (twice that day, once more below): that day counts as at liberty (A91),
+    once, so month -1 has 1 day at risk, not 0; month -2 (30 Nov - 30 Dec) loses 11 days."""
+    events, subjects, spells = hand_case()
+    events = pd.concat([events, events.iloc[[1]]], ignore_index=True)  # a second arrest on 15 Jan
+    spells = pd.concat([spells, pd.DataFrame({"subject_id": ["A"], "start_date": ["2020-12-20"],
+                                              "end_date": ["2021-01-30"]})], ignore_index=True)
+    panel = subject_month_panel(events, subjects, 2, CATEGORIES, custody=spells)
+    a = panel.loc[(panel["subject_id"] == "A") & (panel["category"] == "overall")].set_index("month")
+    assert a.loc[-1, "days_at_risk"] == 1 and a.loc[-1, "events"] == 2
+    assert a.loc[-2, "days_at_risk"] == 31 - 11
+    assert a.loc[0, "days_at_risk"] == 28 - 8  # unchanged: the February spell holds no arrest
+
+
 def test_panel_without_custody_and_start_date_before():
     events, subjects, _ = hand_case(custody=False)
     panel = subject_month_panel(events, subjects, 2, CATEGORIES, start_date_counts_as="before")
@@ -102,9 +119,6 @@ def test_panel_days_at_risk_match_r():
     (lambda e, s, c: (e.drop(columns="harm_score"), s, c), "'harm_score'"),
     (lambda e, s, c: (e, s.assign(group=["order", "control"]), c), "group other than"),
     (lambda e, s, c: (e, s, c.assign(end_date=["2021-02-01", *c["end_date"][1:]])), "end before they start"),
-    (lambda e, s, c: (e, s, pd.concat([c, pd.DataFrame({"subject_id": ["A"], "start_date": ["2020-12-20"],
-                                                        "end_date": ["2021-01-30"]})])),
-     "no days at risk"),
 ])
 def test_panel_user_errors(change, words):
     events, subjects, spells = change(*hand_case())
@@ -183,6 +197,26 @@ def test_event_study_matches_r():
     np.testing.assert_allclose(ours["ci_low"], theirs["ci_low"], rtol=1e-6)
     np.testing.assert_allclose(ours["ci_high"], theirs["ci_high"], rtol=1e-6)
     np.testing.assert_allclose(ours["p_value"], theirs["p_value"], rtol=1e-5)
+
+
+def test_event_study_in_3_month_periods_matches_r():
+    """The pipeline's default periods (A96): months summed per subject into -12..-10, ...,
+    -3..-1, 0..2, ..., the period holding month -1 the reference, as R's glm on the aggregated
+    rows (tests/fixtures/r/make_comparison_fixtures.R)."""
+    out = event_study(PANEL, "events", "overall", reference=-1, bin_months=3)
+    assert out["month"].tolist() == list(range(-12, 12, 3))
+    assert out.loc[out["reference"], "month"].tolist() == [-3]
+    ours = out.loc[~out["reference"]].set_index("month")
+    theirs = R_EVENT_STUDY_3M.set_index("month")
+    assert ours.index.tolist() == theirs.index.tolist()
+    for col, tol in (("estimate", 1e-8), ("se", 1e-6), ("ci_low", 1e-6), ("ci_high", 1e-6), ("p_value", 1e-5)):
+        np.testing.assert_allclose(ours[col], theirs[col], rtol=tol)
+    # The periods sum the months: a subject's -3 period is its months -3, -2 and -1.
+    one = PANEL.loc[PANEL["subject_id"] == PANEL["subject_id"].iloc[0]]
+    period = binned(PANEL, 3)
+    mine = period.loc[(period["subject_id"] == one["subject_id"].iloc[0]) & (period["month"] == -3)].iloc[0]
+    months = one.loc[one["month"].between(-3, -1)]
+    assert mine["events"] == months["events"].sum() and mine["days_at_risk"] == months["days_at_risk"].sum()
 
 
 # --------------------------------------------------------------------------- model errors and notes

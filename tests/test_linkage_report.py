@@ -46,11 +46,14 @@ def _counts(quality: pd.DataFrame) -> dict:
 def test_default_counts(decided):
     """The default extracts: every person record counted once, by how reconcile tied it."""
     before = _counts(decided[0]["linkage_quality"])
+    # PND holds the comparison pool's records too (docs/simulator.md): 3,443 + 1,303 + 6 + 26 rows,
+    # of which the order people's are 640 + 226 + 6 + 22 as before the pool was added.
     assert {k: v for k, v in before.items() if v} == {
         ("orders", "pnc_id"): 135, ("orders", "order_ref"): 2, ("orders", "probabilistic"): 1,
         ("orders", "ambiguous"): 1, ("orders", "no_match"): 1,
-        ("pnd_records", "pnc_id"): 640, ("pnd_records", "probabilistic"): 226, ("pnd_records", "ambiguous"): 6,
-        ("pnd_records", "no_match"): 22, ("rocu_orders", "order_ref"): 46, ("rocu_offending", "order_ref"): 352}
+        ("pnd_records", "pnc_id"): 3443, ("pnd_records", "probabilistic"): 1303, ("pnd_records", "ambiguous"): 6,
+        ("pnd_records", "no_match"): 26, ("rocu_orders", "order_ref"): 46, ("rocu_offending", "order_ref"): 352,
+        ("comparison", "pnc_id"): 330, ("comparison", "probabilistic"): 17, ("comparison", "no_match"): 2}
     ledger = decided[0]["audit_ledger"]
     read = ledger.loc[ledger["outcome"] == "read"].set_index("source")["rows"]
     per_source = decided[0]["linkage_quality"].groupby("source")["records"].sum()
@@ -117,7 +120,7 @@ def test_the_section_is_rendered_and_escaped(decided):
     for text in (md, html):
         assert "Linkage quality" in text and "clerical: accepted" in text
         assert "1 clerical acceptances and 1 rejections were applied" in text
-    assert "| PND | 640 | 0 | 225 | " in md  # one probabilistic link fewer: the rejected one
+    assert "| PND | 3443 | 0 | 1302 | " in md  # one probabilistic link fewer: the rejected one
     assert "&lt;b&gt;\\*scores\\*&lt;/b&gt;" in md and "&lt;b&gt;*scores*&lt;/b&gt;" in html and "<b>*" not in html
 
 

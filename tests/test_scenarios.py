@@ -50,7 +50,7 @@ def test_every_scenario_keeps_the_cohort_machinery(scenario):
     assert len(run.rocu) == 9 and run.truth["discrepancies"]["kind"].nunique() >= 14
     effects = run.truth["effects"]
     assert list(effects.columns) == ["measure", "category", "true_rate_ratio"] and len(effects) == 10
-    assert list(run.truth["custody"].columns) == ["subject_id", "start", "end", "kind"]
+    assert list(run.truth["custody"].columns) == ["subject_id", "start", "end", "kind", "group"]
 
 
 @pytest.mark.parametrize("scenario", NO_EFFECT)
@@ -90,7 +90,7 @@ def test_rtm_falls_with_no_effect(runs):
 
 
 def test_incapacitation_removes_time_at_risk(runs):
-    custody = pd.concat([t["custody"] for t in runs["incapacitation"].values()])
+    custody = pd.concat([t["custody"] for t in runs["incapacitation"].values()]).query("group == 'order'")
     n_people = sum(len(t["episodes"]) for t in runs["incapacitation"].values())
     assert len(custody) / n_people == pytest.approx(CUSTODY_SHARE, abs=0.03)
     assert set(custody["kind"]) == {"custody", "deported"}

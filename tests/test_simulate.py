@@ -165,7 +165,9 @@ def test_public_api():
 
     assert sim.DEFAULT_ORDERS == 114 and len(sim.DESIGN) > 0
     assert {"simulate", "write_extracts", "DESIGN", "DEFAULT_ORDERS", "Extracts", "offence_catalogue"} <= set(sim.__all__)
-    assert list(inspect.signature(sim.simulate).parameters) == ["seed", "n_orders", "study", "scenario"]
+    assert list(inspect.signature(sim.simulate).parameters) == ["seed", "n_orders", "study", "scenario",
+                                                                "comparison_ratio"]
+    assert inspect.signature(sim.simulate).parameters["comparison_ratio"].default == 3.0
     assert inspect.signature(sim.simulate).parameters["scenario"].default == "published"
     assert list(sim.SCENARIOS) == ["published", "null", "rtm", "incapacitation", "calendar_shock", "effect"]
     assert isinstance(sim.simulate(seed=1, n_orders=30), sim.Extracts)
@@ -253,7 +255,7 @@ def test_published_effects_are_the_design_ratios(truth):
     for cat in CATS:
         assert effects[("events", cat)] == pytest.approx(totals.loc[cat, "events_after"] / totals.loc[cat, "events_before"], abs=1e-6)
         assert effects[("harm", cat)] == pytest.approx(totals.loc[cat, "harm_after"] / totals.loc[cat, "harm_before"], abs=1e-6)
-    assert truth["custody"].empty and list(truth["custody"].columns) == ["subject_id", "start", "end", "kind"]
+    assert truth["custody"].empty and list(truth["custody"].columns) == ["subject_id", "start", "end", "kind", "group"]
 
 
 def test_simulates_national_scale_in_seconds():

@@ -197,9 +197,12 @@ def test_a_change_reruns_only_what_reads_it(rerun_dir):
     assert scheduled(rerun_dir) == set()
     assert scheduled(rerun_dir, lambda c: c["figures"].update(dpi=150)) == {"figures", "report"}
     assert scheduled(rerun_dir, lambda c: c["its"].update(hac_lags=4)) == {"its", "decisions", "figures", "report"}
-    # The bar figure draws the reduction CIs, so it follows the before/after tests.
+    # The bar figure draws the reduction CIs, so it follows the before/after tests; the sensitivity
+    # panel recomputes the main result with the same interval.
     assert scheduled(rerun_dir, lambda c: c["prepost"].update(bootstrap_resamples=999)) == {
-        "prepost", "decisions", "figures", "report"}
+        "prepost", "sensitivity", "decisions", "figures", "report"}
+    assert scheduled(rerun_dir, lambda c: c["comparison"]["matching"].update(caliper=0.2)) == {
+        "comparison", "sensitivity", "decisions", "figures", "report"}
     # The calibration harness is outside `all`: its settings rerun only the report, which prints the config.
     assert scheduled(rerun_dir, lambda c: c["calibrate"].update(chunk=5)) == {"report"}
 
@@ -208,7 +211,8 @@ def test_a_category_change_reruns_from_harm(rerun_dir):
     def rename(c):
         c["categories"] = {("fraud" if k == "drugs" else k): v for k, v in c["categories"].items()}
 
-    assert scheduled(rerun_dir, rename) == {"harm", "cohort", "prepost", "its", "decisions", "figures", "report"}
+    assert scheduled(rerun_dir, rename) == {"harm", "cohort", "prepost", "its", "comparison", "sensitivity",
+                                            "decisions", "figures", "report"}
 
 
 def test_a_new_pseudonymisation_key_reruns_reconcile(rerun_dir):
@@ -220,7 +224,8 @@ def test_a_new_pseudonymisation_key_reruns_reconcile(rerun_dir):
     assert scheduled(rerun_dir, env=key_a, source="extracts") == set()
     key_b = {**os.environ, "STROSTUDY_PSEUDONYM_KEY": "second-test-secret-0123456789"}
     assert scheduled(rerun_dir, env=key_b, source="extracts") == {"reconcile", "harm", "cohort", "prepost", "its",
-                                                                  "decisions", "figures", "report"}
+                                                                  "comparison", "sensitivity", "decisions",
+                                                                  "figures", "report"}
 
 
 @pytest.mark.parametrize("config_text, needle", [

@@ -61,7 +61,9 @@ def targets(decisions: pd.DataFrame, effects: pd.DataFrame, counts: list[str] | 
     - ``reduction_<m>_<c>``: the percentage reduction ``100 (1 - true rate ratio)``;
     - ``its_level_<m>_<c>``: the true rate ratio (a step at the order on the count scale), for
       the measures in ``counts`` (:func:`count_measures`);
-    - ``its_slope_<m>_<c>``: 1 (the simulator plants no change of slope), likewise.
+    - ``its_slope_<m>_<c>``: 1 (the simulator plants no change of slope), likewise;
+    - ``naive_prepost``, ``did_matched``, ``did_all`` (the comparison stage): the true rate ratio
+      of the order, which the naive ratio misses wherever the scenario moves arrests without it.
 
     A measure modelled on log(1 + y) has a ratio of geometric means, not the rate ratio, so its
     time-series terms get no target; nor does the Hodges-Lehmann median change.
@@ -71,9 +73,10 @@ def targets(decisions: pd.DataFrame, effects: pd.DataFrame, counts: list[str] | 
     true_ratio = pd.Series(ratio.reindex(key).to_numpy(), index=decisions.index)
     test = decisions["test"]
     counted = decisions["measure"].isin(list(counts))
+    rate_ratio = test.isin(["naive_prepost", "did_matched", "did_all"])
     return pd.Series(np.select(
-        [test == "reduction", (test == "its_level") & counted, (test == "its_slope") & counted],
-        [100 * (1 - true_ratio), true_ratio, np.where(true_ratio.notna(), 1.0, np.nan)], np.nan),
+        [test == "reduction", (test == "its_level") & counted, (test == "its_slope") & counted, rate_ratio],
+        [100 * (1 - true_ratio), true_ratio, np.where(true_ratio.notna(), 1.0, np.nan), true_ratio], np.nan),
         index=decisions.index)
 
 

@@ -17,11 +17,13 @@ def _simulate(args) -> None:
 
     guard("synthetic", args.raw_dir)  # never overwrite extracts strostudy did not simulate
     config = load(args.config, overrides={k: v for k, v in (("seed", args.seed), ("synthetic_orders", args.orders),
-                                                            ("scenario", args.scenario)) if v is not None})
+                                                            ("scenario", args.scenario),
+                                                            ("synthetic_comparison_ratio", args.comparison_ratio)) if v is not None})
     seed, orders, scenario = config["seed"], config["synthetic_orders"], config["scenario"]
     t0 = time.perf_counter()
     print(f"Simulating {orders} orders (scenario {scenario}, seed {seed}) ...", file=sys.stderr)
-    extracts = simulate(seed=seed, n_orders=orders, study=config["study"], scenario=scenario)
+    extracts = simulate(seed=seed, n_orders=orders, study=config["study"], scenario=scenario,
+                        comparison_ratio=float(config["synthetic_comparison_ratio"]))
     written = write_extracts(extracts, args.raw_dir, args.truth_dir)
     print(f"Wrote {len(written)} files to {args.raw_dir} and {args.truth_dir} "
           f"({len(extracts.pnc_arrests):,} PNC rows, {len(extracts.pnd_records):,} PND rows) "
@@ -136,6 +138,9 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--scenario", default=None,
                      help="overrides the config's scenario: published (default), null, rtm, incapacitation, "
                           "calendar_shock or effect (docs/simulator.md)")
+    sim.add_argument("--comparison-ratio", type=float, default=None,
+                     help="overrides the config's synthetic_comparison_ratio: people in the comparison pool per "
+                          "order listed (0: no pool)")
     sim.add_argument("--raw-dir", default=str(Path(tables.path("raw_orders")).parent))
     sim.add_argument("--truth-dir", default=str(Path(tables.path("truth_events")).parent))
     sim.set_defaults(func=_simulate)

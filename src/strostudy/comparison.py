@@ -31,39 +31,19 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
-from pandera.typing import Series
 from scipy import optimize, special, stats
 
 from .categories import OVERALL
 from .dates import add_months, month_index
 from .errors import StrostudyError
-from .schemas import MEASURES, _Table
+from .schemas import GROUPS, MEASURES, SubjectMonthPanel  # noqa: F401 - SubjectMonthPanel is part of the API
 
-GROUPS = ("order", "comparison")
 FAMILIES = ("poisson", "negbin")
 PANEL_COLUMNS = ["subject_id", "group", "month", "calendar_month", "category", "events", "harm", "days_at_risk"]
 EFFECT_COLUMNS = ["measure", "category", "estimator", "family", "estimate", "ci_low", "ci_high", "p_value", "se",
                   "theta", "n_treated", "n_comparison", "note"]
 EVENT_STUDY_COLUMNS = ["measure", "category", "family", "month", "reference", "estimate", "ci_low", "ci_high",
                        "p_value", "se", "note"]
-
-
-class SubjectMonthPanel(_Table):
-    """One row per subject x month of the subject's own clock x category (``overall`` first).
-    To move to ``schemas.py`` when the panel becomes a registered table."""
-
-    subject_id: Series[str]
-    group: Series[str] = pa.Field(isin=list(GROUPS))
-    month: Series[int]
-    """Whole months from the subject's index date: month m is [index + m, index + m + 1) (A20)."""
-    calendar_month: Series[str] = pa.Field(str_matches=r"^\d{4}-\d{2}$")
-    """The calendar month (YYYY-MM) in which the subject's month m begins."""
-    category: Series[str]
-    events: Series[int] = pa.Field(ge=0)
-    harm: Series[float] = pa.Field(ge=0)
-    days_at_risk: Series[int] = pa.Field(ge=0)
-    """Days of month m less the days inside custody periods (A91, A92)."""
 
 
 # --------------------------------------------------------------------------- the panel
@@ -109,6 +89,9 @@ def _merged_custody(custody: pd.DataFrame, subjects: pd.DataFrame, last_day: pd.
         if bad.any():
             raise StrostudyError(f"custody: {_rows(bad)} {problem}")
     spells = spells.loc[spells["subject_id"].isin(subjects["subject_id"])]
+    if spells.empty:
+        return pd.DataFrame({"subject_id": pd.Series(dtype=str), "start": pd.Series(dtype="datetime64[ns]"),
+                             "stop": pd.Series(dtype="datetime64[ns]")})
     open_end = spells["subject_id"].map(last_day)
     spells = spells.assign(stop=spells["end"].fillna(open_end) + pd.Timedelta(days=1))
     spells = spells.sort_values(["subject_id", "start", "stop"], kind="mergesort").reset_index(drop=True)
@@ -171,7 +154,17 @@ def subject_month_panel(windowed_events: pd.DataFrame, subjects: pd.DataFrame, w
     ev = pd.DataFrame({"subject_id": ev["subject_id"].astype(str).to_numpy()[inside],
                        "month": month.to_numpy()[inside].astype("int64"),
                        "category": ev["category"].astype(str).to_numpy()[inside],
-                       "harm": ev["harm_score"].to_numpy(dtype="float64")[inside]})
+                       "harm": ev["harm_score"].to_numpy(dtype="float64")[inside],
+                       "date": event_date.to_numpy()[inside]})
+    if spells is not None and len(spells) and len(ev):
+        # A day with a recorded arrest is a day at liberty: where a custody period and an arrest
+        # date disagree (a date keyed late, a release not recorded), the arrest's day counts as
+        # at risk (A91), once per subject and date.
+        days = ev[["subject_id", "month", "date"]].drop_duplicates().merge(spells, on="subject_id")
+        held = days.loc[(days["date"] >= days["start"]) & (days["date"] < days["stop"])]
+        back = held.drop_duplicates(["subject_id", "date"]).groupby(["subject_id", "month"]).size()
+        held_key = pd.MultiIndex.from_frame(grid[["subject_id", "month"]])
+        grid["days_at_risk"] += back.reindex(held_key, fill_value=0).to_numpy(dtype="int64")
     both = pd.concat([ev.assign(category=OVERALL), ev])
     counts = both.groupby(["subject_id", "month", "category"])["harm"].agg(events="size", harm="sum")
 
@@ -381,14 +374,33 @@ def naive_prepost(panel: pd.DataFrame, measure: str = "events", category: str = 
                    counts, empty)
 
 
+def binned(panel: pd.DataFrame, bin_months: int) -> pd.DataFrame:
+    """The panel with months grouped into periods of ``bin_months`` (``month`` becomes the first
+    month of its period: -3 for months -3..-1 with 3-month periods, 0 for 0..2), arrests, harm
+    and days at risk summed per subject, period and category.  Unchanged for 1."""
+    bin_months = int(bin_months)
+    if bin_months < 1:
+        raise StrostudyError(f"event study: bin_months is {bin_months}; give a whole number of months, 1 or more")
+    if bin_months == 1:
+        return panel
+    period = (panel["month"].to_numpy() // bin_months) * bin_months
+    keys = ["subject_id", "group", "category"]
+    out = panel.assign(month=period).groupby([*keys, "month"], sort=True, observed=True)[
+        ["events", "harm", "days_at_risk"]].sum().reset_index()
+    return out
+
+
 def event_study(panel: pd.DataFrame, measure: str = "events", category: str = OVERALL, reference: int = -1,
                 family: str = "poisson", cluster: str = "subject_id", level: float = 0.95,
-                min_clusters: int = 10) -> pd.DataFrame:
-    """Monthly rate ratios of the order group to the comparison group, relative to month
-    ``reference`` (A96): ``y ~ factor(month) * treated + offset(log(days_at_risk))`` (R's
-    treatment contrasts, ``reference`` the base level), exp of each month's interaction with a
-    clustered Wald interval.  One row per month of :data:`EVENT_STUDY_COLUMNS`; the reference
-    month's row has ratio 1 and no interval."""
+                min_clusters: int = 10, bin_months: int = 1) -> pd.DataFrame:
+    """Monthly (or ``bin_months``-month) rate ratios of the order group to the comparison group,
+    relative to the period holding month ``reference`` (A96): ``y ~ factor(month) * treated +
+    offset(log(days_at_risk))`` (R's treatment contrasts, ``reference`` the base level), exp of
+    each period's interaction with a clustered Wald interval.  One row per period (``month`` its
+    first month) of :data:`EVENT_STUDY_COLUMNS`; the reference period's row has ratio 1 and no
+    interval."""
+    panel = binned(panel, bin_months)
+    reference = (int(reference) // int(bin_months)) * int(bin_months)
     rows = _model_rows(panel, measure, category, cluster, GROUPS)
     _check_clusters(rows, cluster, GROUPS, min_clusters)
     months = np.sort(rows["month"].unique())
@@ -416,3 +428,213 @@ def event_study(panel: pd.DataFrame, measure: str = "events", category: str = OV
     for col in ("estimate", "ci_low", "ci_high", "p_value", "se"):
         out.loc[at, col] = wald[col].reindex(out.loc[at, "month"]).to_numpy()
     return out[EVENT_STUDY_COLUMNS]
+
+
+# --------------------------------------------------------------------------- the stage
+
+#: Estimators of comparison_effects.csv: the order group's own after/before ratio; the
+#: difference in differences against the matched comparison people; and against the whole pool.
+ESTIMATORS = ["naive_prepost", "did_matched", "did_all"]
+COHORT_COLUMNS = ["subject_id", "group", "index_date", "included", "reason", "matched", "distance", "subclass"]
+BALANCE_COLUMNS = ["feature", "mean_treated", "mean_control_all", "smd_all", "mean_control_matched", "smd_matched"]
+
+
+def span_name(measure: str, span) -> str:
+    """``events_m24_m13``: a measure summed over months -24 .. -13 of the subject's clock."""
+    lo, hi = (int(v) for v in span)
+    return f"{measure}_{'m' if lo < 0 else 'p'}{abs(lo)}_{'m' if hi < 0 else 'p'}{abs(hi)}"
+
+
+def study_subjects(cohort: pd.DataFrame, episodes: pd.DataFrame, pool: pd.DataFrame, study: dict) -> pd.DataFrame:
+    """Every analysed order subject and every comparison person: ``subject_id, group,
+    index_date, age_at_index, included, reason``.  A comparison person enters only with both
+    windows inside the data period, the order subjects' own rule (A1-A4, A105)."""
+    from .dates import full_windows
+
+    analysed = cohort.loc[cohort["analysed"].astype(bool), ["subject_id", "start_date"]]
+    age = episodes.set_index("subject_id")["age_at_start"] if "age_at_start" in episodes else pd.Series(dtype="Int64")
+    order = pd.DataFrame({"subject_id": analysed["subject_id"].astype(str).to_numpy(), "group": "order",
+                          "index_date": pd.to_datetime(analysed["start_date"]).to_numpy(),
+                          "age_at_index": age.reindex(analysed["subject_id"]).to_numpy()})
+    full = full_windows(pool.assign(start_date=pd.to_datetime(pool["index_date"])), study)
+    comp = pd.DataFrame({"subject_id": pool["subject_id"].astype(str).to_numpy(), "group": "comparison",
+                         "index_date": pd.to_datetime(pool["index_date"]).to_numpy(),
+                         "age_at_index": pool["age_at_index"].to_numpy(), "included": full.to_numpy(dtype=bool),
+                         "reason": np.where(full, "", "window_outside_data_period")})
+    out = pd.concat([order.assign(included=True, reason=""), comp], ignore_index=True)
+    out["age_at_index"] = pd.to_numeric(out["age_at_index"]).astype("Float64")
+    return out.reset_index(drop=True)
+
+
+def covariates(panel: pd.DataFrame, subjects: pd.DataFrame, matching: dict) -> tuple[pd.DataFrame, list[str]]:
+    """One row per included subject: ``subject_id, treated`` and the matching features, the
+    overall arrests and harm of each span of months before the index date, age at the index
+    date and its year (A108).  Returns (covariates, feature names)."""
+    overall = panel.loc[panel["category"] == OVERALL]
+    people = subjects.loc[subjects["included"]].reset_index(drop=True)
+    out = pd.DataFrame({"subject_id": people["subject_id"].to_numpy(),
+                        "treated": (people["group"] == "order").astype("int64").to_numpy()})
+    features = []
+    months = overall["month"].to_numpy()
+    first, last = (int(months.min()), int(months.max())) if len(months) else (0, -1)
+    for span in matching["spans"]:
+        # A span reaching outside the window (a 12-month window and the default -24..-13) is cut
+        # to the window, and one wholly outside it is left out: the features' names say which
+        # months they count (A108).
+        lo, hi = sorted(int(v) for v in span)
+        lo, hi = max(lo, first), min(hi, last)
+        if lo > hi:
+            continue
+        inside = overall.loc[(overall["month"] >= lo) & (overall["month"] <= hi)]
+        for measure in matching["measures"]:
+            name = span_name(measure, (lo, hi))
+            out[name] = inside.groupby("subject_id")[measure].sum().reindex(out["subject_id"]).fillna(0).to_numpy(
+                dtype="float64")
+            features.append(name)
+    extra = {"age_at_index": people["age_at_index"].astype("float64").to_numpy(),
+             "index_year": pd.to_datetime(people["index_date"]).dt.year.astype("float64").to_numpy()}
+    for name in matching["covariates"]:
+        out[name] = extra[name]
+        features.append(name)
+    missing = out[features].isna().any(axis=1)
+    if missing.any():
+        # Age is missing only where a date of birth is; such a subject cannot be matched on it.
+        out = out.loc[~missing].reset_index(drop=True)
+    return out, features
+
+
+def _safely(estimate, *args, **kwargs) -> pd.DataFrame | str:
+    """An estimator's rows, or the one-line reason it could not be fitted (too few subjects)."""
+    try:
+        return estimate(*args, **kwargs)
+    except StrostudyError as err:
+        return str(err)
+
+
+def effects(panel: pd.DataFrame, matched_panel: pd.DataFrame | None, categories, cc: dict,
+            unmatched: str = "no comparison people were matched") -> pd.DataFrame:
+    """comparison_effects: per measure and category, the naive ratio and the two
+    difference-in-differences ratios (A90, A94: arrests by ``cc['family']``, harm quasi-Poisson);
+    ``unmatched`` says why there is no matched panel, where there is none."""
+    level, floor = float(cc["confidence_level"]), int(cc["min_clusters"])
+    rows = []
+    for measure in MEASURES:
+        family = cc["family"] if measure == "events" else "poisson"
+        for category in [OVERALL, *[c for c in categories if c != OVERALL]]:
+            for estimator, fn, data in (("naive_prepost", naive_prepost, panel), ("did_matched", did, matched_panel),
+                                        ("did_all", did, panel)):
+                got = unmatched if data is None else _safely(
+                    fn, data, measure, category, family=family, level=level, min_clusters=floor)
+                if isinstance(got, str):
+                    got = pd.DataFrame([{**{c: np.nan for c in EFFECT_COLUMNS}, "measure": measure,
+                                         "category": category, "estimator": estimator, "family": family,
+                                         "n_treated": 0, "n_comparison": 0, "note": got}], columns=EFFECT_COLUMNS)
+                rows.append(got.assign(estimator=estimator))
+    out = pd.concat(rows, ignore_index=True)
+    return out.astype({"n_treated": "int64", "n_comparison": "int64", "note": "string"})
+
+
+#: What each estimator's decision claims, in words.
+CLAIMS = {"naive_prepost": "the order group's rate after the order differs from before it (no comparison group)",
+          "did_matched": "the order group's after/before rate ratio differs from the matched comparison group's",
+          "did_all": "the order group's after/before rate ratio differs from the whole comparison pool's"}
+
+
+def effect_decisions(effects: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    """One decision per rate ratio of ``comparison_effects`` (rule ``<estimator>_<measure>_<category>``):
+    significant when its Wald interval excludes 1 (the same call as p < alpha, A93); none
+    where no ratio was estimated."""
+    from .decisions import decision, frame
+
+    rows = []
+    for r in effects.to_dict("records"):
+        fitted = bool(np.isfinite(r["estimate"])) if r["estimate"] is not None else False
+        significant = fitted and (r["ci_low"] > 1 or r["ci_high"] < 1)
+        label = "arrests" if r["measure"] == "events" else "harm"
+        rows.append(decision(r["estimator"], r["measure"], r["category"], significant=significant, alpha=alpha,
+                             claim=f"{label.capitalize()} ({r['category']}): {CLAIMS[r['estimator']]}",
+                             estimate=r["estimate"], null_value=1.0, ci_low=r["ci_low"], ci_high=r["ci_high"],
+                             p_value=r["p_value"], note="" if fitted else str(r["note"] or "")))
+    return frame(rows)
+
+
+def analyse(cohort: pd.DataFrame, episodes: pd.DataFrame, events: pd.DataFrame, pool: pd.DataFrame,
+            pool_events: pd.DataFrame, custody: pd.DataFrame, config: dict) -> dict[str, pd.DataFrame]:
+    """The comparison stage on DataFrames: the subjects, the panel, the match, the balance, the
+    effects and the event study (docs/comparison.md)."""
+    from . import categories as cats
+
+    study, cc = config["study"], config["comparison"]
+    window = int(study["window_months"])
+    names = cats.names(config["categories"])
+    subjects = study_subjects(cohort, episodes, pool, study)
+    included = subjects.loc[subjects["included"]]
+    cols = ["subject_id", "event_date", "category", "harm_score"]
+    both = pd.concat([events[cols], pool_events[cols]], ignore_index=True)
+    panel = subject_month_panel(both, included, window, names, custody=custody,
+                                start_date_counts_as=study["start_date_counts_as"])
+    cov, features = covariates(panel, subjects, cc["matching"])
+    n_pool = int((cov["treated"] == 0).sum())
+    matches, bal, matched_panel = None, pd.DataFrame(columns=BALANCE_COLUMNS), None
+    unmatched = ("matching is switched off (comparison.matching.method: none)" if cc["matching"]["method"] == "none"
+                 else "no comparison people were matched")
+    m = cc["matching"]
+    if m["method"] == "nearest" and n_pool and int(cov["treated"].sum()) and features:
+        from .matching import balance, propensity_match
+
+        matches = _safely(propensity_match, cov, features, ratio=int(m["ratio"]), caliper=m["caliper"],
+                          replace=bool(m["replace"]))
+        if isinstance(matches, str):  # a feature constant or separating (a tiny cohort): no match
+            unmatched, matches = f"not matched: {matches}", None
+        else:
+            bal = balance(cov, matches, features)[BALANCE_COLUMNS]
+            chosen = matches.loc[matches["matched"].astype(bool), "subject_id"]
+            matched_panel = panel.loc[panel["subject_id"].isin(chosen)].reset_index(drop=True)
+    cohort_table = subjects[["subject_id", "group", "index_date", "included", "reason"]].copy()
+    cohort_table["reason"] = cohort_table["reason"].mask(
+        cohort_table["included"] & ~cohort_table["subject_id"].isin(cov["subject_id"]), "covariate_missing")
+    if matches is not None:
+        got = matches.set_index("subject_id")
+        cohort_table["matched"] = cohort_table["subject_id"].map(got["matched"]).fillna(False).astype(bool)
+        cohort_table["distance"] = cohort_table["subject_id"].map(got["distance"]).astype("float64")
+        cohort_table["subclass"] = cohort_table["subject_id"].map(got["subclass"]).astype("Int64")
+    else:
+        cohort_table = cohort_table.assign(matched=False, distance=np.nan, subclass=pd.NA)
+    cohort_table = cohort_table.sort_values(["group", "subject_id"], ascending=[False, True]).reset_index(drop=True)
+    study_panel = matched_panel if matched_panel is not None else panel
+    reference = int(cc["event_study_reference"])
+    es = [_safely(event_study, study_panel, measure, OVERALL, reference=reference,
+                  family=cc["family"] if measure == "events" else "poisson", level=float(cc["confidence_level"]),
+                  min_clusters=int(cc["min_clusters"]), bin_months=int(cc["event_study_bin_months"]))
+          for measure in MEASURES]
+    es = [e if not isinstance(e, str) else pd.DataFrame([{"measure": m, "category": OVERALL, "note": e}])
+          for e, m in zip(es, MEASURES)]
+    es = pd.concat(es, ignore_index=True).reindex(columns=EVENT_STUDY_COLUMNS)
+    es["reference"] = es["reference"].astype("boolean").fillna(False).astype(bool)
+    es["month"] = es["month"].astype("Int64")
+    fx = effects(panel, matched_panel, names, cc, unmatched)
+    return {"comparison_cohort": cohort_table[COHORT_COLUMNS], "subject_month_panel": panel,
+            "comparison_balance": bal, "comparison_effects": fx, "event_study": es,
+            "comparison_decisions": effect_decisions(fx, float(study["alpha"]))}
+
+
+def run(inputs: dict, output: dict, config: dict, log: str | None = None) -> dict[str, pd.DataFrame]:
+    """The comparison stage: the cohort and both groups' events in; the panel, the match, the
+    balance, the naive and adjusted rate ratios and the event study out."""
+    from . import tables
+    from .stages import say
+
+    out = analyse(tables.read("cohort", inputs["cohort"]), tables.read("orders", inputs["orders"]),
+                  tables.read("events", inputs["events"]), tables.read("comparison_subjects", inputs["comparison_subjects"]),
+                  tables.read("comparison_events", inputs["comparison_events"]), tables.read("custody", inputs["custody"]),
+                  config)
+    for name, frame in out.items():
+        tables.write(frame, name, output[name])
+    c = out["comparison_cohort"]
+    fx = out["comparison_effects"]
+    main = fx.loc[(fx["measure"] == "events") & (fx["category"] == OVERALL)].set_index("estimator")["estimate"]
+    say(f"comparison: {int((c['group'] == 'order').sum())} order subjects, "
+        f"{int(((c['group'] == 'comparison') & c['included']).sum())} comparison people with full windows, "
+        f"{int((c['matched'] & (c['group'] == 'comparison')).sum())} matched; arrests rate ratio naive "
+        f"{main.get('naive_prepost', np.nan):.3f}, matched DiD {main.get('did_matched', np.nan):.3f}", log)
+    return out

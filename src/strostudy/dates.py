@@ -109,3 +109,11 @@ def full_windows(episodes: pd.DataFrame, study: dict) -> pd.Series:
     hi = episodes["start_latest"] if "start_latest" in episodes else episodes["start_date"]
     ok = (add_months(lo, -window) >= earliest) & (add_months(hi, window) <= extraction)
     return ok.fillna(False).astype(bool).set_axis(episodes.index)
+
+
+def age_in_years(births: pd.Series, dates: pd.Series) -> pd.Series:
+    """Completed years from each birth date to each date: whole months (:func:`month_index`,
+    A3) // 12, so a birthday on 29 February falls on 28 February in other years; missing where
+    either date is."""
+    months = month_index(pd.Series(dates, index=pd.Series(births).index), pd.Series(births))
+    return (months // 12).astype("Int64")

@@ -121,7 +121,8 @@ def run(inputs: dict, output: dict, config: dict, log: str | None = None) -> pd.
 
     alpha = float(config["study"]["alpha"])
     d = combine(tables.read("prepost_decisions", inputs["prepost_decisions"]),
-                tables.read("its_decisions", inputs["its_decisions"]), alpha=alpha)
+                tables.read("its_decisions", inputs["its_decisions"]),
+                tables.read("comparison_decisions", inputs["comparison_decisions"]), alpha=alpha)
     tables.write(d, "decisions", output["decisions"])
     held = d.loc[d["test"] == "headline"]
     say(f"{len(d)} decisions; headline claims holding: {int(held['significant'].sum())} of {len(held)}", log)

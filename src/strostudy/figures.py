@@ -292,10 +292,201 @@ def linkage_scores(scores: pd.DataFrame, config: dict):
     return fig
 
 
+#: Days in an average month (365.25 / 12), for rates per person-month.
+DAYS_PER_MONTH = 365.25 / 12
+#: Tick values of a rate-ratio axis on a log scale, written as plain numbers.
+RATIO_TICKS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100]
+
+
+def _ratio_axis(ax, which: str = "x") -> None:
+    """A log-scale rate-ratio axis with plain-number ticks (1, 0.5, 0.2 ...; no exponents, which
+    the style's ``text.parse_math = False`` would print as TeX)."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    (ax.set_xscale if which == "x" else ax.set_yscale)("log")
+    lo, hi = (ax.get_xlim if which == "x" else ax.get_ylim)()
+    ticks = [t for t in RATIO_TICKS if lo <= t <= hi] or [1]
+    if len(ticks) > 7:  # a wide range: powers of ten only
+        ticks = [t for t in ticks if round(t / 10 ** np.floor(np.log10(t))) == 1]
+    axis.set_major_locator(FixedLocator(ticks))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_locator(NullLocator())
+
+
+def event_study(es: pd.DataFrame, config: dict):
+    """The order group's monthly rate ratio to the matched comparison group, relative to the
+    reference month, with 95% intervals, on a log axis: flat before the order if the groups
+    were on parallel paths (A96)."""
+    import matplotlib.pyplot as plt
+
+    fig_cfg = config["figures"]
+    fig, axes = plt.subplots(1, 2, figsize=size(fig_cfg, 0.42), sharex=True)
+    col = palette(fig_cfg)
+    for ax, measure in zip(axes, ("events", "harm")):
+        s = es.loc[(es["measure"] == measure) & (es["category"] == "overall")].sort_values("month")
+        ax.set_title(measure_label(measure, config))
+        if s.empty or not s.loc[~s["reference"].astype(bool), "estimate"].notna().any():
+            empty_panel(ax, "No comparison group" if s.empty else "Not estimated: a period\nhas no arrests in a group")
+            continue
+        m = s["month"].to_numpy(float)
+        est = s["estimate"].to_numpy(float)
+        lo, hi = s["ci_low"].to_numpy(float), s["ci_high"].to_numpy(float)
+        ok = np.isfinite(lo) & np.isfinite(hi)
+        ax.vlines(m[ok], lo[ok], hi[ok], color=col[0], lw=0.8, alpha=0.7)
+        ax.scatter(m, est, s=9, color=np.where(s["reference"].to_numpy(bool), "0.2", col[0]), zorder=3)
+        ax.axhline(1.0, color="0.3", lw=0.8)
+        ax.axvline(0, color="0.4", lw=0.8, ls=":")
+        _ratio_axis(ax, "y")
+        ax.set_xlabel("Months from the order (index date)")
+        ax.set_ylabel("Rate ratio, order / comparison (log scale)")
+    fig.tight_layout()
+    return fig
+
+
+#: The estimators of the comparison effects, in words, in the order they are drawn.
+ESTIMATOR_WORDS = {"naive_prepost": "before/after, order group only",
+                   "did_matched": "difference in differences, matched comparison",
+                   "did_all": "difference in differences, whole comparison pool"}
+
+
+def comparison_effects(effects: pd.DataFrame, config: dict):
+    """A forest plot: each category's rate ratio by each estimator, arrests and harm, with
+    intervals, on a log axis; 1 is no change."""
+    import matplotlib.pyplot as plt
+
+    from . import categories
+
+    fig_cfg = config["figures"]
+    labels = categories.labels(config["categories"])
+    order = [c for c in categories.names(config["categories"])]
+    fig, axes = plt.subplots(1, 2, figsize=size(fig_cfg, 0.55), sharey=True)
+    col = palette(fig_cfg)
+    for ax, measure in zip(axes, ("events", "harm")):
+        ax.set_title(measure_label(measure, config))
+        rows = effects.loc[effects["measure"] == measure]
+        if rows.empty or not rows["estimate"].notna().any():
+            empty_panel(ax, "No rate ratio could be estimated")
+            continue
+        for j, (estimator, words) in enumerate(ESTIMATOR_WORDS.items()):
+            r = rows.loc[rows["estimator"] == estimator].set_index("category").reindex(order)
+            y = np.arange(len(order)) * 4 + j
+            est = r["estimate"].to_numpy(float)
+            lo, hi = r["ci_low"].to_numpy(float), r["ci_high"].to_numpy(float)
+            ok = np.isfinite(est)
+            ax.hlines(y[ok], lo[ok], hi[ok], color=col[j], lw=1.0)
+            ax.scatter(est[ok], y[ok], s=12, color=col[j], label=words, zorder=3)
+        ax.axvline(1.0, color="0.3", lw=0.8)
+        _ratio_axis(ax, "x")
+        ax.set_xlabel("Rate ratio, after / before (log scale)")
+    axes[0].set_yticks(np.arange(len(order)) * 4 + 1, [labels.get(c, c) for c in order])
+    axes[0].invert_yaxis()
+    handles, names = next((hl for hl in (a.get_legend_handles_labels() for a in axes) if hl[0]), ([], []))
+    if handles:
+        fig.legend(handles, names, loc="lower center", ncol=3, bbox_to_anchor=(0.5, -0.02))
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    return fig
+
+
+def comparison_balance(balance: pd.DataFrame, config: dict):
+    """Covariate balance (a "Love plot"): each covariate's absolute standardised mean
+    difference, all comparison people against the matched, with the 0.1 rule of thumb."""
+    import matplotlib.pyplot as plt
+
+    fig_cfg = config["figures"]
+    fig, ax = plt.subplots(figsize=size(fig_cfg, 0.4))
+    col = palette(fig_cfg)
+    if balance.empty:
+        empty_panel(ax, "No comparison group was matched")
+        return fig
+    b = balance.reset_index(drop=True)
+    y = np.arange(len(b))
+    ax.scatter(b["smd_all"].abs(), y, s=14, color=col[0], marker="o", label="all comparison people", zorder=3)
+    ax.scatter(b["smd_matched"].abs(), y, s=14, color=col[1], marker="D", label="matched", zorder=3)
+    ax.axvline(0.1, color="0.4", lw=0.8, ls="--", label="0.1")
+    ax.set_yticks(y, [str(f).replace("_", " ") for f in b["feature"]])
+    ax.invert_yaxis()
+    ax.set_xlim(left=0)
+    ax.set_xlabel("Absolute standardised mean difference")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def sensitivity(panel: pd.DataFrame, config: dict):
+    """The sensitivity panel as a forest plot: the overall rate ratio after / before of arrests
+    and harm under each analysis, with its interval where it has one, on a log axis; the main
+    analysis's interval shaded."""
+    import matplotlib.pyplot as plt
+
+    fig_cfg = config["figures"]
+    rows = panel.loc[panel["category"].isin(["overall", config["comparison"]["sensitivity"]["negative_control"]["name"]])]
+    analyses = list(dict.fromkeys(rows["analysis"]))
+    fig, axes = plt.subplots(1, 2, figsize=size(fig_cfg, 0.12 + 0.045 * max(len(analyses), 1)), sharey=True)
+    col = palette(fig_cfg)
+    main = f"window_{int(config['study']['window_months'])}"
+    for ax, measure in zip(axes, ("events", "harm")):
+        ax.set_title(measure_label(measure, config))
+        r = rows.loc[rows["measure"] == measure].set_index("analysis").reindex(analyses)
+        if not r["estimate"].notna().any():
+            empty_panel(ax, "No sensitivity analysis could be estimated")
+            continue
+        y = np.arange(len(analyses))
+        est, lo, hi = (r[c].to_numpy(float) for c in ("estimate", "ci_low", "ci_high"))
+        if main in r.index and np.isfinite(r.loc[main, "ci_low"]):
+            ax.axvspan(r.loc[main, "ci_low"], r.loc[main, "ci_high"], color="0.92", zorder=0)
+        ok = np.isfinite(lo) & np.isfinite(hi)
+        ax.hlines(y[ok], lo[ok], hi[ok], color=col[0], lw=1.0)
+        ax.scatter(est, y, s=12, color=[col[1] if a == main else col[0] for a in analyses], zorder=3)
+        ax.axvline(1.0, color="0.3", lw=0.8)
+        _ratio_axis(ax, "x")
+        ax.set_xlabel("Rate ratio, after / before (log scale)")
+    axes[0].set_yticks(np.arange(len(analyses)), [a.replace("_", " ") for a in analyses])
+    axes[0].invert_yaxis()
+    fig.tight_layout()
+    return fig
+
+
+def controlled_series(panel: pd.DataFrame, cohort: pd.DataFrame, config: dict):
+    """The time series beside its control: arrests and harm per 100 person-months at liberty,
+    month by month of the subjects' own clocks, for the order group and the matched comparison
+    group (the whole pool with full windows where nobody was matched)."""
+    import matplotlib.pyplot as plt
+
+    fig_cfg = config["figures"]
+    fig, axes = plt.subplots(1, 2, figsize=size(fig_cfg, 0.42))
+    col = palette(fig_cfg)
+    matched = set(cohort.loc[cohort["matched"].astype(bool), "subject_id"])
+    pool = panel["group"].eq("comparison")
+    comparison = pool & panel["subject_id"].isin(matched) if matched else pool
+    overall = panel["category"].eq("overall")
+    words = "matched comparison group" if matched else "comparison pool"
+    for ax, measure in zip(axes, ("events", "harm")):
+        ax.set_title(measure_label(measure, config))
+        if not (overall & comparison).any():
+            empty_panel(ax, "No comparison group")
+            continue
+        for j, (label, rows) in enumerate((("order group", overall & panel["group"].eq("order")),
+                                           (words, overall & comparison))):
+            by = panel.loc[rows].groupby("month")[[measure, "days_at_risk"]].sum()
+            rate = 100 * DAYS_PER_MONTH * by[measure] / by["days_at_risk"].where(by["days_at_risk"] > 0)
+            ax.plot(by.index, rate, color=col[j], lw=1.2, marker="o", ms=2.5, label=label)
+        ax.axvline(-0.5, color="0.4", lw=0.8, ls=":")
+        ax.set_ylim(bottom=0)
+        ax.set_xlabel("Months from the order (index date)")
+        ax.set_ylabel(f"{'Arrests' if measure == 'events' else 'Harm'} per 100 person-months at liberty")
+    handles, labels = next((hl for hl in (a.get_legend_handles_labels() for a in axes) if hl[0]), ([], []))
+    if handles:
+        fig.legend(handles, labels, loc="lower center", ncol=2, bbox_to_anchor=(0.5, -0.02))
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    return fig
+
+
 #: Each figure's function; the tables it draws from are in the registry (FIGURE_INPUTS).
 DRAW = {"study_flow": study_flow, "prepost_totals": prepost_totals, "paired_subjects": paired_subjects,
         "monthly_its": monthly_its, "source_agreement": source_agreement, "residual_acf": residual_acf,
-        "linkage_scores": linkage_scores}
+        "linkage_scores": linkage_scores, "event_study": event_study, "comparison_effects": comparison_effects,
+        "comparison_balance": comparison_balance, "sensitivity": sensitivity, "controlled_series": controlled_series}
 
 
 def run(inputs: dict, output: dict, config: dict, log: str | None = None) -> list[str]:

@@ -138,13 +138,18 @@ def run(inputs: dict, output: dict, config: dict, log: str | None = None) -> pd.
     outcomes.loc[hit, "outcome"] = "quarantined"
     outcomes.loc[hit, "reason"] = "unknown_offence_code"
     ledger = audit_ledger(outcomes, json.loads(Path(inputs["rows_read"]).read_text()))
-    tables.write(scored, "events", output["events"])
+    # The order subjects' events, and the comparison pool's (issue 13), apart: the study's tables
+    # read only the first.
+    pool = scored["group"].eq("comparison") if "group" in scored else pd.Series(False, index=scored.index)
+    tables.write(scored.loc[~pool].drop(columns="group", errors="ignore"), "events", output["events"])
+    tables.write(scored.loc[pool].drop(columns="group", errors="ignore"), "comparison_events",
+                 output["comparison_events"])
     tables.write(unknown, "unknown_codes", output["unknown_codes"])
     tables.write(ledger, "audit_ledger", output["audit_ledger"])
     tables.write(quarantined, "quarantine_harm", output["quarantine_harm"])
     if not ledger["balances"].all():
         bad = ledger.loc[~ledger["balances"], "source"].unique()
         raise StrostudyError(f"audit ledger does not balance for {', '.join(bad)}; this is a bug, please report it")
-    say(f"scored {len(scored):,} arrest events on {harm_cfg['index_name']}; "
+    say(f"scored {len(scored):,} arrest events ({int(pool.sum()):,} of the comparison pool) on {harm_cfg['index_name']}; "
         f"{len(quarantined):,} quarantined for {len(unknown):,} unknown offence code(s)", log)
     return scored

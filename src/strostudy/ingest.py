@@ -35,7 +35,11 @@ from .errors import ExtractError
 from .ids import canonical_pnc
 from .schemas import CLEAN_MODELS, RAW_MODELS
 
-CSV_SOURCES = {"orders": "orders.csv", "pnc_arrests": "pnc_arrests.csv", "pnd_records": "pnd_records.csv"}
+CSV_SOURCES = {"orders": "orders.csv", "pnc_arrests": "pnc_arrests.csv", "pnd_records": "pnd_records.csv",
+               "comparison": "comparison.csv", "custody": "custody.csv"}
+#: Extracts a study may go without (issue 13): the comparison pool and the custody periods.
+#: Without them the clean tables are empty, and the report says what that means.
+OPTIONAL_SOURCES = ("comparison", "custody")
 OUTCOME_COLUMNS = ["source", "file", "source_row", "outcome", "reason"]
 NUMBER_WORDS = {w: i for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve".split())}
@@ -565,13 +569,44 @@ def clean_rocu_offending(raw: pd.DataFrame, pivot: int, extraction_date: pd.Time
     )
 
 
+def _person_columns(raw: pd.DataFrame, pivot: int) -> dict:
+    """The identity columns of a comparison or custody row, cleaned as the order list's."""
+    ids = canonical_pnc(raw["pnc_id"], pivot)
+    dob = parse_dates(raw["date_of_birth"])
+    return dict(pnc_id=ids["pnc_id"], pnc_id_as_recorded=ids["pnc_id_as_recorded"], pnc_problem=ids["pnc_problem"],
+                surname=raw["surname"].str.strip(), forenames=raw["forenames"].str.strip(),
+                name_key=normalise_name(raw["forenames"] + " " + raw["surname"]).replace("", pd.NA),
+                name_key_swapped=normalise_name(raw["surname"] + " " + raw["forenames"]).replace("", pd.NA),
+                date_of_birth=dob["date"], date_of_birth_problem=dob["date_problem"])
+
+
+def clean_comparison(raw: pd.DataFrame, pivot: int) -> pd.DataFrame:
+    """Comparison-pool rows: identity as the order list's; the index date a full date."""
+    index = parse_dates(raw["index_date"])
+    basis = raw.get("basis", pd.Series("", index=raw.index))
+    return raw.assign(comparison_ref=raw["comparison_ref"].str.strip().replace("", pd.NA),
+                      **_person_columns(raw, pivot), index_date=index["date"], index_date_problem=index["date_problem"],
+                      basis=basis.fillna("").str.strip().str.lower().replace("", pd.NA))
+
+
+def clean_custody(raw: pd.DataFrame, pivot: int) -> pd.DataFrame:
+    """Custody periods: identity as the order list's; a blank end date is a period still running."""
+    start, end = parse_dates(raw["start_date"]), parse_dates(raw["end_date"])
+    kind = raw.get("kind", pd.Series("", index=raw.index))
+    return raw.assign(**_person_columns(raw, pivot), start_date=start["date"], start_date_problem=start["date_problem"],
+                      end_date=end["date"], end_date_problem=end["date_problem"],
+                      kind=kind.fillna("").str.strip().str.lower().replace("", pd.NA))
+
+
 def _cleaners(pivot: int, extraction_date: pd.Timestamp) -> dict:
     """Each source's cleaner, with the study's PNC year pivot and extraction date."""
     return {"orders": lambda r: clean_orders(r, pivot),
             "pnc_arrests": lambda r: clean_pnc_arrests(r, pivot, extraction_date),
             "pnd_records": lambda r: clean_pnd_records(r, pivot, extraction_date),
             "rocu_orders": lambda r: clean_rocu_orders(r, pivot),
-            "rocu_offending": lambda r: clean_rocu_offending(r, pivot, extraction_date)}
+            "rocu_offending": lambda r: clean_rocu_offending(r, pivot, extraction_date),
+            "comparison": lambda r: clean_comparison(r, pivot),
+            "custody": lambda r: clean_custody(r, pivot)}
 
 
 # --------------------------------------------------------------------------- validation
@@ -579,6 +614,7 @@ def _cleaners(pivot: int, extraction_date: pd.Timestamp) -> dict:
 
 #: Date columns whose blank (or N/K) value quarantines the row.
 REQUIRED_DATES = {"orders": ["date_made", "date_of_birth"], "pnc_arrests": ["arrest_date"],
+                  "comparison": ["index_date", "date_of_birth"], "custody": ["start_date"],
                   "pnd_records": ["event_date"], "rocu_offending": ["arrest_date"]}
 #: Sources whose date of birth serves only to link the row to a person: a DOB there that is not
 #: a date (``1987-02-30``, ``1987-13-04``) is blanked and the row kept (A89), not quarantined as
@@ -626,7 +662,12 @@ def row_checks(source: str, clean: pd.DataFrame) -> pd.Series:
         flag(clean["after_extraction"], AFTER_EXTRACTION[source])
     if source == "orders":
         flag(clean["order_ref"].isna(), "order_ref_missing")
-    if source in ("orders", "pnd_records"):
+    if source == "comparison":
+        flag(clean["comparison_ref"].isna(), "comparison_ref_missing")
+    if source == "custody":  # a period is tied to its person by PNC ID, else by name and DOB
+        flag(clean["pnc_id"].isna() & (clean["name_key"].isna() | clean["date_of_birth"].isna()),
+             "person_unidentifiable")
+    if source in ("orders", "pnd_records", "comparison"):
         flag(clean["name_key"].isna(), "name_missing")
     try:
         # Uniqueness (order_ref) is checked among the rows that pass every other check: a row
@@ -664,15 +705,19 @@ def split_failures(source: str, raw: pd.DataFrame, clean: pd.DataFrame,
         "reason": quarantined["check"].to_numpy()})
 
 
-RAW_INPUTS = {"orders": "raw_orders", "pnc_arrests": "raw_pnc_arrests", "pnd_records": "raw_pnd_records"}
+RAW_INPUTS = {"orders": "raw_orders", "pnc_arrests": "raw_pnc_arrests", "pnd_records": "raw_pnd_records",
+              "comparison": "raw_comparison", "custody": "raw_custody"}
 
 
 def _raw_paths(raw: str | Path | dict) -> dict[str, Path]:
-    """The extracts' paths, by registry name: from a folder laid out as data/raw/, or a dict."""
+    """The extracts' paths, by registry name: from a folder laid out as data/raw/ (the optional
+    extracts only where they exist), or a dict."""
     if isinstance(raw, dict):
         return {k: Path(v) for k, v in raw.items()}
     folder = Path(raw)
-    return {**{t: folder / CSV_SOURCES[s] for s, t in RAW_INPUTS.items()}, "raw_rocu": folder / "rocu"}
+    paths = {t: folder / CSV_SOURCES[s] for s, t in RAW_INPUTS.items()}
+    return {**{t: p for t, p in paths.items() if p.exists() or t.removeprefix("raw_") not in OPTIONAL_SOURCES},
+            "raw_rocu": folder / "rocu"}
 
 
 def ingest(raw: str | Path | dict, config: dict) -> Ingested:
@@ -685,7 +730,11 @@ def ingest(raw: str | Path | dict, config: dict) -> Ingested:
     cleaners = _cleaners(int(cfg["pnc_year_pivot"]), pd.Timestamp(config["study"]["extraction_date"]))
     out = Ingested(synthetic_mark=synthetic_mark(paths["raw_orders"].parent))
     for source, table in RAW_INPUTS.items():
-        path = paths[table]
+        path = paths.get(table)
+        if path is None or (source in OPTIONAL_SOURCES and not path.exists()):
+            # An optional extract not supplied: an empty clean table, nothing read.
+            out.tables[source] = cleaners[source](_empty_raw(source)).assign(file=pd.Series(dtype="str"))
+            continue
         rows, set_aside = read_csv_extract(path, source)
         if source == "orders" and rows.empty:
             raise ExtractError(path, "the order list has no orders (no rows under its header)",
@@ -765,7 +814,8 @@ def load(inputs: dict) -> Ingested:
     return ing
 
 
-_CLEAN_NAMES = ["orders", "pnc_arrests", "pnd_records", "rocu_orders", "rocu_offending", "rocu_regions"]
+_CLEAN_NAMES = ["orders", "pnc_arrests", "pnd_records", "rocu_orders", "rocu_offending", "rocu_regions", "comparison",
+                "custody"]
 
 
 def quarantine_summary(ingested: Ingested, quarantine_dir: str) -> list[str]:

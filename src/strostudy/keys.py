@@ -72,11 +72,13 @@ MANIFEST = "SYNTHETIC-MANIFEST.json"
 
 
 def contract_files(raw_dir: str | Path) -> tuple[list[Path], list[str]]:
-    """The contract's extract files in ``raw_dir`` (the three CSVs and ``rocu/*.xlsx``; Excel
-    lock files ``~$*`` are not extracts), sorted; and a note for each one not taken: a link
-    whose real path is outside ``raw_dir`` (never opened) or a path that is not a file."""
+    """The contract's extract files in ``raw_dir`` (the CSVs, the optional comparison pool and
+    custody periods among them, and ``rocu/*.xlsx``; Excel lock files ``~$*`` are not
+    extracts), sorted; and a note for each one not taken: a link whose real path is outside
+    ``raw_dir`` (never opened) or a path that is not a file."""
     raw = Path(raw_dir)
-    candidates = [raw / n for n in ("orders.csv", "pnc_arrests.csv", "pnd_records.csv") if (raw / n).exists()]
+    names = ("orders.csv", "pnc_arrests.csv", "pnd_records.csv", "comparison.csv", "custody.csv")
+    candidates = [raw / n for n in names if (raw / n).exists()]
     if (raw / "rocu").is_dir():
         candidates += sorted(p for p in (raw / "rocu").glob("*.xlsx") if not p.name.startswith("~$"))
     root = os.path.realpath(raw)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .dates import add_months, full_windows
+from .dates import add_months, age_in_years, full_windows
 from .ids import pseudonymise, unresolved_subject_id
 from .ingest import Ingested, blanked_dobs
 from .keys import KEY_ENV, pseudonym_key  # noqa: F401 - KEY_ENV is part of the reconcile API
@@ -35,11 +35,15 @@ class Reconciled:
     review: pd.DataFrame | None = None   # interim: uncertain pairs for a clerical decision
     linkage_quality: pd.DataFrame | None = None  # processed: records per source and link basis
     linkage_scores: pd.DataFrame | None = None   # processed: each linked-by-name record's scores
+    comparison_subjects: pd.DataFrame | None = None  # processed: the comparison pool's people (pseudonymous)
+    custody: pd.DataFrame | None = None              # processed: custody periods of the study's people
 
 
 # --------------------------------------------------------------------------- linkage
 
 PERSON_FIELDS = ["forenames", "surname", "date_of_birth", "sex", "postcode"]
+#: The optional extracts whose rows are people too (issue 13): linked like the order list's.
+OPTIONAL_PERSON_SOURCES = ("comparison", "custody")
 
 
 def link_people(ing: Ingested, rc: dict, decisions: pd.DataFrame | None = None):
@@ -52,15 +56,15 @@ def link_people(ing: Ingested, rc: dict, decisions: pd.DataFrame | None = None):
     def fields(frame: pd.DataFrame) -> list[str]:
         return [c for c in PERSON_FIELDS if c in frame]
 
-    tables = {s: _dob_for_linkage(ing.tables[s]) for s in ("orders", "pnd_records", "rocu_orders")}
-    left = pd.concat([tables[s][["pnc_id", *fields(tables[s])]]
-                      for s in ("orders", "pnd_records", "rocu_orders")], ignore_index=True)
+    holders = [s for s in ("orders", "pnd_records", "rocu_orders", *OPTIONAL_PERSON_SOURCES) if s in ing.tables]
+    tables = {s: _dob_for_linkage(ing.tables[s]) for s in holders}
+    left = pd.concat([tables[s][["pnc_id", *fields(tables[s])]] for s in holders], ignore_index=True)
     left = left.dropna(subset=["pnc_id"]).drop_duplicates().reset_index(drop=True)
     left = left.assign(entity=left["pnc_id"])
     right = pd.concat([
         tables[s].loc[tables[s]["pnc_id"].isna(), ["source_row", *fields(tables[s])]].assign(
             rec=lambda d, s=s: s + ":" + d["source_row"].astype(str), source=s)
-        for s in ("orders", "pnd_records")], ignore_index=True)
+        for s in ("orders", "pnd_records", *OPTIONAL_PERSON_SOURCES) if s in tables], ignore_index=True)
     records, review = link(left, right.drop(columns=["source_row"]), settings_from(rc), decisions)
     links = records.drop(columns=["r_row"]).merge(right[["rec", "source"]], on="rec")
     return links, review_table(review, left, right)
@@ -97,6 +101,11 @@ def record_bases(ing: Ingested, links: pd.DataFrame) -> pd.DataFrame:
             by_linker(orders, "orders"))}),
         pd.DataFrame({"source": "pnd_records", "basis": np.where(pnd["pnc_id"].notna(), "pnc_id",
                                                                  by_linker(pnd, "pnd_records"))})]
+    for source in OPTIONAL_PERSON_SOURCES:  # the comparison pool and custody periods, where supplied
+        table = ing.tables.get(source)
+        if table is not None and len(table):
+            parts.append(pd.DataFrame({"source": source, "basis": np.where(table["pnc_id"].notna(), "pnc_id",
+                                                                           by_linker(table, source))}))
     for source in ("rocu_orders", "rocu_offending"):
         rocu = ing.tables[source]
         parts.append(pd.DataFrame({"source": source, "basis": np.select(
@@ -106,7 +115,9 @@ def record_bases(ing: Ingested, links: pd.DataFrame) -> pd.DataFrame:
 
 def linkage_quality(bases: pd.DataFrame) -> pd.DataFrame:
     """Records per source and basis, every combination listed (zeros included)."""
-    grid = pd.MultiIndex.from_product([PERSON_SOURCES, LINK_BASES], names=["source", "basis"])
+    # The optional extracts (comparison pool, custody) are listed when supplied.
+    sources = [s for s in PERSON_SOURCES if s not in OPTIONAL_PERSON_SOURCES or s in set(bases["source"])]
+    grid = pd.MultiIndex.from_product([sources, LINK_BASES], names=["source", "basis"])
     counts = bases.groupby(["source", "basis"]).size().reindex(grid, fill_value=0).astype(int)
     return counts.rename("records").reset_index()
 
@@ -172,6 +183,7 @@ def _episode_frame(orders: pd.DataFrame, episode_start: str) -> pd.DataFrame:
         "owning_force": latest["owning_force"].fillna(first["owning_force"]),
         "applicant": latest["applicant"].fillna(first["applicant"]),
         "first_ref": first["order_ref"], "name_key": latest["name_key"].fillna(first["name_key"]),
+        "date_of_birth": first["date_of_birth"],
     }, index=first.index)
 
 
@@ -219,6 +231,7 @@ def build_episodes(ing: Ingested, cfg: dict, key: str, links: pd.DataFrame):
     rocu = ing.tables["rocu_orders"].copy()
     ep = _attach_rocu(_episode_frame(orders, rc["episode_start"]), orders, rocu)
     ep = _resolve_start(ep, list(rc["source_precedence"]))
+    ep["age_at_start"] = age_in_years(ep["date_of_birth"], ep["start_date"])
     ep["subject_id"] = pseudonymise(ep["person"], key)
     nobody = ep["subject_id"].isna()
     ep.loc[nobody, "subject_id"] = unresolved_subject_id(ep.loc[nobody, "first_ref"], key).to_numpy()
@@ -291,14 +304,110 @@ def _episode_discrepancies(ep: pd.DataFrame, orders: pd.DataFrame, cfg: dict) ->
     return pd.concat(rows, ignore_index=True).reindex(columns=DISCREPANCY_COLUMNS)
 
 
+# --------------------------------------------------------------------------- comparison pool
+
+
+#: The documented values of the free-text ``basis`` and ``kind`` columns: any other text leaves
+#: reconcile as ``other``, so nothing typed into them passes ``data/interim/`` (a name, say).
+BASES = ("refused", "withdrawn", "arrested_no_order")
+CUSTODY_KINDS = ("remand", "sentence", "deported")
+
+
+def _known(values: pd.Series, allowed: tuple) -> pd.Series:
+    text = values.astype("string").str.strip().str.lower()
+    return text.where(text.isin(allowed) | text.isna(), "other").astype("string")
+
+
+#: The columns of the comparison subjects and custody tables (processed, pseudonymous).
+COMPARISON_SUBJECT_COLUMNS = ["subject_id", "identity", "index_date", "basis", "age_at_index"]
+CUSTODY_COLUMNS = ["subject_id", "start_date", "end_date", "kind"]
+
+
+def _person_of(table: pd.DataFrame, source: str, links: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Each row's person (its PNC ID, else the person the linker tied it to) and how it was
+    tied: ``pnc_id``, ``linked``, or the linker's ``ambiguous`` / ``no_match`` /
+    ``rejected_in_review``."""
+    by_rec = links.loc[links["source"] == source].set_index("rec")
+    rec = source + ":" + table["source_row"].astype(str)
+    status = rec.map(by_rec["link_status"]).astype("string").fillna("no_match").astype(str)
+    status = status.mask(rec.map(by_rec["link_basis"]).astype("string").eq("clerical_reject").fillna(False),
+                         "rejected_in_review")
+    linked = rec.map(by_rec["pnc_id"]).astype("string").where(status.eq("linked"))
+    person = table["pnc_id"].astype("string").fillna(linked.astype("string"))
+    how = pd.Series(np.where(table["pnc_id"].notna(), "pnc_id", status), index=table.index)
+    return person, how
+
+
+def _row_outcomes(table: pd.DataFrame, source: str, outcome, reason) -> pd.DataFrame:
+    return pd.DataFrame({"source": source, "file": table["file"].astype(str).to_numpy(),
+                         "source_row": table["source_row"].to_numpy(), "outcome": outcome, "reason": reason})
+
+
+def build_comparison(ing: Ingested, ep: pd.DataFrame, links: pd.DataFrame, key: str):
+    """The comparison pool (issue 13): one subject per person of ``comparison.csv``, with the
+    earliest index date where a person is listed twice (A105).  A row whose person holds an
+    order is quarantined (``comparison_holds_an_order``: an order subject is never their own
+    control), as is a row no person can be found for (``person_no_match``, ``person_ambiguous``,
+    ``person_rejected_in_review``).  Returns (subjects, person -> subject_id, row outcomes,
+    quarantined rows)."""
+    comp = ing.tables["comparison"].copy()
+    person, how = _person_of(comp, "comparison", links)
+    comp["person"], comp["identity"] = person, how
+    holds_order = person.isin(ep["person"].dropna()).to_numpy(dtype=bool)
+    unresolved = person.isna().to_numpy(dtype=bool)
+    ok = comp.loc[~holds_order & ~unresolved].sort_values(["person", "index_date", "comparison_ref"], kind="stable")
+    repeat = ok["person"].duplicated()
+    kept = ok.loc[~repeat]
+    subjects = pd.DataFrame({"subject_id": pseudonymise(kept["person"], key).to_numpy(),
+                             "identity": kept["identity"].to_numpy(), "index_date": kept["index_date"].to_numpy(),
+                             "basis": _known(kept["basis"], BASES).to_numpy(),
+                             "age_at_index": age_in_years(kept["date_of_birth"], kept["index_date"]).to_numpy()},
+                            columns=COMPARISON_SUBJECT_COLUMNS)
+    subjects = subjects.astype({"subject_id": "string", "identity": "string", "basis": "string",
+                                "age_at_index": "Int64"})
+    people = pd.Series(subjects["subject_id"].to_numpy(), index=kept["person"].to_numpy(), dtype="string")
+    subjects = subjects.sort_values("subject_id").reset_index(drop=True)
+    quarantined = comp.loc[holds_order | unresolved]
+    reason = np.where(holds_order[holds_order | unresolved], "comparison_holds_an_order",
+                      "person_" + quarantined["identity"].astype(str))
+    outcomes = pd.concat([
+        _row_outcomes(kept, "comparison", "kept", "comparison_subject"),
+        _row_outcomes(ok.loc[repeat], "comparison", "merged", "same_person_as_another_comparison_row"),
+        _row_outcomes(quarantined, "comparison", "quarantined", reason)], ignore_index=True)
+    return subjects, people, outcomes, quarantined.assign(check=reason)
+
+
+def custody_periods(ing: Ingested, person_subject: pd.Series, links: pd.DataFrame):
+    """Custody periods of the study's people (order and comparison subjects), by subject
+    (A91, A92).  A period of anyone else is quarantined (``person_not_in_study``), as is one no
+    person can be found for.  Returns (periods, row outcomes, quarantined rows)."""
+    cu = ing.tables["custody"].copy()
+    person, how = _person_of(cu, "custody", links)
+    subject = person.map(person_subject)
+    kept = subject.notna().to_numpy(dtype=bool)
+    periods = pd.DataFrame({"subject_id": subject[kept].astype("string").to_numpy(),
+                            "start_date": cu.loc[kept, "start_date"].to_numpy(),
+                            "end_date": cu.loc[kept, "end_date"].to_numpy(),
+                            "kind": _known(cu.loc[kept, "kind"], CUSTODY_KINDS).to_numpy()}, columns=CUSTODY_COLUMNS)
+    periods = periods.astype({"subject_id": "string", "kind": "string"})
+    periods = periods.sort_values(["subject_id", "start_date", "end_date"], kind="stable").reset_index(drop=True)
+    reason = np.where(person[~kept].notna(), "person_not_in_study", "person_" + how[~kept].astype(str))
+    outcomes = pd.concat([_row_outcomes(cu.loc[kept], "custody", "kept", "custody_period"),
+                          _row_outcomes(cu.loc[~kept], "custody", "quarantined", reason)], ignore_index=True)
+    return periods, outcomes, cu.loc[~kept].assign(check=reason)
+
+
 # --------------------------------------------------------------------------- events
 
 
 def _records(ing: Ingested, ep: pd.DataFrame, orders: pd.DataFrame, links: pd.DataFrame, weights: pd.DataFrame,
-             cfg: dict):
-    """Every arrest record of a linked person, one row per (source, arrest), with its offences."""
+             cfg: dict, pool: pd.Series | None = None):
+    """Every arrest record of a linked person (an order subject, or a person of the comparison
+    ``pool``: person -> subject_id), one row per (source, arrest), with its offences."""
     match = offence_matcher(weights)
     person_subject = ep.dropna(subset=["person"]).set_index("person")["subject_id"]
+    if pool is not None and len(pool):
+        person_subject = pd.concat([person_subject, pool.astype(person_subject.dtype)])
     quarantine = {}
 
     pnc = ing.tables["pnc_arrests"].copy()
@@ -311,12 +420,9 @@ def _records(ing: Ingested, ep: pd.DataFrame, orders: pd.DataFrame, links: pd.Da
     pnc_rec = pnc.groupby("rec").agg(subject_id=("subject_id", "first"), date=("arrest_date", "min")).reset_index()
 
     pnd = ing.tables["pnd_records"].copy()
-    pnd_links = links.loc[links["source"] == "pnd_records"].set_index("rec")
-    rec = "pnd_records:" + pnd["source_row"].astype(str)
-    pnd["person"] = pnd["pnc_id"].where(pnd["pnc_id"].isin(person_subject.index), rec.map(pnd_links["pnc_id"]))
-    pnd["subject_id"] = pnd["person"].map(person_subject)
-    status = rec.map(pnd_links["link_status"]).fillna("no_match").astype(str)
-    status = status.mask(rec.map(pnd_links["link_basis"]).eq("clerical_reject"), "rejected_in_review")
+    person, status = _person_of(pnd, "pnd_records", links)
+    pnd["subject_id"] = person.map(person_subject)
+    pnd["person"] = person.where(pnd["subject_id"].notna())
     # Linked to a person who has no episode: that person's order row was itself quarantined.
     status = status.mask(status.eq("linked"), "order_quarantined")
     why = np.where(pnd["pnc_id"].notna(), "person_not_on_order_list", "person_" + status)
@@ -374,13 +480,15 @@ def _principal_offences(offences: pd.DataFrame, weights: pd.DataFrame) -> pd.Dat
     return principal[["_code", "_group"]]
 
 
-def merge_records(records: pd.DataFrame, precedence: list[str], window_days: int) -> pd.DataFrame:
+def merge_records(records: pd.DataFrame, precedence: list[str], window_days: int,
+                  pool_subjects=None) -> pd.DataFrame:
     """Group arrest records of several systems into events (A8, A50).
 
     Records are matched jointly across all systems: two groups of records (each record starts
     as its own group) become one event when they are of the same person, hold no two records
     of one system, all their dates lie within ``window_days`` of each other, and their offence
-    groups agree (or one is unknown).  So a record of one system matches at most one record of
+    groups agree (or one is unknown).  Events of ``pool_subjects`` (the comparison pool) are
+    numbered ``C…``, the others ``E…``.  So a record of one system matches at most one record of
     each other system, and two records of one system are never one arrest (ingest has already
     set aside exact duplicate rows).  Pairs whose offence groups agree come before pairs where
     one is unknown; then pairs whose principal offences have the same code (two arrests of a
@@ -405,9 +513,16 @@ def merge_records(records: pd.DataFrame, precedence: list[str], window_days: int
     top = order.sort_values(["_group", "_rank", "date", "rec"], kind="stable").drop_duplicates("_group")
     first_rec = order.groupby("_group")["rec"].min()
     top = top.assign(first=top["_group"].map(first_rec)).sort_values(["subject_id", "date", "first"], kind="stable")
-    width = len(str(len(top)))
-    final = pd.Series(np.char.add("E", np.char.zfill(np.arange(1, len(top) + 1).astype(str), width)),
-                      index=top["_group"].to_numpy())
+    # The comparison pool's events are numbered apart (``C…``), so the order subjects' ids do
+    # not depend on the pool (A106).
+    pooled = top["subject_id"].isin(pool_subjects).to_numpy() if pool_subjects is not None else np.zeros(len(top), bool)
+    final = pd.Series(pd.NA, index=top["_group"].to_numpy(), dtype="string")
+    for prefix, chosen in (("E", ~pooled), ("C", pooled)):
+        n = int(chosen.sum())
+        if n == 0:
+            continue
+        final.iloc[np.flatnonzero(chosen)] = np.char.add(prefix, np.char.zfill(np.arange(1, n + 1).astype(str),
+                                                                               len(str(n))))
     event_id = pd.Series(final.reindex(group).to_numpy(), index=order.index).reindex(records.index)
     return records.drop(columns="_rank").assign(event_id=event_id.astype("string"))
 
@@ -482,12 +597,12 @@ def _candidate_pairs(records: pd.DataFrame, window_days: int) -> pd.DataFrame:
 
 
 def build_events(records: pd.DataFrame, offences: pd.DataFrame, precedence: list[str], window_days: int,
-                 weights: pd.DataFrame | None = None):
+                 weights: pd.DataFrame | None = None, pool_subjects=None):
     """Events from the records (A8, A50), their offences (A17, A51) and the records with
     their event (``merged``; ``offences_from_rocu`` marks the PNC records set aside by A51).
     ``weights`` (the harm index) says which codes can be scored; without it A51 is not
     applied."""
-    merged = merge_records(records, precedence, window_days)
+    merged = merge_records(records, precedence, window_days, pool_subjects)
     rank = {s: i for i, s in enumerate(precedence)}
     merged["rank"] = merged["source"].map(rank)
     top = merged.sort_values(["event_id", "rank", "date"]).drop_duplicates("event_id").set_index("event_id")
@@ -604,19 +719,32 @@ def reconcile(ing: Ingested, cfg: dict, weights: pd.DataFrame, decisions: pd.Dat
     precedence = list(rc["source_precedence"])
     links, review = link_people(ing, rc, decisions)
     ep, orders, rocu, ep_disc = build_episodes(ing, cfg, key, links)
-    records, offences, quarantine, pnd = _records(ing, ep, orders, links, weights, cfg)
-    events, event_offences, merged = build_events(records, offences, precedence, int(rc["match_window_days"]), weights)
-    ev_disc = _event_discrepancies(events, merged, offences, pnd, ep)
+    pool, pool_people, pool_outcomes, pool_quarantine = build_comparison(ing, ep, links, key)
+    records, offences, quarantine, pnd = _records(ing, ep, orders, links, weights, cfg, pool_people)
+    events, event_offences, merged = build_events(records, offences, precedence, int(rc["match_window_days"]), weights,
+                                                  pool_subjects=set(pool["subject_id"]))
+    events["group"] = np.where(events["subject_id"].isin(pool["subject_id"]), "comparison", "order")
+    # Disagreements between systems are logged for the order subjects, whose records the study
+    # reports on (A106); the comparison pool's arrests are merged by the same rules.
+    ev_disc = _event_discrepancies(events.loc[events["group"] == "order"], merged, offences,
+                                   pnd.loc[pnd["subject_id"].isin(ep["subject_id"])], ep)
+    person_subject = pd.concat([ep.dropna(subset=["person"]).set_index("person")["subject_id"].astype("string"),
+                                pool_people])
+    custody, custody_outcomes, custody_quarantine = custody_periods(ing, person_subject, links)
+    quarantine |= {"comparison": pool_quarantine, "custody": custody_quarantine}
     discrepancies = (pd.concat([ep_disc, ev_disc], ignore_index=True)
                      .sort_values(["kind", "subject_id", "detail", "source_pair"], kind="stable").reset_index(drop=True))
-    outcomes = _outcomes(ing, orders, rocu, merged, offences, quarantine, precedence, links)
+    outcomes = _outcomes(ing, orders, rocu, merged, offences,
+                         {k: v for k, v in quarantine.items() if k not in OPTIONAL_PERSON_SOURCES}, precedence, links,
+                         extra=[pool_outcomes, custody_outcomes])
     episodes = ep[["subject_id", "identity", "start_date", "start_source", "start_usable", "start_earliest",
                    "start_latest", "length_months", "length_source", "n_orders", "has_interim", "status",
-                   "status_date", "rocu_return", "region", "owning_force", "applicant", "n_conditions"]]
+                   "status_date", "rocu_return", "region", "owning_force", "applicant", "n_conditions", "age_at_start"]]
     episodes = episodes.sort_values("subject_id").reset_index(drop=True)
     return Reconciled(episodes=episodes, events=events, offences=event_offences, discrepancies=discrepancies,
                       outcomes=outcomes, links=links, quarantine=quarantine, review=review,
-                      linkage_quality=linkage_quality(record_bases(ing, links)), linkage_scores=linkage_scores(links, rc))
+                      linkage_quality=linkage_quality(record_bases(ing, links)), linkage_scores=linkage_scores(links, rc),
+                      comparison_subjects=pool, custody=custody)
 
 
 def run(inputs: dict, output: dict, config: dict, log: str | None = None) -> Reconciled:
@@ -641,8 +769,11 @@ def run(inputs: dict, output: dict, config: dict, log: str | None = None) -> Rec
     tables.write(result.review, "linkage_review", output["linkage_review"])
     tables.write(result.linkage_quality, "linkage_quality", output["linkage_quality"])
     tables.write(result.linkage_scores, "linkage_scores", output["linkage_scores"])
+    tables.write(result.comparison_subjects, "comparison_subjects", output["comparison_subjects"])
+    tables.write(result.custody, "custody", output["custody"])
     ids = result.episodes["identity"].value_counts().to_dict()
     say(f"{len(result.episodes):,} order episodes ({', '.join(f'{v} by {k}' for k, v in sorted(ids.items()))}); "
+        f"{len(result.comparison_subjects):,} comparison people; {len(result.custody):,} custody periods; "
         f"{len(result.events):,} arrest events; {len(result.discrepancies):,} discrepancies logged "
         f"({time.perf_counter() - t0:.1f}s)", log)
     return result
@@ -671,7 +802,7 @@ def read_decisions(file: str | None) -> pd.DataFrame | None:
     return frame.loc[frame["decision"] != ""]
 
 
-def _outcomes(ing, orders, rocu, merged, offences, quarantine, precedence, links=None) -> pd.DataFrame:
+def _outcomes(ing, orders, rocu, merged, offences, quarantine, precedence, links=None, extra=()) -> pd.DataFrame:
     """The fate of every row read: ingest's outcomes, then those of the rows it kept.  A row
     kept with its date of birth blanked says so in its reason (``event_after_dob_blanked``,
     A89).  A row whose person link an analyst decided (``links``' ``link_basis``
@@ -709,6 +840,7 @@ def _outcomes(ing, orders, rocu, merged, offences, quarantine, precedence, links
     for source, q in quarantine.items():
         parts.append(pd.DataFrame({"source": source, "file": q["file"].astype(str), "source_row": q["source_row"],
                                    "outcome": "quarantined", "reason": q["check"]}))
+    parts.extend(extra)  # the comparison pool's and the custody periods' rows
     out = pd.concat(parts, ignore_index=True)
     out["source_row"] = out["source_row"].astype(int)
     blanked = blanked_dobs(ing)

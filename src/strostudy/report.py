@@ -21,6 +21,7 @@ import yaml
 
 from . import categories
 from .cohort import EXCLUSION_RULES
+from .schemas import MEASURES
 from .style import window_words
 
 PACKAGES = ["strostudy", "pandas", "numpy", "scipy", "statsmodels", "pandera", "matplotlib", "snakemake"]
@@ -439,6 +440,93 @@ def linkage_context(quality, scores) -> dict | None:
             "missed_no_match": f"{missed[status.eq('no_match')].sum():.1f}"}
 
 
+# --------------------------------------------------------------------------- comparison group
+
+ESTIMATOR_WORDS = {"naive_prepost": "before/after (order group only)",
+                   "did_matched": "difference in differences (matched)",
+                   "did_all": "difference in differences (whole pool)"}
+
+
+def _ratio_text(row) -> str:
+    """``0.44 (0.36 to 0.55)``, or the reason no ratio was estimated."""
+    if row is None or not _finite(row.get("estimate")):
+        return "–" if row is None else f"not estimated: {_text(row.get('note'))}"
+    return f"{row['estimate']:.2f} ({row['ci_low']:.2f} to {row['ci_high']:.2f})"
+
+
+#: The comparison section of a report built without the comparison stage's tables.
+NO_COMPARISON = {"available": False, "custody_periods": 0}
+
+
+def comparison_context(cohort, balance, effects, custody, config: dict) -> dict:
+    """The section "How much of the fall is the order?": the comparison group's size, the
+    naive and adjusted rate ratios side by side, the balance, and what the design can show."""
+    cc = config["comparison"]
+    names = categories.labels(config["categories"])
+    order = cohort.loc[cohort["group"] == "order"]
+    pool = cohort.loc[cohort["group"] == "comparison"]
+    included = pool.loc[pool["included"].astype(bool)]
+    matched = int(pool["matched"].astype(bool).sum())
+    by = {(r["measure"], r["category"], r["estimator"]): r for r in effects.to_dict("records")}
+    rows = []
+    for measure in MEASURES:
+        for category in categories.names(config["categories"]):
+            rows.append({"measure": "Arrests" if measure == "events" else "Harm",
+                         "category": names.get(category, category),
+                         **{e: _ratio_text(by.get((measure, category, e))) for e in ESTIMATOR_WORDS}})
+    main = {e: by.get(("events", categories.OVERALL, e)) for e in ESTIMATOR_WORDS}
+    naive, adjusted = main["naive_prepost"], main["did_matched"]
+    level = f"{100 * float(cc['confidence_level']):g}%"
+    if adjusted is not None and _finite(adjusted.get("estimate")) and naive is not None and _finite(naive.get("estimate")):
+        covers = adjusted["ci_low"] <= 1 <= adjusted["ci_high"]
+        summary = (f"Arrests of the order group after the order were {naive['estimate']:.2f} times those before "
+                   f"({level} CI {naive['ci_low']:.2f} to {naive['ci_high']:.2f}). Relative to the matched comparison "
+                   f"group over the same months of their own clocks, the ratio is {adjusted['estimate']:.2f} "
+                   f"({level} CI {adjusted['ci_low']:.2f} to {adjusted['ci_high']:.2f}, p {_p(adjusted['p_value'])}): "
+                   + ("the interval includes 1, so the data are consistent with the order making no difference "
+                      "beyond what happened to the comparison group." if covers else
+                      "the interval excludes 1, so the order group's arrests fell more than the comparison "
+                      "group's."))
+    else:
+        summary = ""
+    return {
+        "available": len(included) > 0, "n_order": len(order), "n_listed": len(pool), "n_full": len(included),
+        "n_matched": matched, "method": cc["matching"]["method"], "ratio": cc["matching"]["ratio"],
+        "caliper": cc["matching"]["caliper"], "family": cc["family"], "level": level,
+        "custody_periods": len(custody), "custody_subjects": int(custody["subject_id"].nunique()),
+        "estimators": list(ESTIMATOR_WORDS.values()), "rows": rows, "summary": summary,
+        "balance": [{"feature": str(r.feature).replace("_", " "), "all": _num(r.smd_all), "matched": _num(r.smd_matched),
+                     "mean_treated": _g(r.mean_treated), "mean_all": _g(r.mean_control_all),
+                     "mean_matched": _g(r.mean_control_matched)} for r in balance.itertuples()],
+        "imbalanced": [str(r.feature).replace("_", " ") for r in balance.itertuples()
+                       if _finite(r.smd_matched) and abs(r.smd_matched) > 0.1],
+    }
+
+
+def sensitivity_context(panel, config: dict) -> list[dict]:
+    """The sensitivity panel's overall rows, arrests and harm side by side, as text; each
+    measure's note, labelled where the two differ."""
+    control = config["comparison"]["sensitivity"]["negative_control"]["name"]
+    rows = panel.loc[panel["category"].isin([categories.OVERALL, control])]
+
+    def ratio(row) -> str:
+        if row is None or not _finite(row.get("estimate")):
+            return "–"
+        if not (_finite(row.get("ci_low")) and _finite(row.get("ci_high"))):
+            return f"{row['estimate']:.2f}"
+        return f"{row['estimate']:.2f} ({row['ci_low']:.2f} to {row['ci_high']:.2f})"
+
+    out = []
+    for analysis, r in rows.groupby("analysis", sort=False):
+        by = {m: x for m, x in zip(r["measure"], r.to_dict("records"))}
+        notes = {m: _text(x.get("note")) for m, x in by.items() if _text(x.get("note"))}
+        note = next(iter(notes.values())) if len(set(notes.values())) == 1 else "; ".join(
+            f"{'arrests' if m == 'events' else 'harm'}: {n}" for m, n in notes.items())
+        out.append({"analysis": str(analysis).replace("_", " "), "events": ratio(by.get("events")),
+                    "harm": ratio(by.get("harm")), "n": int(r["n_subjects"].max()), "note": note})
+    return out
+
+
 # --------------------------------------------------------------------------- the context
 
 
@@ -552,6 +640,10 @@ def build_context(tables: dict, config: dict, provenance_info: dict, figures: di
         "not_fitted": not_fitted(t["its_models"], measures),
         "correlations": _correlation_rows(t["correlations"]),
         "linkage": linkage_context(t.get("linkage_quality"), t.get("linkage_scores")),
+        "sensitivity": sensitivity_context(t["sensitivity"], config) if "sensitivity" in t else [],
+        "main_window": f"window {int(config['study']['window_months'])}",
+        "comparison": comparison_context(t["comparison_cohort"], t["comparison_balance"], t["comparison_effects"],
+                                         t["custody"], config) if "comparison_effects" in t else NO_COMPARISON,
         "plan": plan_info or plan_context(None, config),
         "config_fence": md_fence(provenance_info["config_yaml"], "yaml"),
         "figures": figures, "published_source": "College of Policing, Going equipped issue 12 (25 June 2026), "

@@ -88,9 +88,35 @@ class RawRocuOffending(_Raw):
     cjs_code: Series[object] | None
 
 
+class RawComparison(_Raw):
+    """The comparison pool (optional): people who could have received an order and did not,
+    each with an index date (docs/data-contract.md)."""
+
+    comparison_ref: Series[str]
+    pnc_id: Series[str] = pa.Field(nullable=True)
+    surname: Series[str]
+    forenames: Series[str]
+    date_of_birth: Series[str]
+    index_date: Series[str]
+    basis: Series[str] | None
+
+
+class RawCustody(_Raw):
+    """Custody periods (optional): when a person could not offend in the community."""
+
+    pnc_id: Series[str] = pa.Field(nullable=True)
+    surname: Series[str]
+    forenames: Series[str]
+    date_of_birth: Series[str]
+    start_date: Series[str]
+    end_date: Series[str] = pa.Field(nullable=True)
+    kind: Series[str] | None
+
+
 RAW_MODELS = {
     "orders": RawOrders, "pnc_arrests": RawPncArrests, "pnd_records": RawPndRecords,
     "rocu_orders": RawRocuOrders, "rocu_offending": RawRocuOffending,
+    "comparison": RawComparison, "custody": RawCustody,
 }
 
 
@@ -171,9 +197,37 @@ class CleanRocuOffending(_Clean):
     offence: Series[str] = pa.Field(nullable=False)
 
 
+class CleanComparison(_Clean):
+    """Cleaned comparison-pool rows; a PNC ID failing its check letter goes to linkage (A10)."""
+
+    comparison_ref: Series[str] = pa.Field(nullable=False, unique=True)
+    pnc_id: Series[str] = pa.Field(nullable=True, str_matches=CANONICAL_PNC)
+    name_key: Series[str] = pa.Field(nullable=False)
+    date_of_birth: Series[pd.Timestamp] = pa.Field(nullable=False)
+    index_date: Series[pd.Timestamp] = pa.Field(nullable=False)
+
+    @pa.dataframe_check(name="born_after_index_date")
+    def born_before_index(cls, df: pd.DataFrame) -> Series[bool]:
+        return ~(df["date_of_birth"] >= df["index_date"]).fillna(False)
+
+
+class CleanCustody(_Clean):
+    """Cleaned custody periods; a missing end date is a period still running (A92)."""
+
+    pnc_id: Series[str] = pa.Field(nullable=True, str_matches=CANONICAL_PNC)
+    name_key: Series[str] = pa.Field(nullable=True)
+    start_date: Series[pd.Timestamp] = pa.Field(nullable=False)
+    end_date: Series[pd.Timestamp] = pa.Field(nullable=True)
+
+    @pa.dataframe_check(name="end_date_before_start_date")
+    def ends_after_start(cls, df: pd.DataFrame) -> Series[bool]:
+        return ~(df["end_date"] < df["start_date"]).fillna(False)
+
+
 CLEAN_MODELS = {
     "orders": CleanOrders, "pnc_arrests": CleanPncArrests, "pnd_records": CleanPndRecords,
     "rocu_orders": CleanRocuOrders, "rocu_offending": CleanRocuOffending,
+    "comparison": CleanComparison, "custody": CleanCustody,
 }
 
 
@@ -246,7 +300,7 @@ class Discrepancies(_Table):
 #: no person found.
 LINK_BASES = ["pnc_id", "order_ref", "probabilistic", "clerical_accept", "clerical_reject", "ambiguous", "no_match"]
 #: The sources whose rows are person records.
-PERSON_SOURCES = ["orders", "pnd_records", "rocu_orders", "rocu_offending"]
+PERSON_SOURCES = ["orders", "pnd_records", "rocu_orders", "rocu_offending", "comparison", "custody"]
 
 
 class LinkageQuality(_Table):
@@ -262,7 +316,7 @@ class LinkageScores(_Table):
     ID): the best candidate's match probability, the probability that the record's person is
     any of its candidates, and the outcome; no identifiers, no record references."""
 
-    source: Series[str] = pa.Field(isin=["orders", "pnd_records"])
+    source: Series[str] = pa.Field(isin=["orders", "pnd_records", "comparison", "custody"])
     link_status: Series[str] = pa.Field(isin=["linked", "ambiguous", "no_match"])
     link_basis: Series[str] = pa.Field(nullable=True, isin=["probabilistic", "clerical_accept", "clerical_reject"],
                                        description="empty when not linked and no clerical decision applied")
@@ -304,6 +358,117 @@ class Events(LinkedEvents):
     matched_code: Series[str] = pa.Field(nullable=True)
     match: Series[str] = pa.Field(isin=["cjs", "ho_class", "fallback"])
     n_offences: Series[pd.Int64Dtype] = pa.Field(ge=1)
+
+
+class ComparisonSubjects(_Table):
+    """``data/processed/comparison_subjects.csv``: one person of the comparison pool per row
+    (pseudonymous), with the index date their arrests are counted from (A105)."""
+
+    subject_id: Series[str] = pa.Field(unique=True, str_matches=SUBJECT_ID)
+    identity: Series[str] = pa.Field(isin=["pnc_id", "linked"])
+    index_date: Series[pd.Timestamp]
+    basis: Series[str] = pa.Field(nullable=True)
+    age_at_index: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=0)
+
+
+class Custody(_Table):
+    """``data/processed/custody.csv``: custody periods of order and comparison subjects (A91,
+    A92); an empty end date is a period still running."""
+
+    subject_id: Series[str] = pa.Field(str_matches=SUBJECT_ID)
+    start_date: Series[pd.Timestamp]
+    end_date: Series[pd.Timestamp] = pa.Field(nullable=True)
+    kind: Series[str] = pa.Field(nullable=True)
+
+
+GROUPS = ("order", "comparison")
+
+
+class SubjectMonthPanel(_Table):
+    """``data/processed/subject_month_panel.parquet``: one row per subject x month of the
+    subject's own clock x category (``overall`` first), both groups (docs/comparison.md)."""
+
+    subject_id: Series[str]
+    group: Series[str] = pa.Field(isin=list(GROUPS))
+    month: Series[int]
+    """Whole months from the subject's index date: month m is [index + m, index + m + 1) (A20)."""
+    calendar_month: Series[str] = pa.Field(str_matches=r"^\d{4}-\d{2}$")
+    """The calendar month (YYYY-MM) in which the subject's month m begins."""
+    category: Series[str]
+    events: Series[int] = pa.Field(ge=0)
+    harm: Series[float] = pa.Field(ge=0)
+    days_at_risk: Series[int] = pa.Field(ge=0)
+    """Days of month m less the days inside custody periods (A91, A92)."""
+
+
+class ComparisonCohort(_Table):
+    """``data/processed/comparison_cohort.csv``: every order subject analysed and every
+    comparison person, with whether they enter the comparison and the match (A105-A108)."""
+
+    subject_id: Series[str] = pa.Field(unique=True, str_matches=SUBJECT_ID)
+    group: Series[str] = pa.Field(isin=list(GROUPS))
+    index_date: Series[pd.Timestamp]
+    included: Series[bool]
+    reason: Series[str] = pa.Field(nullable=True)
+    matched: Series[bool]
+    distance: Series[float] = pa.Field(nullable=True, ge=0, le=1)
+    subclass: Series[pd.Int64Dtype] = pa.Field(nullable=True)
+
+
+class ComparisonBalance(_Table):
+    """``data/processed/comparison_balance.csv``: each covariate's means and standardised mean
+    difference in all data and after matching (MatchIt's summary, A108)."""
+
+    feature: Series[str]
+    mean_treated: Series[float] = pa.Field(nullable=True)
+    mean_control_all: Series[float] = pa.Field(nullable=True)
+    smd_all: Series[float] = pa.Field(nullable=True)
+    mean_control_matched: Series[float] = pa.Field(nullable=True)
+    smd_matched: Series[float] = pa.Field(nullable=True)
+
+
+class ComparisonEffects(_Table):
+    """``data/processed/comparison_effects.csv``: one rate ratio per measure, category and
+    estimator (``naive_prepost``, ``did_matched``, ``did_all``), A90-A99."""
+
+    measure: Series[str] = pa.Field(isin=MEASURES)
+    category: Series[str]
+    estimator: Series[str] = pa.Field(isin=["naive_prepost", "did_matched", "did_all"])
+    estimate: Series[float] = pa.Field(nullable=True, ge=0)
+    ci_low: Series[float] = pa.Field(nullable=True, ge=0)
+    ci_high: Series[float] = pa.Field(nullable=True, ge=0)
+    p_value: Series[float] = pa.Field(nullable=True, ge=0, le=1)
+    n_treated: Series[int] = pa.Field(ge=0)
+    n_comparison: Series[int] = pa.Field(ge=0)
+    note: Series[str] = pa.Field(nullable=True)
+
+
+class EventStudy(_Table):
+    """``data/processed/event_study.csv``: the order/comparison rate ratio of each month,
+    relative to the reference month (A96); a row with no month says in ``note`` why no model
+    was fitted."""
+
+    measure: Series[str] = pa.Field(isin=MEASURES)
+    category: Series[str]
+    month: Series[pd.Int64Dtype] = pa.Field(nullable=True)
+    reference: Series[bool]
+    estimate: Series[float] = pa.Field(nullable=True, ge=0)
+    ci_low: Series[float] = pa.Field(nullable=True, ge=0)
+    ci_high: Series[float] = pa.Field(nullable=True, ge=0)
+
+
+class Sensitivity(_Table):
+    """``data/processed/sensitivity.csv``: the main before/after rate ratio (after / before)
+    under each sensitivity analysis (docs/sensitivity.md)."""
+
+    analysis: Series[str]
+    measure: Series[str] = pa.Field(isin=MEASURES)
+    category: Series[str]
+    estimate: Series[float] = pa.Field(nullable=True, ge=0)
+    ci_low: Series[float] = pa.Field(nullable=True, ge=0)
+    ci_high: Series[float] = pa.Field(nullable=True, ge=0)
+    n_subjects: Series[int] = pa.Field(ge=0)
+    note: Series[str] = pa.Field(nullable=True)
 
 
 class UnknownCodes(_Table):

@@ -14,8 +14,8 @@ from pathlib import Path
 
 #: The module behind each rule (``harm_index`` belongs to the harm stage but runs first).
 RULE_MODULES = {"ingest": "ingest", "harm_index": "offences", "reconcile": "reconcile", "harm": "harm",
-                "cohort": "cohort", "prepost": "prepost", "its": "its", "decisions": "decisions", "figures": "figures", "report": "report",
-                "simulate": "simulate"}
+                "cohort": "cohort", "prepost": "prepost", "its": "its", "comparison": "comparison", "sensitivity": "sensitivity",
+                "decisions": "decisions", "figures": "figures", "report": "report", "simulate": "simulate"}
 
 
 def say(message: str, log: str | None = None) -> None:
@@ -45,8 +45,8 @@ def run_rule(smk) -> None:
 
 
 #: The rules in the order the workflow runs them (simulate only for synthetic data).
-ORDER = ["simulate", "ingest", "harm_index", "reconcile", "harm", "cohort", "prepost", "its", "decisions", "figures",
-         "report"]
+ORDER = ["simulate", "ingest", "harm_index", "reconcile", "harm", "cohort", "prepost", "its", "comparison",
+         "sensitivity", "decisions", "figures", "report"]
 
 
 def run_stage(rule: str, config: dict, workdir: str | Path = ".", log: str | None = None):
@@ -55,7 +55,7 @@ def run_stage(rule: str, config: dict, workdir: str | Path = ".", log: str | Non
     from . import tables
 
     work = Path(workdir)
-    inputs = {k: str(work / v) for k, v in tables.inputs(rule, work).items()}
+    inputs = {k: str(work / v) for k, v in tables.inputs(rule, work, source=config.get("source", "extracts")).items()}
     output = {k: str(work / v) for k, v in tables.outputs(rule).items()}
     return stage_module(rule).run(inputs=inputs, output=output, config=config, log=log)
 

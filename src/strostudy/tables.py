@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 #: The stages in the order the method runs them (the Snakefile includes their rules so).
-STAGES = ["simulate", "ingest", "reconcile", "harm", "cohort", "prepost", "its", "decisions", "figures", "report"]
+STAGES = ["simulate", "ingest", "reconcile", "harm", "cohort", "prepost", "its", "comparison", "sensitivity",
+          "decisions", "figures", "report"]
 
 
 @dataclass(frozen=True)
@@ -39,9 +40,10 @@ def _t(name, path, stage, model, description):
 
 
 _CLEAN = {"orders": "CleanOrders", "pnc_arrests": "CleanPncArrests", "pnd_records": "CleanPndRecords",
-          "rocu_orders": "CleanRocuOrders", "rocu_offending": "CleanRocuOffending", "rocu_regions": None}
+          "rocu_orders": "CleanRocuOrders", "rocu_offending": "CleanRocuOffending", "rocu_regions": None,
+          "comparison": "CleanComparison", "custody": "CleanCustody"}
 TRUTH_TABLES = ["subject_windows", "cohort_flow", "discrepancies", "episodes", "events", "effects", "custody",
-                "identity_errors"]
+                "identity_errors", "comparison", "comparison_events", "comparison_discrepancies"]
 
 TABLES: dict[str, Table] = dict([
     # The extracts: written by `simulate` with `source: synthetic`, else supplied (docs/data-contract.md).
@@ -49,6 +51,10 @@ TABLES: dict[str, Table] = dict([
     _t("raw_pnc_arrests", "data/raw/pnc_arrests.csv", "simulate", "RawPncArrests", "PNC arrest and offence rows"),
     _t("raw_pnd_records", "data/raw/pnd_records.csv", "simulate", "RawPndRecords", "PND event rows"),
     _t("raw_rocu", "data/raw/rocu", "simulate", None, "one workbook per ROCU region"),
+    _t("raw_comparison", "data/raw/comparison.csv", "simulate", "RawComparison",
+       "the comparison pool: people who could have received an order and did not, with index dates; optional"),
+    _t("raw_custody", "data/raw/custody.csv", "simulate", "RawCustody",
+       "custody periods (remand, sentence, deportation); optional"),
     *[_t(f"truth_{n}", f"data/truth/{n}.csv", "simulate", None, f"planted truth: {n}") for n in TRUTH_TABLES],
     # ingest: validated, cleaned extracts (identifiers still present: interim only).
     *[_t(f"clean_{n}", f"data/interim/clean/{n}.parquet", "ingest", m, f"cleaned {n} rows") for n, m in _CLEAN.items()],
@@ -83,10 +89,16 @@ TABLES: dict[str, Table] = dict([
        "an analyst's clerical linkage decisions (rec, pnc_id, accept|reject); optional"),
     _t("analysis_plan", "analysis_plan.yaml", "raw", None,
        "the frozen analysis plan (strostudy plan freeze): the analysis choices, their hash and date; optional"),
+    _t("comparison_subjects", "data/processed/comparison_subjects.csv", "reconcile", "ComparisonSubjects",
+       "the comparison pool's people, one per row, with their index dates (pseudonymous)"),
+    _t("custody", "data/processed/custody.csv", "reconcile", "Custody",
+       "custody periods of order and comparison subjects (pseudonymous)"),
     _t("quarantine_linkage", "data/interim/quarantine_linkage", "reconcile", None,
        "rows of people not on (or not linkable to) the order list, one CSV per source"),
     # harm: scores and categories, and the audit ledger that closes the row accounts.
     _t("events", "data/processed/events.csv", "harm", "Events", "scored arrest events"),
+    _t("comparison_events", "data/processed/comparison_events.csv", "harm", "Events",
+       "scored arrest events of the comparison pool"),
     _t("unknown_codes", "data/processed/unknown_codes.csv", "harm", "UnknownCodes",
        "offence codes the harm index does not know"),
     _t("audit_ledger", "data/processed/audit_ledger.csv", "harm", "AuditLedger",
@@ -113,6 +125,22 @@ TABLES: dict[str, Table] = dict([
        "observed, fitted and counterfactual values per month and model"),
     _t("its_decisions", "data/processed/its_decisions.csv", "its", "Decisions",
        "every time-series decision (level, slope, post-order trend, placebo)"),
+    # comparison: the comparison group, matched, and the adjusted effects (issue 13)
+    _t("comparison_cohort", "data/processed/comparison_cohort.csv", "comparison", "ComparisonCohort",
+       "each order and comparison subject considered: group, index date, covariates, match"),
+    _t("subject_month_panel", "data/processed/subject_month_panel.parquet", "comparison", "SubjectMonthPanel",
+       "arrests, harm and days at risk per subject, month and category, both groups"),
+    _t("comparison_balance", "data/processed/comparison_balance.csv", "comparison", "ComparisonBalance",
+       "covariate balance (standardised differences) before and after matching"),
+    _t("comparison_effects", "data/processed/comparison_effects.csv", "comparison", "ComparisonEffects",
+       "naive and adjusted rate ratios per measure and category"),
+    _t("event_study", "data/processed/event_study.csv", "comparison", "EventStudy",
+       "order/comparison rate ratios per period relative to the months before the order"),
+    _t("comparison_decisions", "data/processed/comparison_decisions.csv", "comparison", "Decisions",
+       "every comparison-group decision (naive and adjusted rate ratios against no change)"),
+    # sensitivity: the main estimator under each variation (docs/sensitivity.md)
+    _t("sensitivity", "data/processed/sensitivity.csv", "sensitivity", "Sensitivity",
+       "the main before/after rate ratio under each sensitivity analysis"),
     # decisions: every decision the report makes, with the headline claims, in one table
     _t("decisions", "data/processed/decisions.csv", "decisions", "Decisions",
        "every decision the report makes, the headline claims included (docs/calibration.md)"),
@@ -133,14 +161,17 @@ TABLES: dict[str, Table] = dict([
 FIGURE_INPUTS = {"study_flow": ["cohort_flow"], "prepost_totals": ["prepost_tests"],
                  "paired_subjects": ["subject_windows"], "monthly_its": ["its_fitted"],
                  "source_agreement": ["discrepancies"], "residual_acf": ["its_diagnostics"],
-                 "linkage_scores": ["linkage_scores"]}
+                 "linkage_scores": ["linkage_scores"], "event_study": ["event_study"],
+                 "comparison_effects": ["comparison_effects"], "comparison_balance": ["comparison_balance"],
+                 "sensitivity": ["sensitivity"], "controlled_series": ["subject_month_panel", "comparison_cohort"]}
 FIGURES = list(FIGURE_INPUTS)
 FIGURE_TABLES = sorted({t for needs in FIGURE_INPUTS.values() for t in needs})
 FIGURE_FORMATS = ["png", "pdf"]
 
 #: The tables the report reads (besides the raw extracts, for provenance, and the figures).
 REPORT_TABLES = ["cohort_flow", "prepost_tests", "its_models", "correlations", "audit_ledger",
-                 "discrepancies", "unknown_codes", "events", "decisions", "linkage_quality", "linkage_scores"]
+                 "discrepancies", "unknown_codes", "events", "decisions", "linkage_quality", "linkage_scores",
+                 "comparison_cohort", "comparison_balance", "comparison_effects", "custody", "sensitivity"]
 
 
 RAW = ["raw_orders", "raw_pnc_arrests", "raw_pnd_records", "raw_rocu"]
@@ -154,8 +185,10 @@ RULE_INPUTS = {
     "harm": ["harm_weights", "linked_events", "event_offences", "row_outcomes", "rows_read"],
     "cohort": ["orders", "events"],
     "prepost": ["subject_windows", "monthly_series"],
+    "comparison": ["cohort", "orders", "events", "comparison_subjects", "comparison_events", "custody"],
+    "sensitivity": ["orders", "events", "subject_month_panel", "harm_weights", "linked_events", "event_offences"],
     "its": ["monthly_series"],
-    "decisions": ["prepost_decisions", "its_decisions"],
+    "decisions": ["prepost_decisions", "its_decisions", "comparison_decisions"],
     "figures": FIGURE_TABLES,
     "report": RAW + REPORT_TABLES,
 }
@@ -164,14 +197,17 @@ _RULE_OF = {"harm_weights": "harm_index"}
 
 
 #: Files a rule reads only when the user has supplied them (an analyst's clerical decisions).
-OPTIONAL_INPUTS = {"reconcile": ["linkage_decisions"], "report": ["analysis_plan"]}
+OPTIONAL_INPUTS = {"ingest": ["raw_comparison", "raw_custody"], "reconcile": ["linkage_decisions"],
+                   "report": ["analysis_plan"]}
 
 
-def inputs(rule: str, workdir: str | Path = ".") -> dict[str, str]:
+def inputs(rule: str, workdir: str | Path = ".", source: str = "extracts") -> dict[str, str]:
     """Every file ``rule`` reads, name -> path: its tables, the optional ones that exist under
-    ``workdir``, and (for the report) every figure.  Paths stay relative to ``workdir``."""
+    ``workdir`` (or, with ``source: synthetic``, that the simulator writes), and (for the
+    report) every figure.  Paths stay relative to ``workdir``."""
     found = {n: TABLES[n].path for n in RULE_INPUTS[rule]}
-    found |= {n: TABLES[n].path for n in OPTIONAL_INPUTS.get(rule, []) if (Path(workdir) / TABLES[n].path).exists()}
+    found |= {n: TABLES[n].path for n in OPTIONAL_INPUTS.get(rule, [])
+              if (Path(workdir) / TABLES[n].path).exists() or (source == "synthetic" and TABLES[n].stage == "simulate")}
     return {**found, **figures()} if rule == "report" else found
 
 

@@ -1,28 +1,33 @@
-"""Synthetic PNC, PND and ROCU extracts with planted truth, under a scenario.
+"""Synthetic PNC, PND and ROCU extracts, a comparison list and a custody extract, with planted
+truth, under a scenario.
 
-``simulate(seed, n_orders, study, scenario)`` writes the same people, orders, cohort flow and
-extract mess under every scenario (:mod:`.scenarios`); the scenarios differ in how arrests
-happen around the order.  The default, ``published`` with 114 orders, is calibrated: its
+``simulate(seed, n_orders, study, scenario, comparison_ratio)`` writes the same people, orders,
+cohort flow and extract mess under every scenario (:mod:`.scenarios`); the scenarios differ in
+how arrests happen around the order.  The default, ``published`` with 114 orders, is calibrated: its
 truth reproduces every figure of the published study (``data/published_study.yaml``) through
 a fixed design of the analysed subjects' arrests (:data:`DESIGN`), spread over subjects and
 months by the person process (:mod:`.process`).  ``null``, ``rtm``, ``incapacitation``,
 ``calendar_shock`` and ``effect`` draw everyone's arrests from the person process, acted on by
-the scenario.  Every distribution is stated, with its reason, in docs/simulator.md.  All steps
+the scenario.  Every scenario also writes a comparison pool of ``round(comparison_ratio *
+n_orders)`` people who got no order, each with an index date, whose arrests come from the same
+person process with the scenario acting on them as on order people but for the order's own
+effect (:mod:`.comparison`), and the custody spells of both groups.  Every distribution is stated, with its reason, in docs/simulator.md.  All steps
 are vectorised, so ``n_orders=50_000`` (millions of arrests) runs in seconds.
 
 The mess the study met is planted, drawn from documented distributions over every person
 (not shaped to the pipeline's rules), and every planted discrepancy is listed in the truth
-(``discrepancies.csv``), with the planted rate ratios (``effects.csv``) and custody spells
-(``custody.csv``).  The pipeline never reads the truth directory.
+(``discrepancies.csv``; the pool's in ``comparison_discrepancies.csv``), with the planted rate
+ratios (``effects.csv``) and custody spells (``custody.csv``).  The pipeline never reads the
+truth directory.
 
 The simulator uses none of the pipeline's own date, ID or name code: its month arithmetic,
 PNC IDs, subject ids and name folding are its own (:mod:`._independent`), so a bug in the
 pipeline's cannot be copied into the truth it is tested against.
 
 Modules: :mod:`.scenarios`, :mod:`.design` (calibration and vocabulary), :mod:`.people`
-(people, orders and roles), :mod:`.process` (the person process), :mod:`.arrests` (arrests,
-offences, recording systems), :mod:`.extracts` (one builder per extract), :mod:`.truth`,
-:mod:`.write`.
+(people, orders and roles; the pool's people), :mod:`.process` (the person process),
+:mod:`.arrests` (arrests, offences, recording systems), :mod:`.comparison` (the comparison pool
+and its streams), :mod:`.extracts` (one builder per extract), :mod:`.truth`, :mod:`.write`.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from __future__ import annotations
 import numpy as np
 
 from .arrests import arrests_and_offences, design_ratios
+from .comparison import COMPARISON_STREAM, comparison_pool, pool_size
+from .comparison import streams as comparison_streams
 from .design import (
     APPLICANTS,
     CATEGORIES,
@@ -56,25 +63,30 @@ from .scenarios import scenario as scenario_named
 from .write import FIXED_TIME, write_extracts
 
 __all__ = [
-    "APPLICANTS", "CATEGORIES", "CONDITIONS", "DEFAULT_ORDERS", "DESIGN", "DESIGN_SUBJECTS", "EXCLUSIONS",
-    "FIXED_TIME", "FORCE_SYSTEMS", "FORENAMES", "NAME_VARIANTS", "ORDER_SPANS", "REGIONS", "ROCU_HEADERS",
+    "APPLICANTS", "CATEGORIES", "COMPARISON_STREAM", "CONDITIONS", "DEFAULT_ORDERS", "DESIGN", "DESIGN_SUBJECTS",
+    "EXCLUSIONS", "FIXED_TIME", "FORCE_SYSTEMS", "FORENAMES", "NAME_VARIANTS", "ORDER_SPANS", "REGIONS", "ROCU_HEADERS",
     "ROCU_STYLES", "SCENARIOS", "SURNAMES", "Extracts", "offence_catalogue", "simulate", "write_extracts",
 ]
 
 
 def simulate(seed: int = 20260625, n_orders: int = DEFAULT_ORDERS, study: dict | None = None,
-             scenario: str = "published") -> Extracts:
-    """Simulate the national order list, PNC, PND and ROCU extracts and their truth under
-    ``scenario`` (docs/simulator.md); an unknown scenario stops with one line.
+             scenario: str = "published", comparison_ratio: float = 3.0) -> Extracts:
+    """Simulate the national order list, PNC, PND and ROCU extracts, the comparison list and the
+    custody extract, and their truth, under ``scenario`` (docs/simulator.md), with a comparison
+    pool of ``round(comparison_ratio * n_orders)`` people; an unknown scenario or a negative
+    ratio stops with one line.
 
     People and orders, arrests, and the extracts draw from three streams of ``seed`` (people and
     orders from ``default_rng(seed)`` itself, as they always have; the other two spawned from
-    it), and the keying errors in PND and ROCU names and DOBs from a fourth,
-    ``default_rng([seed, IDENTITY_STREAM])``, so the same seed gives the same people, orders and
-    cohort flow under every scenario."""
+    it), the keying errors in PND and ROCU names and DOBs from a fourth,
+    ``default_rng([seed, IDENTITY_STREAM])``, and everything about the comparison pool and the
+    custody extract from streams spawned from ``SeedSequence([seed, COMPARISON_STREAM])``, so
+    the same seed gives the same people, orders and cohort flow under every scenario, and the
+    same order people's records whatever the pool's size."""
     from ..config import defaults
 
     plan = scenario_named(scenario)
+    n_pool = pool_size(comparison_ratio, n_orders)
     study = {**defaults()["study"], **(study or {})}
     people_rng = np.random.default_rng(seed)
     arrest_rng, extract_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
@@ -83,8 +95,12 @@ def simulate(seed: int = 20260625, n_orders: int = DEFAULT_ORDERS, study: dict |
     catalogue = offence_catalogue()
     episodes = cohort(people_rng, n_orders, study)
     arrests, offences, spells = arrests_and_offences(arrest_rng, episodes, catalogue, study, plan)
+    # The comparison pool: streams of its own, so every draw above is as it was without it.
+    pool_rng = comparison_streams(seed)
+    pool = comparison_pool(pool_rng, n_pool, episodes, arrests, catalogue, study, plan)
     return make_extracts(extract_rng, episodes, arrests, offences, catalogue, study,
-                         effects=_effects(plan, episodes, catalogue), spells=spells, identity_rng=identity_rng)
+                         effects=_effects(plan, episodes, catalogue), spells=spells, identity_rng=identity_rng,
+                         pool=pool, custody_rng=pool_rng["custody"])
 
 
 def _effects(plan, episodes, catalogue):
@@ -101,13 +117,14 @@ def _effects(plan, episodes, catalogue):
 
 def run(inputs: dict, output: dict, config: dict, log: str | None = None) -> Extracts:
     """The workflow's ``simulate`` rule: write the extracts where the registry puts the raw
-    inputs, and the truth beside them."""
+    inputs (the comparison list and custody extract beside the order list), and the truth
+    beside them."""
     from pathlib import Path
 
     from ..stages import say
 
     extracts = simulate(seed=int(config["seed"]), n_orders=int(config["synthetic_orders"]), study=config["study"],
-                        scenario=config["scenario"])
+                        scenario=config["scenario"], comparison_ratio=float(config["synthetic_comparison_ratio"]))
     written = write_extracts(extracts, Path(output["raw_orders"]).parent, Path(output["truth_events"]).parent)
     say(f"simulated {int(config['synthetic_orders']):,} orders (scenario {config['scenario']}, seed {config['seed']}): "
         f"{len(written)} files", log)

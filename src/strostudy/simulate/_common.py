@@ -25,8 +25,13 @@ def random_dates(rng, lo: pd.Series, hi: pd.Series) -> pd.Series:
 
 
 def ascii_fold(s: pd.Series) -> pd.Series:
-    """Accents dropped as a system without them types names (letters NFKD cannot split are lost)."""
-    return s.str.normalize("NFKD").str.encode("ascii", errors="ignore").str.decode("ascii")
+    """Accents dropped as a system without them types names (letters NFKD cannot split are lost);
+    each distinct value is folded once (names repeat a lot)."""
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    values = pd.Series(uniques, dtype=s.dtype)
+    folded = values.str.normalize("NFKD").str.encode("ascii", errors="ignore").str.decode("ascii")
+    text = np.append(folded.to_numpy(dtype=object), np.nan)
+    return pd.Series(text[np.where(codes < 0, len(text) - 1, codes)], index=s.index, dtype=folded.dtype)
 
 
 def fmt_dates(d: pd.Series, fmt: str) -> pd.Series:

@@ -9,6 +9,10 @@ subjects and months by the same person process, with each subject's own after/be
 propensity so that some subjects offend more after the order; everyone else offends at the
 design's after/before ratio once their order is made.  Each arrest then gets 0-2 less
 harmful secondary offences and the systems (PNC, PND, ROCU) that recorded it.
+
+The comparison pool's arrests come from the same function, on the pool's people with their
+index dates for order starts, under the scenario as :func:`~.comparison.pool_scenario` makes it,
+from the pool's own stream, with no ROCU return (``rocu=False``).
 """
 
 from __future__ import annotations
@@ -51,9 +55,14 @@ PND_LONG_LAG = {"share": 0.05, "days": (3, 28), "later": 0.75}
 
 
 def arrests_and_offences(rng, episodes: pd.DataFrame, catalogue: pd.DataFrame, study: dict,
-                         plan: Scenario = SCENARIOS["published"]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+                         plan: Scenario = SCENARIOS["published"], rocu: bool = True,
+                         first_arrest_id: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Every arrest (one row each, with its month, window and recording systems), every
-    offence (one row per arrest and offence, the principal first) and every custody spell."""
+    offence (one row per arrest and offence, the principal first) and every custody spell.
+    ``episodes["start_date"]`` is the date the person's clock runs from (an order's start, or a
+    comparison person's index date).  ``rocu=False``: no ROCU return holds these people's arrests
+    (the comparison pool); ``first_arrest_id``: the first arrest's id (the pool's follow the
+    order people's, so PNC arrest summons numbers stay unique)."""
     window = int(study["window_months"])
     proc = person_process(rng, len(episodes), window, plan.peak_selection)
     start = episodes["start_date"].reset_index(drop=True)
@@ -67,13 +76,13 @@ def arrests_and_offences(rng, episodes: pd.DataFrame, catalogue: pd.DataFrame, s
     arrests = arrests.merge(catalogue[["cjs_code", "cchi_score", "category"]], on="cjs_code", how="left")
     arrests = arrests.sort_values(["subject_row", "date", "designed", "cjs_code"], kind="stable").reset_index(drop=True)
     arrests["subject_row"] = episodes.index.to_numpy()[arrests["subject_row"]]
-    arrests["arrest_id"] = np.arange(len(arrests))
+    arrests["arrest_id"] = first_arrest_id + np.arange(len(arrests))
     arrests["month"] = month_index(arrests["date"], pd.Series(episodes["start_date"].to_numpy()[arrests["subject_row"]]))
     arrests["window"] = np.select([arrests["month"].between(-window, -1), arrests["month"].between(0, window - 1)],
                                   ["before", "after"], "outside")
     offences = _secondary_offences(rng, arrests, catalogue)
     spells["subject_row"] = episodes.index.to_numpy()[spells["subject_row"]]
-    return _recording_systems(rng, episodes, arrests, pd.Timestamp(study["extraction_date"])), offences, spells
+    return _recording_systems(rng, episodes, arrests, pd.Timestamp(study["extraction_date"]), rocu), offences, spells
 
 
 def _process_part(rng, episodes: pd.DataFrame, proc: Process, catalogue: pd.DataFrame, study: dict, plan: Scenario,
@@ -121,9 +130,10 @@ def custody_spells(rng, episodes: pd.DataFrame, study: dict, plan: Scenario) -> 
                          "end": pd.to_datetime(end[held]), "kind": kind[held]})
 
 
-def _recording_systems(rng, episodes: pd.DataFrame, arrests: pd.DataFrame, extraction: pd.Timestamp) -> pd.DataFrame:
+def _recording_systems(rng, episodes: pd.DataFrame, arrests: pd.DataFrame, extraction: pd.Timestamp,
+                       rocu: bool = True) -> pd.DataFrame:
     """Which systems recorded each arrest: PNC 90%, PND 80%, ROCU every in-window arrest of
-    an order it returned; an arrest no system holds goes to PNC.  PNC and ROCU hold the arrest
+    an order it returned (none with ``rocu=False``); an arrest no system holds goes to PNC.  PNC and ROCU hold the arrest
     date; PND's event date lags it by ``pnd_lag`` days (:data:`PND_LAGS`), and a PND record
     dated after the extraction date was not yet there to extract."""
     na = len(arrests)
@@ -131,7 +141,7 @@ def _recording_systems(rng, episodes: pd.DataFrame, arrests: pd.DataFrame, extra
     in_pnd = rng.random(na) < 0.8
     lag = pnd_lags(rng, na)
     in_pnd &= (arrests["date"] + pd.to_timedelta(lag, unit="D") <= extraction).to_numpy()
-    needs_rocu = episodes["eligible"].to_numpy() & (episodes["role"] != "no_rocu_return").to_numpy()
+    needs_rocu = episodes["eligible"].to_numpy() & (episodes["role"] != "no_rocu_return").to_numpy() & rocu
     arrest_sub = arrests["subject_row"].to_numpy()
     in_rocu = needs_rocu[arrest_sub] & (arrests["window"] != "outside").to_numpy()
     in_pnc |= ~in_pnc & ~in_pnd & ~in_rocu

@@ -1,6 +1,7 @@
 """People and their order episodes: names, dates of birth and PNC IDs; order starts, lengths,
 regions, forces and conditions; which orders have full windows; who is excluded (and why)
-and who is analysed; order references and subject ids."""
+and who is analysed; order references and subject ids.  And the comparison pool
+(:func:`comparison_people`): people like them who got no order, each with an index date."""
 
 from __future__ import annotations
 
@@ -105,3 +106,52 @@ def _assign_roles(rng, episodes: pd.DataFrame) -> pd.DataFrame:
         role[chosen[pos: pos + k]] = reason
         pos += k
     return episodes.assign(role=role)
+
+
+#: The comparison pool's basis (why the person is in it) and its shares (docs/simulator.md).
+BASIS_SHARES = {"refused": 0.25, "withdrawn": 0.15, "arrested_no_order": 0.60}
+#: The largest PNC ID serial (serials are 1 .. PNC_SERIALS, as :func:`_people` draws them).
+PNC_SERIALS = 9_999_998
+
+
+def comparison_people(rng, m: int, episodes: pd.DataFrame, study: dict) -> pd.DataFrame:
+    """``m`` people who could have received an order and did not, one row each: names, DOB and
+    PNC ID drawn as the order people's (names not an order person's while the name space lasts;
+    PNC IDs unique across orders and pool, and never an order person's PND-twin ID), an index
+    date drawn as order start dates are (:data:`ORDER_SPANS`), a force drawn as orders' are,
+    whether both windows around the index date fall in the data period (``eligible``), the
+    ``basis`` (:data:`BASIS_SHARES`) and the subject id.  Every draw is from ``rng``."""
+    n_fn = len(FORENAMES)
+    pairs = n_fn * len(SURNAMES)
+    taken = (episodes["forenames"].map({f: i for i, f in enumerate(FORENAMES)}).to_numpy(np.int64)
+             + n_fn * episodes["surname"].map({v: i for i, v in enumerate(SURNAMES)}).to_numpy(np.int64))
+    free = rng.permutation(np.setdiff1d(np.arange(pairs), taken))
+    pick = free[: min(m, len(free))]
+    if m > len(free):
+        pick = np.concatenate([pick, rng.integers(0, pairs, m - len(free))])
+    dob = pd.Timestamp("1960-01-01") + pd.to_timedelta(rng.integers(0, 365 * 42, m), unit="D")
+    year = rng.integers(1998, 2020, m)
+    # Serials: unique, none an order person's, nor the next one (an order person's PND twin).
+    own = episodes["pnc_id"].str.slice(5, 12).astype(np.int64).to_numpy()
+    barred = np.union1d(own, (own + 1) % 9_999_999)
+    drawn = rng.choice(PNC_SERIALS, m + len(barred), replace=False) + 1
+    serial = drawn[~np.isin(drawn, barred)][:m]
+    # Index dates and forces, drawn as the orders' are.
+    counts = largest_remainder(np.array([c for *_, c in ORDER_SPANS]), m)
+    lo = np.repeat([pd.Timestamp(a) for a, _, _ in ORDER_SPANS], counts)
+    hi = np.repeat([pd.Timestamp(b) for _, b, _ in ORDER_SPANS], counts)
+    index_date = random_dates(rng, pd.Series(lo, dtype="datetime64[ns]"), pd.Series(hi, dtype="datetime64[ns]"))
+    index_date = index_date.iloc[rng.permutation(m)].reset_index(drop=True)
+    region_idx = rng.integers(0, len(REGIONS), m)
+    force_idx = rng.integers(0, 3, m)
+    forces = np.asarray([f for fs in REGIONS["forces"] for f in fs])[region_idx * 3 + force_idx]
+    basis = np.asarray(list(BASIS_SHARES))[rng.choice(len(BASIS_SHARES), m, p=list(BASIS_SHARES.values()))]
+    window = study["window_months"]
+    eligible = (add_months(index_date, -window) >= pd.Timestamp(study["earliest_reliable_date"])) & (
+        add_months(index_date, window) <= pd.Timestamp(study["extraction_date"]))
+    ids = pnc_id(year, serial)
+    return pd.DataFrame({
+        "forenames": np.asarray(FORENAMES)[pick % n_fn], "surname": np.asarray(SURNAMES)[pick // n_fn],
+        "date_of_birth": dob, "pnc_id": ids.to_numpy(), "start_date": index_date,
+        "region": REGIONS["region"].to_numpy()[region_idx], "force": forces, "basis": basis,
+        "eligible": eligible.to_numpy(), "role": "comparison", "subject_id": subject_id(ids).to_numpy()})

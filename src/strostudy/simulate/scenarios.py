@@ -15,6 +15,11 @@ differ only in how arrests happen around the order:
 - ``calendar_shock``: everyone's arrest rate is multiplied down over a stretch of calendar
   months (the 2020/21 lockdowns); no effect of the order.
 - ``effect``: a known true rate ratio multiplies every arrest rate from the order on.
+
+Each scenario acts on the comparison pool (:mod:`.comparison`) as on the order people, with the
+index date in place of the order's start, but for the order's own effect: the pool keeps its
+rate under ``effect``, and follows the person process with no design under ``published``
+(:func:`~.comparison.pool_scenario`).
 """
 
 from __future__ import annotations

@@ -9,9 +9,18 @@
 - ``discrepancies``: every planted disagreement between extracts the pipeline can observe;
 - ``effects``: the true rate ratio of arrests and of harm, per category, that the scenario
   planted (``published``: the design's after/before ratio; docs/simulator.md);
-- ``custody``: the custody and deportation spells (``incapacitation``; empty otherwise);
+- ``custody``: the custody and deportation spells (``incapacitation``; empty otherwise), of
+  order people and comparison people (``group``);
 - ``identity_errors``: every keying error planted in a PND or ROCU name or DOB (the record,
-  the field, the error and the value before and after; :mod:`.extracts.identity_errors`).
+  the field, the error and the value before and after; :mod:`.extracts.identity_errors`);
+- ``comparison``: every comparison-pool person (index date, basis, full windows, listed twice);
+- ``comparison_events``: every pool arrest, as ``events`` has the order people's (month and
+  window on the index date's clock);
+- ``comparison_discrepancies``: everything planted on the pool's records (the comparison list's
+  blank PNC IDs and second listings, and the PND mess and keying errors, in the form of
+  ``discrepancies``'s rows, ``id_error_<kind>`` for a keying error), whether or not the
+  pipeline can observe it.  None of the pool's mess is in ``discrepancies`` or
+  ``identity_errors``, which stay the order people's.
 
 The pipeline never reads the truth directory.
 """
@@ -72,11 +81,53 @@ def _identity_errors(notes: pd.DataFrame) -> pd.DataFrame:
     return table.sort_values(["source", "record", "field"], kind="stable").reset_index(drop=True)
 
 
+CUSTODY_TRUTH_COLUMNS = ["subject_id", "start", "end", "kind", "group"]
+
+
 def _custody(episodes: pd.DataFrame, spells: pd.DataFrame) -> pd.DataFrame:
-    table = pd.DataFrame({"subject_id": episodes["subject_id"].reindex(spells["subject_row"]).to_numpy(),
-                          "start": spells["start"].dt.strftime("%Y-%m-%d").to_numpy(),
-                          "end": spells["end"].dt.strftime("%Y-%m-%d").to_numpy(), "kind": spells["kind"].to_numpy()})
+    return custody_truth([(episodes, spells, "order")])
+
+
+def custody_truth(groups: list[tuple[pd.DataFrame, pd.DataFrame, str]]) -> pd.DataFrame:
+    """The spells of each (people, spells, group): ``subject_id``, ``start``, ``end``, ``kind``
+    (custody | deported) and ``group`` (order | comparison)."""
+    tables = [pd.DataFrame({"subject_id": people["subject_id"].reindex(spells["subject_row"]).to_numpy(),
+                            "start": spells["start"].dt.strftime("%Y-%m-%d").to_numpy(),
+                            "end": spells["end"].dt.strftime("%Y-%m-%d").to_numpy(),
+                            "kind": spells["kind"].to_numpy(), "group": group})
+              for people, spells, group in groups]
+    if not tables:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in CUSTODY_TRUTH_COLUMNS})
+    table = pd.concat(tables, ignore_index=True)[CUSTODY_TRUTH_COLUMNS]
     return table.sort_values(["subject_id", "start"]).reset_index(drop=True)
+
+
+COMPARISON_TRUTH_COLUMNS = ["subject_id", "comparison_ref", "index_date", "basis", "full_windows", "listed_twice"]
+EVENT_COLUMNS = ["subject_id", "event_date", "cjs_code", "category", "harm_score", "window", "month", "in_pnc",
+                 "in_pnd", "in_rocu", "pnd_lag_days", "designed", "planted_problem"]
+
+
+def comparison_truth(pool, first: pd.DataFrame | None, junk: pd.DataFrame | None,
+                     notes: pd.DataFrame | None) -> dict[str, pd.DataFrame]:
+    """The comparison pool's truth tables (empty, with their columns, without a pool):
+    ``comparison`` (one row per person; ``first``: each one's first listing and whether they
+    were listed twice), ``comparison_events`` (every pool arrest, with any PNC junk planted on it,
+    ``junk``) and ``comparison_discrepancies`` (``notes``: everything planted on the pool)."""
+    if pool is None:
+        def empty(columns):
+            return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+
+        return {"comparison": empty(COMPARISON_TRUTH_COLUMNS), "comparison_events": empty(EVENT_COLUMNS),
+                "comparison_discrepancies": empty(DISCREPANCY_COLUMNS)}
+    people = pool.people
+    table = pd.DataFrame({"subject_id": people["subject_id"].to_numpy(), "index_date": fmt_dates(
+        people["start_date"], "%Y-%m-%d").to_numpy(), "basis": people["basis"].to_numpy(),
+        "full_windows": people["eligible"].to_numpy(dtype=bool)}).merge(first, on="subject_id", how="left")
+    table = table[COMPARISON_TRUTH_COLUMNS].sort_values("subject_id").reset_index(drop=True)
+    notes = notes.assign(detail=notes["detail"].astype(str))[DISCREPANCY_COLUMNS]
+    return {"comparison": table, "comparison_events": _events(pool.arrests, junk.drop_duplicates("arrest_id")),
+            "comparison_discrepancies": notes.sort_values(["kind", "subject_id", "detail"],
+                                                          kind="stable").reset_index(drop=True)}
 
 
 def _subject_windows(episodes: pd.DataFrame, arrests: pd.DataFrame) -> pd.DataFrame:

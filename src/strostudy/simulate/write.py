@@ -19,12 +19,15 @@ FIXED_TIME = datetime(2026, 6, 25, 0, 0, 0)
 
 
 def write_extracts(extracts: Extracts, raw_dir: str | Path, truth_dir: str | Path | None = None) -> list[Path]:
-    """Write the extracts (CSV and XLSX) byte-identically for the same input."""
+    """Write the extracts (CSV and XLSX) byte-identically for the same input: the order list,
+    PNC, PND, then the comparison list and the custody extract (header only when empty), the
+    ROCU workbooks, and last the synthetic manifest over all of them."""
     raw = Path(raw_dir)
     (raw / "rocu").mkdir(parents=True, exist_ok=True)
     written = []
     for name, frame in (("orders.csv", extracts.orders), ("pnc_arrests.csv", extracts.pnc_arrests),
-                        ("pnd_records.csv", extracts.pnd_records)):
+                        ("pnd_records.csv", extracts.pnd_records), ("comparison.csv", extracts.comparison),
+                        ("custody.csv", extracts.custody)):
         path = raw / name
         frame.to_csv(path, index=False, lineterminator="\n")
         written.append(path)

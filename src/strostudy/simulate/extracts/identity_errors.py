@@ -87,24 +87,30 @@ def dob_errors(rng, dob: pd.Series, kinds: np.ndarray, latest: pd.Series | None 
     before ``latest`` when given, keeps its DOB and gets ""); and the text ``yyyy-mm-dd`` of
     each DOB planted as a date that does not exist (``dob_impossible_date``; its datetime is
     missing), "" elsewhere."""
-    n = len(dob)
+    n_all = len(dob)
     d = pd.to_datetime(pd.Series(dob)).reset_index(drop=True)
-    ymd = (d.dt.year * 10000 + d.dt.month * 100 + d.dt.day).fillna(0).to_numpy(dtype=np.int64)
+    ymd_all = (d.dt.year * 10000 + d.dt.month * 100 + d.dt.day).fillna(0).to_numpy(dtype=np.int64)
+    # Every record's draws are made (so the stream does not depend on the kinds), but only the
+    # records with an error to plant are worked on.
+    pos = rng.integers(2, 8, (n_all, DOB_TRIES))
+    shift = rng.integers(1, 10, (n_all, DOB_TRIES))
+    first = rng.choice(np.array([2, 4, 6]), (n_all, DOB_TRIES))
+    sign = np.where(rng.random((n_all, DOB_TRIES)) < 0.5, -1, 1)
+    kinds_all = np.asarray(kinds, dtype=object)
+    sel = np.flatnonzero(kinds_all != "")
+    pos, shift, first, sign, ymd, kinds = pos[sel], shift[sel], first[sel], sign[sel], ymd_all[sel], kinds_all[sel]
+    n = len(sel)
     digits = np.repeat(_digits(ymd)[:, None, :], DOB_TRIES, axis=1)  # (n, tries, 8)
     tries = np.arange(DOB_TRIES)
     # A digit typo: one of the year's last two digits, the month's or the day's (positions 2-7)
     # becomes another digit.
-    pos = rng.integers(2, 8, (n, DOB_TRIES))
-    shift = rng.integers(1, 10, (n, DOB_TRIES))
     typo = digits.copy()
     rows = np.arange(n)[:, None]
     typo[rows, tries, pos] = (typo[rows, tries, pos] + shift) % 10
     # Two adjacent digits of one field transposed: year (2-3), month (4-5) or day (6-7).
-    first = rng.choice(np.array([2, 4, 6]), (n, DOB_TRIES))
     swap = digits.copy()
     swap[rows, tries, first], swap[rows, tries, first + 1] = digits[rows, tries, first + 1], digits[rows, tries, first]
     # Year one or ten out, earlier or later.
-    sign = np.where(rng.random((n, DOB_TRIES)) < 0.5, -1, 1)
     candidates = {
         "dob_digit_typo": _undigits(typo.reshape(-1, 8)).reshape(n, DOB_TRIES),
         "dob_digits_transposed": _undigits(swap.reshape(-1, 8)).reshape(n, DOB_TRIES),
@@ -118,9 +124,9 @@ def dob_errors(rng, dob: pd.Series, kinds: np.ndarray, latest: pd.Series | None 
     if latest is None:
         bound = np.full(n, 99991231, dtype=np.int64)
     else:
-        last = pd.to_datetime(pd.Series(latest)).reset_index(drop=True)
+        last = pd.to_datetime(pd.Series(latest)).reset_index(drop=True).iloc[sel]
         bound = (last.dt.year * 10000 + last.dt.month * 100 + last.dt.day).fillna(99991231).to_numpy(dtype=np.int64)
-    planted = np.zeros(n, dtype=np.int64)
+    planted_sel = np.zeros(n, dtype=np.int64)
     for kind, values in candidates.items():  # a loop over the six kinds, not over records
         real = _valid(values // 10000, (values // 100) % 100, values % 100)
         if kind in IMPOSSIBLE_DOB_ERRORS:
@@ -129,10 +135,13 @@ def dob_errors(rng, dob: pd.Series, kinds: np.ndarray, latest: pd.Series | None 
             ok = real & (values != ymd[:, None]) & (values <= bound[:, None])
         first_ok = np.argmax(ok, axis=1)
         mine = (kinds == kind) & ok.any(axis=1) & (ymd > 0)
-        planted[mine] = values[mine, first_ok[mine]]
+        planted_sel[mine] = values[mine, first_ok[mine]]
+    planted = np.zeros(n_all, dtype=np.int64)
+    planted[sel] = planted_sel
+    kinds = kinds_all
     done = planted > 0
     no_date = done & np.isin(kinds, IMPOSSIBLE_DOB_ERRORS)
-    text = np.full(n, "", dtype=object)
+    text = np.full(n_all, "", dtype=object)
     digits8 = pd.Series(planted[no_date]).astype(str).str.zfill(8)
     text[no_date] = (digits8.str[:4] + "-" + digits8.str[4:6] + "-" + digits8.str[6:]).to_numpy(dtype=object)
     out = d.copy()
@@ -234,9 +243,9 @@ def name_errors(rng, forenames: pd.Series, surname: pd.Series, kinds: np.ndarray
     fn[kinds == "name_forename_missing"] = ""
     nick = kinds == "name_nickname"
     fn[nick] = nickname[nick]
-    parts = sn.str.split("-", n=1)
     bar = kinds == "name_double_barrel_part"
-    sn[bar] = np.where(which_part[bar], parts[bar].str[0], parts[bar].str[-1])
+    parts = sn[bar].str.split("-", n=1)
+    sn[bar] = np.where(which_part[bar], parts.str[0], parts.str[-1])
     return fn, sn, kinds, field
 
 
@@ -273,9 +282,9 @@ def plant(rng, frame: pd.DataFrame, subject_id: np.ndarray, record: pd.Series, s
     was = {"forenames": frame["forenames"].astype(str).to_numpy(), "surname": frame["surname"].astype(str).to_numpy()}
     now = {"forenames": fn.astype(str).to_numpy(), "surname": sn.astype(str).to_numpy()}
     ref = np.asarray(record, dtype=object).astype(str)
-    d_old = pd.to_datetime(frame["date_of_birth"]).dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
-    d_new = np.where(dob_text != "", dob_text, pd.to_datetime(dob).dt.strftime("%Y-%m-%d").to_numpy(dtype=object))
     on_dob = dob_kinds != ""
+    d_old = _iso(pd.to_datetime(frame["date_of_birth"]).reset_index(drop=True), on_dob)
+    d_new = np.where(dob_text != "", dob_text, _iso(pd.to_datetime(dob).reset_index(drop=True), on_dob))
     on_name = name_kinds != ""
     name_old = np.where(field == "surname", was["surname"], was["forenames"])
     name_new = np.where(field == "surname", now["surname"], now["forenames"])
@@ -288,3 +297,10 @@ def plant(rng, frame: pd.DataFrame, subject_id: np.ndarray, record: pd.Series, s
                       + name_new[on_name].astype(str),
                       "kind": "id_error_" + name_kinds[on_name].astype(str)})], ignore_index=True)
     return out, notes
+
+
+def _iso(dates: pd.Series, where: np.ndarray) -> np.ndarray:
+    """``yyyy-mm-dd`` of the dates at ``where`` (None elsewhere: only those are written)."""
+    out = np.full(len(dates), None, dtype=object)
+    out[where] = dates[where].dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
+    return out

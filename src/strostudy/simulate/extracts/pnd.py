@@ -20,12 +20,15 @@ from ..truth import note
 from .identity import OrderListIds
 from .identity_errors import plant
 
+#: The mistyped DOB PND holds the unmatched unresolved people's records under, so nothing links them.
+UNMATCHED_DOB = "1901-01-01"
+
 
 def pnd_records(rng, episodes: pd.DataFrame, arrests: pd.DataFrame, catalogue: pd.DataFrame,
-                ids: OrderListIds, identity_rng=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                ids: OrderListIds, identity_rng=None, first_ref: int = 100000) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The PND extract and its discrepancies (including arrests PNC or PND lacks); with
     ``identity_rng``, keying errors in names and DOBs too (:mod:`.identity_errors`, listed as
-    ``id_error_*`` notes)."""
+    ``id_error_*`` notes).  The records are numbered ``PND<first_ref>`` on, in a random order."""
     pnd_ar = arrests.loc[arrests["in_pnd"]].reset_index(drop=True)
     sr = pnd_ar["subject_row"].to_numpy()
     event_dt, time_notes = _event_times(rng, pnd_ar)
@@ -35,7 +38,7 @@ def pnd_records(rng, episodes: pd.DataFrame, arrests: pd.DataFrame, catalogue: p
     no_id = (rng.random(len(pnd_ar)) < 0.35) & ~spelled
     desc, wording_notes = _wording(rng, pnd_ar, catalogue)
     out = pd.DataFrame({
-        "pnd_ref": "PND" + pd.Series(rng.permutation(len(pnd_ar)) + 100000).astype(str),
+        "pnd_ref": "PND" + pd.Series(rng.permutation(len(pnd_ar)) + first_ref).astype(str),
         "surname": sn, "forenames": fn,
         "date_of_birth": fmt_dates(pd.Series(episodes["date_of_birth"].to_numpy()[sr]), "%Y-%m-%d"),
         "pnc_id": pd.Series(episodes["pnc_id"].to_numpy()[sr]).where(~no_id, ""), "event_datetime": event_dt,
@@ -58,7 +61,7 @@ def pnd_records(rng, episodes: pd.DataFrame, arrests: pd.DataFrame, catalogue: p
     # The unmatched: their PND records carry no PNC ID and a mistyped DOB, so nothing links.
     hide = np.flatnonzero(np.isin(sr, ids.blank_rows))
     out.loc[hide, "pnc_id"] = ""
-    out.loc[hide, "date_of_birth"] = "1901-01-01"
+    out.loc[hide, "date_of_birth"] = UNMATCHED_DOB
     out = out.iloc[rng.permutation(len(out))].reset_index(drop=True)
     notes = [time_notes, *name_notes, wording_notes, *_unrecorded(arrests)]
     return out, pd.concat(notes + ([identity_notes] if identity_rng is not None else []), ignore_index=True)
@@ -107,11 +110,14 @@ def _wording(rng, pnd_ar: pd.DataFrame, catalogue: pd.DataFrame) -> tuple[np.nda
     title with the code in brackets."""
     titles = catalogue.set_index("cjs_code")
     code = pnd_ar["cjs_code"]
-    title = titles["title"].reindex(code).to_numpy()
+    # Each distinct code's wordings, worked out once.
+    which, codes = pd.factorize(code)
+    title = titles["title"].reindex(codes).to_numpy(dtype=object)[which]
+    short = titles["short_wording"].reindex(codes).to_numpy(dtype=object)[which]
+    bracketed = (titles["title"].reindex(codes).to_numpy(dtype=object) + " [" + np.asarray(codes, dtype=object)
+                 + "]")[which]
     wording = rng.random(len(pnd_ar))
-    desc = np.where(wording < 0.45, title,
-                    np.where(wording < 0.85, titles["short_wording"].reindex(code).to_numpy(),
-                             title + " [" + code.to_numpy() + "]"))
+    desc = np.where(wording < 0.45, title, np.where(wording < 0.85, short, bracketed))
     reworded = ((wording >= 0.45) & (wording < 0.85) & pnd_ar["in_pnc"].to_numpy()
                 & (_normalised(pd.Series(desc)) != _normalised(pd.Series(title))))
     return desc, note(pnd_ar.loc[reworded], "offence", "pnc~pnd", _day(pnd_ar.loc[reworded]), "offence_wording")
