@@ -512,16 +512,22 @@ def _safely(estimate, *args, **kwargs) -> pd.DataFrame | str:
 
 
 def effects(panel: pd.DataFrame, matched_panel: pd.DataFrame | None, categories, cc: dict,
-            unmatched: str = "no comparison people were matched") -> pd.DataFrame:
+            unmatched: str = "no comparison people were matched", naive_panel: pd.DataFrame | None = None
+            ) -> pd.DataFrame:
     """comparison_effects: per measure and category, the naive ratio and the two
     difference-in-differences ratios (A90, A94: arrests by ``cc['family']``, harm quasi-Poisson);
-    ``unmatched`` says why there is no matched panel, where there is none."""
+    ``unmatched`` says why there is no matched panel, where there is none.  The naive ratio is
+    the study's own design, every day of the windows counted (``naive_panel``, the panel built
+    without custody periods; A90): time at risk is what the comparison design adds, and the
+    sensitivity panel's ``time_at_risk`` row shows it alone."""
+    naive_panel = panel if naive_panel is None else naive_panel
     level, floor = float(cc["confidence_level"]), int(cc["min_clusters"])
     rows = []
     for measure in MEASURES:
         family = cc["family"] if measure == "events" else "poisson"
         for category in [OVERALL, *[c for c in categories if c != OVERALL]]:
-            for estimator, fn, data in (("naive_prepost", naive_prepost, panel), ("did_matched", did, matched_panel),
+            for estimator, fn, data in (("naive_prepost", naive_prepost, naive_panel),
+                                        ("did_matched", did, matched_panel),
                                         ("did_all", did, panel)):
                 got = unmatched if data is None else _safely(
                     fn, data, measure, category, family=family, level=level, min_clusters=floor)
@@ -573,6 +579,10 @@ def analyse(cohort: pd.DataFrame, episodes: pd.DataFrame, events: pd.DataFrame, 
     both = pd.concat([events[cols], pool_events[cols]], ignore_index=True)
     panel = subject_month_panel(both, included, window, names, custody=custody,
                                 start_date_counts_as=study["start_date_counts_as"])
+    # The naive ratio is the published design: every day of the windows, custody or not (A90).
+    orders = included.loc[included["group"] == "order"]
+    naive_panel = panel if custody is None or custody.empty else subject_month_panel(
+        both, orders, window, names, custody=None, start_date_counts_as=study["start_date_counts_as"])
     cov, features = covariates(panel, subjects, cc["matching"])
     n_pool = int((cov["treated"] == 0).sum())
     matches, bal, matched_panel = None, pd.DataFrame(columns=BALANCE_COLUMNS), None
@@ -612,7 +622,7 @@ def analyse(cohort: pd.DataFrame, episodes: pd.DataFrame, events: pd.DataFrame, 
     es = pd.concat(es, ignore_index=True).reindex(columns=EVENT_STUDY_COLUMNS)
     es["reference"] = es["reference"].astype("boolean").fillna(False).astype(bool)
     es["month"] = es["month"].astype("Int64")
-    fx = effects(panel, matched_panel, names, cc, unmatched)
+    fx = effects(panel, matched_panel, names, cc, unmatched, naive_panel)
     return {"comparison_cohort": cohort_table[COHORT_COLUMNS], "subject_month_panel": panel,
             "comparison_balance": bal, "comparison_effects": fx, "event_study": es,
             "comparison_decisions": effect_decisions(fx, float(study["alpha"]))}
