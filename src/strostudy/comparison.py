@@ -554,7 +554,7 @@ def effect_decisions(effects: pd.DataFrame, alpha: float) -> pd.DataFrame:
 
     rows = []
     for r in effects.to_dict("records"):
-        fitted = bool(np.isfinite(r["estimate"])) if r["estimate"] is not None else False
+        fitted = bool(pd.notna(r["estimate"]))
         significant = fitted and (r["ci_low"] > 1 or r["ci_high"] < 1)
         label = "arrests" if r["measure"] == "events" else "harm"
         rows.append(decision(r["estimator"], r["measure"], r["category"], significant=significant, alpha=alpha,

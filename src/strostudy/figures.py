@@ -135,6 +135,16 @@ def paired_subjects(windows: pd.DataFrame, config: dict):
     return fig
 
 
+def _legend_below(fig, axes, ncol: int):
+    """One legend under the panels, from the first panel that has labelled artists (none if no
+    panel has), and the panels laid out above it."""
+    handles, labels = next((hl for hl in (a.get_legend_handles_labels() for a in axes) if hl[0]), ([], []))
+    if handles:
+        fig.legend(handles, labels, loc="lower center", ncol=ncol, bbox_to_anchor=(0.5, -0.02))
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    return fig
+
+
 def monthly_its(fitted: pd.DataFrame, config: dict):
     """Monthly arrests and harm on the subjects' own clocks, the fitted segmented model, the
     before-trend projected past the order as a counterfactual, and the order date.  Harm is
@@ -169,11 +179,7 @@ def monthly_its(fitted: pd.DataFrame, config: dict):
             ax.set_yticks(np.log1p(ticks), [f"{t:,}" for t in ticks])
         else:
             ax.set_ylim(bottom=0)
-    handles, labels = next((hl for hl in (a.get_legend_handles_labels() for a in axes) if hl[0]), ([], []))
-    if handles:
-        fig.legend(handles, labels, loc="lower center", ncol=4, bbox_to_anchor=(0.5, -0.02))
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
-    return fig
+    return _legend_below(fig, axes, ncol=4)
 
 
 def source_agreement(discrepancies: pd.DataFrame, config: dict):
@@ -381,11 +387,7 @@ def comparison_effects(effects: pd.DataFrame, config: dict):
         ax.set_xlabel("Rate ratio, after / before (log scale)")
     axes[0].set_yticks(np.arange(len(order)) * 4 + 1, [labels.get(c, c) for c in order])
     axes[0].invert_yaxis()
-    handles, names = next((hl for hl in (a.get_legend_handles_labels() for a in axes) if hl[0]), ([], []))
-    if handles:
-        fig.legend(handles, names, loc="lower center", ncol=3, bbox_to_anchor=(0.5, -0.02))
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
-    return fig
+    return _legend_below(fig, axes, ncol=3)
 
 
 def comparison_balance(balance: pd.DataFrame, config: dict):
@@ -475,11 +477,7 @@ def controlled_series(panel: pd.DataFrame, cohort: pd.DataFrame, config: dict):
         ax.set_ylim(bottom=0)
         ax.set_xlabel("Months from the order (index date)")
         ax.set_ylabel(f"{'Arrests' if measure == 'events' else 'Harm'} per 100 person-months at liberty")
-    handles, labels = next((hl for hl in (a.get_legend_handles_labels() for a in axes) if hl[0]), ([], []))
-    if handles:
-        fig.legend(handles, labels, loc="lower center", ncol=2, bbox_to_anchor=(0.5, -0.02))
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
-    return fig
+    return _legend_below(fig, axes, ncol=2)
 
 
 #: Each figure's function; the tables it draws from are in the registry (FIGURE_INPUTS).

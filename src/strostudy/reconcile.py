@@ -70,6 +70,21 @@ def link_people(ing: Ingested, rc: dict, decisions: pd.DataFrame | None = None):
     return links, review_table(review, left, right)
 
 
+def _person_of(table: pd.DataFrame, source: str, links: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Each row's person (its PNC ID, else the person the linker tied it to) and how it was
+    tied: ``pnc_id``, ``linked``, or the linker's ``ambiguous`` / ``no_match`` /
+    ``rejected_in_review``."""
+    by_rec = links.loc[links["source"] == source].set_index("rec")
+    rec = source + ":" + table["source_row"].astype(str)
+    status = rec.map(by_rec["link_status"]).astype("string").fillna("no_match").astype(str)
+    status = status.mask(rec.map(by_rec["link_basis"]).astype("string").eq("clerical_reject").fillna(False),
+                         "rejected_in_review")
+    linked = rec.map(by_rec["pnc_id"]).astype("string").where(status.eq("linked"))
+    person = table["pnc_id"].astype("string").fillna(linked.astype("string"))
+    how = pd.Series(np.where(table["pnc_id"].notna(), "pnc_id", status), index=table.index)
+    return person, how
+
+
 def _dob_for_linkage(table: pd.DataFrame) -> pd.DataFrame:
     """``table`` with the DOB the linker compares: the date, or where ingest blanked a DOB that
     was no date (A89), its text as recorded, whose digits are still evidence (``1993-42-10``
@@ -321,21 +336,6 @@ def _known(values: pd.Series, allowed: tuple) -> pd.Series:
 #: The columns of the comparison subjects and custody tables (processed, pseudonymous).
 COMPARISON_SUBJECT_COLUMNS = ["subject_id", "identity", "index_date", "basis", "age_at_index"]
 CUSTODY_COLUMNS = ["subject_id", "start_date", "end_date", "kind"]
-
-
-def _person_of(table: pd.DataFrame, source: str, links: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
-    """Each row's person (its PNC ID, else the person the linker tied it to) and how it was
-    tied: ``pnc_id``, ``linked``, or the linker's ``ambiguous`` / ``no_match`` /
-    ``rejected_in_review``."""
-    by_rec = links.loc[links["source"] == source].set_index("rec")
-    rec = source + ":" + table["source_row"].astype(str)
-    status = rec.map(by_rec["link_status"]).astype("string").fillna("no_match").astype(str)
-    status = status.mask(rec.map(by_rec["link_basis"]).astype("string").eq("clerical_reject").fillna(False),
-                         "rejected_in_review")
-    linked = rec.map(by_rec["pnc_id"]).astype("string").where(status.eq("linked"))
-    person = table["pnc_id"].astype("string").fillna(linked.astype("string"))
-    how = pd.Series(np.where(table["pnc_id"].notna(), "pnc_id", status), index=table.index)
-    return person, how
 
 
 def _row_outcomes(table: pd.DataFrame, source: str, outcome, reason) -> pd.DataFrame:

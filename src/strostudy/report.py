@@ -447,10 +447,13 @@ ESTIMATOR_WORDS = {"naive_prepost": "before/after (order group only)",
                    "did_all": "difference in differences (whole pool)"}
 
 
-def _ratio_text(row) -> str:
-    """``0.44 (0.36 to 0.55)``, or the reason no ratio was estimated."""
+def _ratio_text(row, why: bool = True) -> str:
+    """``0.44 (0.36 to 0.55)``; the estimate alone where it has no interval; where there is no
+    estimate, the reason (``why``) or a dash."""
     if row is None or not _finite(row.get("estimate")):
-        return "–" if row is None else f"not estimated: {_text(row.get('note'))}"
+        return f"not estimated: {_text(row.get('note'))}" if row is not None and why else "–"
+    if not (_finite(row.get("ci_low")) and _finite(row.get("ci_high"))):
+        return f"{row['estimate']:.2f}"
     return f"{row['estimate']:.2f} ({row['ci_low']:.2f} to {row['ci_high']:.2f})"
 
 
@@ -509,21 +512,14 @@ def sensitivity_context(panel, config: dict) -> list[dict]:
     control = config["comparison"]["sensitivity"]["negative_control"]["name"]
     rows = panel.loc[panel["category"].isin([categories.OVERALL, control])]
 
-    def ratio(row) -> str:
-        if row is None or not _finite(row.get("estimate")):
-            return "–"
-        if not (_finite(row.get("ci_low")) and _finite(row.get("ci_high"))):
-            return f"{row['estimate']:.2f}"
-        return f"{row['estimate']:.2f} ({row['ci_low']:.2f} to {row['ci_high']:.2f})"
-
     out = []
     for analysis, r in rows.groupby("analysis", sort=False):
         by = {m: x for m, x in zip(r["measure"], r.to_dict("records"))}
         notes = {m: _text(x.get("note")) for m, x in by.items() if _text(x.get("note"))}
         note = next(iter(notes.values())) if len(set(notes.values())) == 1 else "; ".join(
             f"{'arrests' if m == 'events' else 'harm'}: {n}" for m, n in notes.items())
-        out.append({"analysis": str(analysis).replace("_", " "), "events": ratio(by.get("events")),
-                    "harm": ratio(by.get("harm")), "n": int(r["n_subjects"].max()), "note": note})
+        out.append({"analysis": str(analysis).replace("_", " "), "events": _ratio_text(by.get("events"), why=False),
+                    "harm": _ratio_text(by.get("harm"), why=False), "n": int(r["n_subjects"].max()), "note": note})
     return out
 
 
