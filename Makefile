@@ -3,6 +3,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 CORES  ?= all
+# pytest workers (pytest-xdist): one per core; each test file runs whole on one worker.
+TEST_WORKERS ?= auto
 
 .PHONY: run test venv venv-test lint figures report clean help bench calibration
 
@@ -10,7 +12,7 @@ help:
 	@echo "make run   - set up .venv and run the workflow on the synthetic default (reports/results.html)"
 	@echo "make test  - set up .venv with the test extras and run the test suite"
 	@echo "make lint  - ruff and snakemake --lint"
-	@echo "make bench - linkage benchmarks (FEBRL, fetched at run time) and the 1M x 100k timing"
+	@echo "make bench - the workflow at 5 sizes up to 5M PNC rows (benchmarks/results.csv; long), then the linkage benchmarks"
 	@echo "make calibration - the Monte Carlo calibration of every decision (long: see docs/calibration.md)"
 	@echo "make clean - remove everything the workflow wrote (data/*, figures, reports)"
 
@@ -34,12 +36,19 @@ run: venv
 	@echo "Done: open reports/results.html"
 
 test: venv-test
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 	@wd=$$(mktemp -d) && echo "Notebooks: a fresh synthetic run in $$wd, then nbmake" && \
 	$(BIN)/snakemake -s $(CURDIR)/Snakefile -d $$wd --cores $(CORES) --quiet all && \
-	STROSTUDY_WORKDIR=$$wd $(BIN)/python -m pytest -p no:cacheprovider --nbmake notebooks/*.ipynb
+	STROSTUDY_WORKDIR=$$wd $(BIN)/python -m pytest -p no:cacheprovider -n $(TEST_WORKERS) --nbmake notebooks/*.ipynb
 
-bench: venv
+$(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	touch $@
+
+# BENCH_SIZES=default,0.5M for a quick look; the full set takes hours on 2 cores (docs/scale.md).
+BENCH_SIZES ?= default,0.5M,1M,2M,5M
+bench: $(VENV)/.installed-bench
+	$(BIN)/python benchmarks/bench.py --sizes $(BENCH_SIZES)
 	$(BIN)/python benchmarks/linkage_benchmark.py --scale
 
 calibration: venv

@@ -7,7 +7,9 @@ in data/calibration/: any rep is re-made by `strostudy calibrate --reps 1 --seed
 
 With ``--comparison``, only the comparison group's rules (issue 13: the naive, matched and
 whole-pool rate ratios, overall) are tabled, between their own markers, and their summary
-copied to docs/calibration/comparison_calibration.csv.
+copied to docs/calibration/comparison_calibration.csv.  ``--label x10`` writes them between
+the markers ``<!-- comparison calibration x10: start -->`` ... ``end -->`` instead, and the summary
+to docs/calibration/comparison_calibration_x10.csv (a run at another cohort size).
 """
 
 from __future__ import annotations
@@ -20,7 +22,15 @@ import pandas as pd
 from strostudy.calibrate import SCENARIOS, markdown
 
 START, END = "<!-- calibration tables: start -->", "<!-- calibration tables: end -->"
-COMPARISON = "<!-- comparison calibration: start -->", "<!-- comparison calibration: end -->"
+
+
+def comparison_markers(label: str = "") -> tuple[str, str]:
+    """The markers of a comparison table in docs/calibration.md (``label``: a run's own)."""
+    name = f"comparison calibration {label}".strip()
+    return f"<!-- {name}: start -->", f"<!-- {name}: end -->"
+
+
+COMPARISON = comparison_markers()
 ESTIMATORS = {"naive_prepost": "naive before/after", "did_matched": "DiD, matched", "did_all": "DiD, whole pool"}
 
 
@@ -56,6 +66,7 @@ def main() -> None:
     parser.add_argument("--doc", default="docs/calibration.md")
     parser.add_argument("--comparison", action="store_true",
                         help="table only the comparison group's rules, between their own markers")
+    parser.add_argument("--label", default="", help="with --comparison: a run's own markers and CSV (e.g. x10)")
     args = parser.parse_args()
     summary = pd.concat([pd.read_csv(f, keep_default_na=False, na_values=[""]) for f in args.summary],
                         ignore_index=True)  # the scenario "null" is not a missing value
@@ -65,8 +76,12 @@ def main() -> None:
     text = doc.read_text()
     if args.comparison:
         summary = summary.loc[summary["test"].isin(list(ESTIMATORS))]
-        doc.write_text(_between(text, COMPARISON, comparison_markdown(summary)))
-        out = doc.parent / "calibration" / "comparison_calibration.csv"
+        markers = comparison_markers(args.label)
+        if markers[0] not in text:
+            raise SystemExit(f"{doc} has no line '{markers[0]}': add it and '{markers[1]}' where the table goes")
+        doc.write_text(_between(text, markers, comparison_markdown(summary)))
+        suffix = f"_{args.label}" if args.label else ""
+        out = doc.parent / "calibration" / f"comparison_calibration{suffix}.csv"
         out.parent.mkdir(exist_ok=True)
         summary.to_csv(out, index=False, lineterminator="\n", float_format="%.10g")
         print(f"wrote the comparison table into {doc} and {out}")

@@ -9,6 +9,8 @@ rule decisions:
         config=cfg("study.alpha"),
     conda:
         "../environment.yml"
+    benchmark:
+        "logs/benchmarks/decisions.tsv",
     log:
         "logs/decisions.log",
     script:

@@ -12,6 +12,8 @@ rule figures:
                    "comparison.sensitivity.negative_control"),
     conda:
         "../environment.yml"
+    benchmark:
+        "logs/benchmarks/figures.tsv",
     log:
         "logs/figures.log",
     script:

@@ -11,6 +11,8 @@ rule harm_index:
         config=cfg("harm.table", "harm.workbook_sheet"),
     conda:
         "../environment.yml"
+    benchmark:
+        "logs/benchmarks/harm_index.tsv",
     log:
         "logs/harm_index.log",
     script:
@@ -26,6 +28,8 @@ rule harm:
         config=cfg("harm", "categories"),
     conda:
         "../environment.yml"
+    benchmark:
+        "logs/benchmarks/harm.tsv",
     log:
         "logs/harm.log",
     script:

@@ -9,6 +9,8 @@ rule its:
         config=cfg("its", "study.alpha"),
     conda:
         "../environment.yml"
+    benchmark:
+        "logs/benchmarks/its.tsv",
     log:
         "logs/its.log",
     script:

@@ -9,6 +9,8 @@ rule prepost:
         config=cfg("prepost", "study.alpha"),
     conda:
         "../environment.yml"
+    benchmark:
+        "logs/benchmarks/prepost.tsv",
     log:
         "logs/prepost.log",
     script:

@@ -15,6 +15,8 @@ rule reconcile:
         key_fingerprint=fingerprint_for(config["source"]),
     conda:
         "../environment.yml"
+    benchmark:
+        "logs/benchmarks/reconcile.tsv",
     log:
         "logs/reconcile.log",
     script:

@@ -15,6 +15,8 @@ rule sensitivity:
                    "categories", "prepost", "harm"),
     conda:
         "../environment.yml"
+    benchmark:
+        "logs/benchmarks/sensitivity.tsv",
     log:
         "logs/sensitivity.log",
     script:

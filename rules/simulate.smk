@@ -12,6 +12,8 @@ if config["source"] == "synthetic":
                        "study.window_months"),
         conda:
             "../environment.yml"
+        benchmark:
+            "logs/benchmarks/simulate.tsv",
         log:
             "logs/simulate.log",
         script:
