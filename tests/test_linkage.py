@@ -272,6 +272,41 @@ def test_em_estimates_m_from_the_records_and_shrinks_it_to_the_config():
     assert m["exact"] == pytest.approx((20 + 50 * 0.75) / 90, abs=2e-3)
 
 
+
+def test_em_says_whether_it_converged(capsys):
+    """The same forty people: EM meets its tolerance within the default 100 iterations; held
+    to one iteration it does not, and the model says so (reconcile then warns, in one line)."""
+    import copy
+
+    from strostudy.reconcile import link_people
+
+    rng = np.random.default_rng(11)
+    letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
+    words = ["".join(w) for w in letters[rng.integers(0, 26, (120, 7))]]
+    people = pd.DataFrame({"entity": [f"P{i}" for i in range(40)], "forenames": words[:40], "surname": words[40:80],
+                           "date_of_birth": pd.Timestamp("1970-01-01") + pd.to_timedelta(np.arange(40) * 97, "D")})
+    records = people.rename(columns={"entity": "rec"}).assign(rec=lambda d: "R" + d["rec"])
+    records.loc[:19, "forenames"] = words[80:100]
+    model = link(people, records, S)[0].attrs["linkage_model"]
+    assert model["em_converged"] is True and 1 < model["em_iterations"] < 100
+    one = copy.deepcopy(S)
+    one["estimation"]["max_iterations"] = 1
+    model = link(people, records, one)[0].attrs["linkage_model"]
+    assert model["em_converged"] is False and model["em_iterations"] == 1
+
+    class Ingested:  # the two tables link_people reads
+        tables = {"orders": people.rename(columns={"entity": "pnc_id"}).assign(source_row=range(40)),
+                  "pnd_records": records.drop(columns="rec").assign(pnc_id=pd.NA, source_row=range(40))}
+
+    rc = copy.deepcopy(defaults()["reconcile"])
+    rc["linkage"]["estimation"]["max_iterations"] = 1
+    link_people(Ingested(), rc)
+    err = capsys.readouterr().err
+    assert "EM stopped after 1 iterations without meeting its tolerance" in err
+    assert "reconcile.linkage.estimation.max_iterations" in err
+    assert words[80] not in err  # no name reaches the console
+
+
 def test_a_block_too_big_is_skipped():
     """Key 1 has two left rows, key 2 one; right rows hold keys 1, 2, 2 (A10d, A84)."""
     lkey, rkey = np.array([1, 1, 2]), np.array([1, 2, 2, -1])

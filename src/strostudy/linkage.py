@@ -735,7 +735,7 @@ def fit(lists: Lists, c: Compared, entity: np.ndarray, s: dict, random_counts: t
                                  est["u_prior_pairs"])
 
     set_u({})
-    info = {"em_iterations": 0, "em_records": 0}
+    info = {"em_iterations": 0, "em_records": 0, "em_converged": True}
     if not est["estimate_m"] and s["prior"] != "auto":
         return model, info
     n_profiles = len(lists.right_count)
@@ -750,6 +750,7 @@ def fit(lists: Lists, c: Compared, entity: np.ndarray, s: dict, random_counts: t
     records = float(lists.right_count[chosen].sum())
     to_all = len(lists.right_profile) / max(records, 1.0)  # from the EM sample to every record
     info["em_records"] = int(records)
+    info["em_converged"] = False
     for it in range(est["max_iterations"]):
         w, swapped = model.weights(sub)
         w_pe, best = seg.best_pair(w)
@@ -767,6 +768,7 @@ def fit(lists: Lists, c: Compared, entity: np.ndarray, s: dict, random_counts: t
         info["em_iterations"] = it + 1
         new = np.concatenate([model.m[f] for f in FIELDS] + [model.u[f] for f in FIELDS] + [[model.pi]])
         if np.abs(new - old).max() < est["tolerance"]:
+            info["em_converged"] = True
             break
     return model, info
 
@@ -935,6 +937,7 @@ def link(left: pd.DataFrame, right: pd.DataFrame, s: dict, decisions: pd.DataFra
     records = out[RECORD_COLUMNS + ["r_row"]]
     records.attrs["linkage_model"] = {
         "pi": model.pi, "em_iterations": info["em_iterations"], "em_records": info["em_records"],
+        "em_converged": info["em_converged"],
         "expected_matches": float(model.pi * len(right)), "candidate_pairs": len(r),
         "m": {f: dict(zip(LEVELS[f], model.m[f].round(6).tolist())) for f in FIELDS},
         "u": {f: dict(zip(LEVELS[f], model.u[f].round(9).tolist())) for f in FIELDS}}

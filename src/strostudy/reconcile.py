@@ -66,6 +66,13 @@ def link_people(ing: Ingested, rc: dict, decisions: pd.DataFrame | None = None):
             rec=lambda d, s=s: s + ":" + d["source_row"].astype(str), source=s)
         for s in ("orders", "pnd_records", *OPTIONAL_PERSON_SOURCES) if s in tables], ignore_index=True)
     records, review = link(left, right.drop(columns=["source_row"]), settings_from(rc), decisions)
+    model = records.attrs.get("linkage_model", {})
+    if not model.get("em_converged", True):
+        from .stages import say
+
+        say(f"warning: the linkage model's EM stopped after {model['em_iterations']} iterations without meeting "
+            "its tolerance; its match weights may not be final. Raise reconcile.linkage.estimation.max_iterations "
+            "in config.yaml (or loosen its tolerance) and re-run")
     links = records.drop(columns=["r_row"]).merge(right[["rec", "source"]], on="rec")
     return links, review_table(review, left, right)
 
