@@ -254,10 +254,9 @@ def test_prior_is_the_share_of_records_with_a_person():
     assert pi == pytest.approx(21 / 42, abs=1e-3)
 
 
-def test_em_estimates_m_from_the_records_and_shrinks_it_to_the_config():
-    """Forty people and forty records of them, twenty with the forename replaced by another
-    name: every record is found with certainty, so EM gives m(forename different) =
-    (20 + 50 x 0.08) / (40 + 50) with the config's m (0.08) worth 50 matched pairs (A82)."""
+def _forty_people_twenty_renamed():
+    """Forty people with made-up names and DOBs, and forty records of them, the first twenty
+    with the forename replaced by another made-up name; and the words used."""
     rng = np.random.default_rng(11)
     letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
     words = ["".join(w) for w in letters[rng.integers(0, 26, (120, 7))]]
@@ -265,6 +264,14 @@ def test_em_estimates_m_from_the_records_and_shrinks_it_to_the_config():
                            "date_of_birth": pd.Timestamp("1970-01-01") + pd.to_timedelta(np.arange(40) * 97, "D")})
     records = people.rename(columns={"entity": "rec"}).assign(rec=lambda d: "R" + d["rec"])
     records.loc[:19, "forenames"] = words[80:100]
+    return people, records, words
+
+
+def test_em_estimates_m_from_the_records_and_shrinks_it_to_the_config():
+    """Forty people and forty records of them, twenty with the forename replaced by another
+    name: every record is found with certainty, so EM gives m(forename different) =
+    (20 + 50 x 0.08) / (40 + 50) with the config's m (0.08) worth 50 matched pairs (A82)."""
+    people, records, words = _forty_people_twenty_renamed()
     out = link(people, records, S)[0]
     assert (out["link_status"] == "linked").all()
     m = out.attrs["linkage_model"]["m"]["forename"]
@@ -280,13 +287,7 @@ def test_em_says_whether_it_converged(capsys):
 
     from strostudy.reconcile import link_people
 
-    rng = np.random.default_rng(11)
-    letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
-    words = ["".join(w) for w in letters[rng.integers(0, 26, (120, 7))]]
-    people = pd.DataFrame({"entity": [f"P{i}" for i in range(40)], "forenames": words[:40], "surname": words[40:80],
-                           "date_of_birth": pd.Timestamp("1970-01-01") + pd.to_timedelta(np.arange(40) * 97, "D")})
-    records = people.rename(columns={"entity": "rec"}).assign(rec=lambda d: "R" + d["rec"])
-    records.loc[:19, "forenames"] = words[80:100]
+    people, records, words = _forty_people_twenty_renamed()
     model = link(people, records, S)[0].attrs["linkage_model"]
     assert model["em_converged"] is True and 1 < model["em_iterations"] < 100
     one = copy.deepcopy(S)
