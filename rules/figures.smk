@@ -10,6 +10,7 @@ rule figures:
                    "comparison.event_study_reference", "comparison.event_study_bin_months",
                    "comparison.confidence_level",
                    "comparison.sensitivity.negative_control"),
+    threads: 4  # figures are drawn in parallel, a process per thread (Snakemake gives at most --cores)
     conda:
         "../environment.yml"
     benchmark:

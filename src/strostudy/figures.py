@@ -487,17 +487,37 @@ DRAW = {"study_flow": study_flow, "prepost_totals": prepost_totals, "paired_subj
         "comparison_balance": comparison_balance, "sensitivity": sensitivity, "controlled_series": controlled_series}
 
 
-def run(inputs: dict, output: dict, config: dict, log: str | None = None) -> list[str]:
-    """The figures stage: every figure, as PNG and PDF, from the processed tables alone."""
+def draw_and_save(name: str, inputs: dict, output: dict, config: dict) -> list[str]:
+    """One figure, drawn from its tables and saved as PNG and PDF (a process of its own can
+    run this: it sets the figures' look itself)."""
     from pathlib import Path
 
     from . import style, tables
-    from .stages import say
 
     style.apply(config["figures"])
-    written = []
-    for name, draw in DRAW.items():
-        fig = draw(*[tables.read(t, inputs[t]) for t in tables.FIGURE_INPUTS[name]], config)
-        written += style.save(fig, Path(output[f"{name}_png"]).with_suffix(""), config["figures"])
+    fig = DRAW[name](*[tables.read(t, inputs[t]) for t in tables.FIGURE_INPUTS[name]], config)
+    return [str(w) for w in style.save(fig, Path(output[f"{name}_png"]).with_suffix(""), config["figures"])]
+
+
+def run(inputs: dict, output: dict, config: dict, log: str | None = None, threads: int = 1) -> list[str]:
+    """The figures stage: every figure, as PNG and PDF, from the processed tables alone; with
+    ``threads`` > 1 on Linux, that many forked processes draw them (each figure is drawn alone,
+    so the files are the same bytes whichever process draws it).  Elsewhere, or with one
+    thread, one after another: a spawned process would re-run the rule's script."""
+    import sys
+
+    from .stages import say
+
+    names = list(DRAW)
+    if threads > 1 and sys.platform == "linux":
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+        from itertools import repeat
+
+        with ProcessPoolExecutor(max_workers=min(int(threads), len(names)), mp_context=mp.get_context("fork")) as pool:
+            parts = list(pool.map(draw_and_save, names, repeat(inputs), repeat(output), repeat(config)))
+    else:
+        parts = [draw_and_save(name, inputs, output, config) for name in names]
+    written = [w for part in parts for w in part]
     say(f"wrote {len(written)} figure files", log)
-    return [str(w) for w in written]
+    return written

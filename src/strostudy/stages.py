@@ -9,6 +9,7 @@ that reads its inputs and writes its outputs by their registry names
 
 from __future__ import annotations
 
+import inspect
 import sys
 from pathlib import Path
 
@@ -41,7 +42,11 @@ def run_rule(smk) -> None:
     if log:
         Path(log).parent.mkdir(parents=True, exist_ok=True)
         Path(log).write_text("")
-    module.run(inputs=dict(smk.input.items()), output=dict(smk.output.items()), config=smk.params.config, log=log)
+    extra = {}
+    if "threads" in inspect.signature(module.run).parameters:  # stages that can use several cores
+        extra["threads"] = int(getattr(smk, "threads", 1) or 1)
+    module.run(inputs=dict(smk.input.items()), output=dict(smk.output.items()), config=smk.params.config, log=log,
+               **extra)
 
 
 #: The rules in the order the workflow runs them (simulate only for synthetic data).
