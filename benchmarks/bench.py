@@ -71,14 +71,13 @@ def machine() -> str:
            f"Python {platform.python_version()}"
 
 
-def _snakemake(workdir: Path, cores: int, orders: int | None, quiet: bool = True) -> float:
+def _snakemake(workdir: Path, cores: int, orders: int | None) -> float:
     """Run the workflow in ``workdir``; its wall time in seconds."""
     cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
-           "--cores", str(cores)]
+           "--cores", str(cores), "--quiet"]
     if orders is not None:
         cmd += ["--config", f"synthetic_orders={orders}"]
-    if quiet:
-        cmd += ["--quiet", "all"]
+    cmd += ["all"]
     t0 = time.perf_counter()
     result = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.perf_counter() - t0
@@ -190,13 +189,17 @@ def aggregation_reference(workdir: Path) -> pd.DataFrame:
         return con.execute(sql).df()
 
     mine, duck = ours(), theirs()
-    check = mine.melt(id_vars=["subject_id", "category"], value_vars=["events_before", "events_after"],
-                      var_name="win", value_name="events")
+    check = pd.concat([mine[["subject_id", "category", f"events_{w}", f"harm_{w}"]]
+                      .set_axis(["subject_id", "category", "events", "harm"], axis=1).assign(win=w)
+                       for w in ("before", "after")], ignore_index=True)
     check = check.loc[check["events"] > 0]
-    check["win"] = check["win"].str.removeprefix("events_")
     merged = check.merge(duck, on=["subject_id", "category", "win"], how="outer", suffixes=("", "_duck"))
-    if merged[["events", "events_duck"]].isna().any().any() or (merged["events"] != merged["events_duck"]).any():
-        raise SystemExit("bench: DuckDB's aggregation does not match the pipeline's; fix the SQL before timing")
+    same = (merged[["events", "events_duck", "harm", "harm_duck"]].notna().all(axis=1)
+            & (merged["events"] == merged["events_duck"])
+            & np.isclose(merged["harm"], merged["harm_duck"], rtol=1e-9, atol=1e-9))
+    if not same.all():
+        raise SystemExit(f"bench: DuckDB's aggregation does not match the pipeline's in {int((~same).sum())} "
+                         "subject-category-window cells; fix the SQL before timing")
     timings = {}
     for name, fn in (("aggregation_pipeline", ours), ("aggregation_duckdb", theirs)):
         walls = []
@@ -235,13 +238,14 @@ def merge(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
                            else s, kind="stable").reset_index(drop=True)
 
 
-def figure(results: pd.DataFrame, path: Path) -> None:
+def figure(results: pd.DataFrame, path: Path, machine_name: str) -> None:
+    """Log-log wall time against PNC rows, per stage, for one machine's results."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    here = results.loc[results["machine"] == results["machine"].iloc[-1]]
+    here = results.loc[results["machine"] == machine_name]
     fig, ax = plt.subplots(figsize=(6.5, 4.5), dpi=150)
     colours = plt.get_cmap("tab20").colors
     for i, (stage, r) in enumerate(here.loc[~here["stage"].isin(["noop"])].groupby("stage", sort=True)):
@@ -287,7 +291,7 @@ def main(argv: list[str] | None = None) -> None:
     old = pd.read_csv(out) if out.exists() else pd.DataFrame(columns=COLUMNS)
     results = merge(old, new)
     results.to_csv(out, index=False, lineterminator="\n", float_format="%.4g")
-    figure(results, Path(args.figure))
+    figure(results, Path(args.figure), me)
     here = results.loc[results["machine"] == me]
     print(summary(here), file=sys.stderr)
     print(f"bench: wrote {out} and {args.figure}", file=sys.stderr)

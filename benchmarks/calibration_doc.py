@@ -30,7 +30,6 @@ def comparison_markers(label: str = "") -> tuple[str, str]:
     return f"<!-- {name}: start -->", f"<!-- {name}: end -->"
 
 
-COMPARISON = comparison_markers()
 ESTIMATORS = {"naive_prepost": "naive before/after", "did_matched": "DiD, matched", "did_all": "DiD, whole pool"}
 
 
