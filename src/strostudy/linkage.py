@@ -14,6 +14,11 @@ Everything is vectorised numpy/pandas on integer codes: names are compared once 
 pair of spellings, and no Python loop runs over records or pairs.  Inputs and outputs are put
 in a canonical order first, so reruns are byte-identical whatever the input order.
 
+At scale (issue 15): candidates are made, compared and scored a slice of records at a time
+(at most ``chunk_pairs`` pairs), so memory is bounded by the slice, and the results do not
+depend on it; EM runs over the pairs of its sample of records (at most ``max_records`` records
+and ``max_pairs`` pairs), made directly, and weighs each kind of pair once (:class:`_Kinds`).
+
 Inputs of :func:`link`: ``left`` (the candidates: ``entity`` — the person a row belongs to,
 e.g. a PNC ID — and ``forenames``, ``surname``, ``date_of_birth``, optional ``pnc_id``,
 ``sex``, ``postcode``) and ``right`` (the records to link: ``rec`` and the same fields).
@@ -61,6 +66,13 @@ BLOCK_PARTS = ("dob", "yob", "mmdd", "surname_sx", "forename_sx", "forename_init
 _NAME_PARTS = {"surname_sx", "forename_sx", "forename_initial", "surname_initial"}
 _SOUNDEX = str.maketrans("abcdefghijklmnopqrstuvwxyz", "01230120022455012623010202")
 _OPTIONAL = ("pnc_id", "sex", "postcode")
+#: Candidate pairs compared and scored at a time (``reconcile.linkage.chunk_pairs``): bounds
+#: the linker's memory; the results do not depend on it.
+CHUNK_PAIRS = 2_000_000
+#: EM's sample of records has at most this many candidate pairs (``estimation.max_pairs``).
+EM_MAX_PAIRS = 10_000_000
+#: EM finds the best pair of a (record, person) met by up to this many kinds of pair column by column.
+_WIDE = 6
 
 
 # --------------------------------------------------------------------------- names
@@ -437,9 +449,11 @@ def _block_key(lists: Lists, side: str, rule: str, crossed: bool = False) -> np.
     return key
 
 
-def _join(lkey: np.ndarray, rkey: np.ndarray, max_rows: int, max_pairs: int) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs (right profile, left profile) with equal keys; a key held by more than
-    ``max_rows`` left profiles, or that would make more than ``max_pairs`` pairs, is skipped."""
+def _key_runs(lkey: np.ndarray, rkey: np.ndarray, max_rows: int, max_pairs: int):
+    """The left profiles sorted by key (``order``), where each key's run starts and how long
+    it is, and the right profiles (``rpos``) whose key has a kept run (``at``, its index): a
+    key held by more than ``max_rows`` left profiles, or that would make more than
+    ``max_pairs`` pairs, is skipped (A84)."""
     lpos = np.flatnonzero(lkey >= 0)
     order = lpos[np.argsort(lkey[lpos], kind="stable")]
     ukeys, start, count = np.unique(lkey[order], return_index=True, return_counts=True)
@@ -450,27 +464,90 @@ def _join(lkey: np.ndarray, rkey: np.ndarray, max_rows: int, max_pairs: int) -> 
     rpos, at = rpos[hit], at[hit]
     n_right = np.bincount(at, minlength=len(ukeys))
     keep = (count <= max_rows) & (count * n_right <= max_pairs)
-    rpos, at = rpos[keep[at]], at[keep[at]]
+    return order, start, count, rpos[keep[at]], at[keep[at]]
+
+
+def _join(lkey: np.ndarray, rkey: np.ndarray, max_rows: int, max_pairs: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (right profile, left profile) with equal keys; a key held by more than
+    ``max_rows`` left profiles, or that would make more than ``max_pairs`` pairs, is skipped."""
+    order, start, count, rpos, at = _key_runs(lkey, rkey, max_rows, max_pairs)
     n = count[at]
     total = int(n.sum())
     offset = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(n) - n, n)
     return np.repeat(rpos, n), order[np.repeat(start[at], n) + offset]
 
 
+class Blocking:
+    """The blocking rules' keys, ready to join any set of right profiles with the left list
+    (A10d, A84).  Which keys are skipped (``max_rows``, ``max_pairs``) is decided once over
+    every right profile, so the pairs of a set of profiles are exactly those that the whole
+    join gives them, whatever set they are asked for with: candidates can be made, compared
+    and scored a bounded slice of the records at a time."""
+
+    def __init__(self, lists: Lists, rules: list[str], max_rows: int, max_pairs: int):
+        self.n_left = np.int64(max(len(lists.L["dob"]), 1))
+        self.n_right = len(lists.R["dob"])
+        #: per (rule, name order): the left profiles sorted by key, where each kept key's run
+        #: starts and how long it is, and each right profile's key run (-1: none, or skipped)
+        self.parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        for rule in rules:
+            lkey = _block_key(lists, "left", rule)
+            crossings = (False, True) if _NAME_PARTS & set(rule.split("+")) else (False,)
+            for crossed in crossings:
+                order, start, count, rpos, at = _key_runs(lkey, _block_key(lists, "right", rule, crossed),
+                                                          max_rows, max_pairs)
+                slot = np.full(self.n_right, -1, dtype=np.int64)
+                slot[rpos] = at
+                self.parts.append((order, start, count, slot))
+
+    def pairs_per_record(self) -> np.ndarray:
+        """Per right profile, the pairs its keys make over every rule (a bound on its distinct
+        candidates: a pair found by two rules counts twice)."""
+        out = np.zeros(self.n_right, dtype=np.int64)
+        for _, _, count, slot in self.parts:
+            ok = slot >= 0
+            out[ok] += count[slot[ok]]
+        return out
+
+    def pairs(self, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Candidate pairs (``r``, ``l``) of the right profiles ``rows`` (sorted; all if None),
+        sorted by ``r`` then ``l``."""
+        rows = np.arange(self.n_right, dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
+        found = []
+        for order, start, count, slot in self.parts:
+            at = slot[rows]
+            ok = at >= 0
+            rpos, at = rows[ok], at[ok]
+            n = count[at]
+            total = int(n.sum())
+            offset = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(n) - n, n)
+            found.append(np.repeat(rpos, n) * self.n_left + order[np.repeat(start[at], n) + offset])
+        pair = _distinct(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
+        return pair // self.n_left, pair % self.n_left
+
+    def chunks(self, max_pairs: int, rows: np.ndarray | None = None) -> list[np.ndarray]:
+        """The right profiles ``rows`` (sorted; all if None) in consecutive slices of at most
+        ``max_pairs`` pairs each (by the bound of :meth:`pairs_per_record`; a record with more
+        has a slice of its own)."""
+        rows = np.arange(self.n_right, dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
+        if not len(rows):
+            return [rows]
+        total = np.cumsum(self.pairs_per_record()[rows])
+        ends, at = [], 0
+        while at < len(rows):
+            base = total[at - 1] if at else 0
+            end = max(int(np.searchsorted(total, base + max_pairs, side="right")), at + 1)
+            ends.append(min(end, len(rows)))
+            at = ends[-1]
+        starts = [0, *ends[:-1]]
+        return [rows[a:b] for a, b in zip(starts, ends)]
+
+
 def candidate_pairs(lists: Lists, rules: list[str], max_rows: int, max_pairs: int) -> tuple[np.ndarray, np.ndarray]:
     """Candidate pairs (``r``, ``l``: right and left profiles) sharing a key of any blocking
     rule, names also tried in swapped order; sorted by ``r`` then ``l``.  Each rule is one
     sort and one search, so the work is near-linear in the pairs found."""
-    n_left = np.int64(max(len(lists.L["dob"]), 1))
-    found = []
-    for rule in rules:
-        lkey = _block_key(lists, "left", rule)
-        crossings = (False, True) if _NAME_PARTS & set(rule.split("+")) else (False,)
-        for crossed in crossings:
-            r, l_ = _join(lkey, _block_key(lists, "right", rule, crossed), max_rows, max_pairs)
-            found.append(r * n_left + l_)
-    pair = _distinct(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
-    return pair // n_left, pair % n_left
+    return Blocking(lists, rules, max_rows, max_pairs).pairs()
 
 
 # --------------------------------------------------------------------------- comparing pairs
@@ -535,6 +612,17 @@ class Compared:
             at = np.searchsorted(self.crossed, pairs[sw])
             fn[sw], sn[sw] = self.levels["fn_x"][at], self.levels["sn_x"][at]
         return fn, sn
+
+
+def _stack(parts: list[Compared]) -> Compared:
+    """The comparisons of several sets of pairs as one set, in that order."""
+    out = Compared(None, np.concatenate([p.r for p in parts]), np.concatenate([p.l for p in parts]))
+    out.levels = {k: np.concatenate([p.levels[k] for p in parts]) for k in parts[0].levels}
+    offset = np.cumsum([0] + [len(p.r) for p in parts[:-1]])
+    out.crossed = np.concatenate([p.crossed + o for p, o in zip(parts, offset)])
+    for attr in ("fn_value", "sn_value", "fn_record", "sn_record"):
+        setattr(out, attr, np.concatenate([getattr(p, attr) for p in parts]))
+    return out
 
 
 def _may_agree(names: Names, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -615,8 +703,9 @@ def _config_mu(s: dict) -> tuple[dict, dict]:
 
 
 def _level_counts(levels: np.ndarray, n_levels: int, weight: np.ndarray) -> np.ndarray:
-    ok = levels >= 0
-    return np.bincount(levels[ok].astype(np.int64), weights=weight[ok], minlength=n_levels)[:n_levels]
+    """The ``weight`` of each level (missing, -1, left out), summed in order."""
+    bins = np.where(levels >= 0, levels, n_levels).astype(np.intp)  # missing: a bin of its own, dropped
+    return np.bincount(bins, weights=weight, minlength=n_levels + 1)[:n_levels]
 
 
 def _shrink(counts: np.ndarray, prior: np.ndarray, strength: float) -> np.ndarray:
@@ -713,12 +802,178 @@ def posteriors(w_pe: np.ndarray, seg: _Segments, pi: float, n_entities: int):
     return p_person, p_any
 
 
-def fit(lists: Lists, c: Compared, entity: np.ndarray, s: dict, random_counts: tuple | None = None
+class _Kinds:
+    """Pairs grouped by everything their match weight depends on: each field's level and,
+    for a name, the name whose frequency weighs it (the person's if exact, the record's if a
+    variant), in both orders where the names were also read swapped.  Pairs of one kind weigh
+    the same under any model, so EM weighs each kind once (``kinds``: one pair of each, as a
+    :class:`Compared`) and spreads the weights to the pairs (``kind``); the weights are those
+    :meth:`Model.weights` gives the pairs themselves, to the bit (the same arithmetic on the
+    same numbers)."""
+
+    def __init__(self, c: Compared):
+        n = len(c.r)
+        codes = [c.fn_value, c.sn_value, c.fn_record, c.sn_record]
+        size = np.int64(max([int(v.max(initial=-1)) for v in codes] + [0]) + 2)
+
+        def name_key(level: np.ndarray, person: np.ndarray, record: np.ndarray) -> np.ndarray:
+            code = np.where(level == 0, person, np.where(level > 0, record, -1))
+            return (level.astype(np.int64) + 1) * size + code + 1
+
+        def dense(*keys: np.ndarray) -> np.ndarray:
+            """Each row's position among the distinct rows of the key columns."""
+            out = np.zeros(len(keys[0]), dtype=np.int64)
+            for key in keys:
+                _, inverse = _unique_inverse(out * (int(key.max(initial=0)) + 1) + key)
+                out = inverse.astype(np.int64)
+            return out
+
+        lv = c.levels
+        rest = (((lv["dob"].astype(np.int64) + 1) * 3 + lv["pnc_id"] + 1) * 3 + lv["sex"] + 1) * 4 + lv["postcode"] + 1
+        kind = dense(name_key(lv["fn"], c.fn_value, c.fn_record), name_key(lv["sn"], c.sn_value, c.sn_record), rest)
+        if len(c.crossed):
+            x = c.crossed
+            kx = dense(name_key(lv["fn_x"], c.fn_value[x], c.sn_record[x]),
+                       name_key(lv["sn_x"], c.sn_value[x], c.fn_record[x]))
+            swap_kind = np.zeros(n, dtype=np.int64)
+            swap_kind[x] = kx + 1
+            kind = dense(kind, swap_kind)
+        n_kinds = int(kind.max(initial=-1)) + 1
+        one = np.zeros(n_kinds, dtype=np.int64)
+        one[kind] = np.arange(n, dtype=np.int64)  # any pair of a kind stands for all of it
+        order = np.argsort(one)  # kinds renumbered in the order of their pairs, as a subset wants
+        rank = np.empty(n_kinds, dtype=np.int64)
+        rank[order] = np.arange(n_kinds)
+        self.kind = rank[kind].astype(np.int32 if n_kinds < 1 << 31 else np.int64)
+        self.kinds = c.subset(one[order])
+
+    def weights(self, model: Model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each pair's match weight, and each kind's weight and whether its names read better
+        swapped."""
+        w, swapped = model.weights(self.kinds)
+        return w[self.kind], w, swapped
+
+
+def em_records(lists: Lists, s: dict, blocking: Blocking | None = None) -> np.ndarray:
+    """The right profiles EM runs over (sorted): all of them, or a seeded sample of
+    ``estimation.max_records`` when there are more; and, given the ``blocking``, no more of
+    them than have ``estimation.max_pairs`` candidate pairs between them (a seeded share of
+    the sample), so that EM's work is bounded however many candidates each record has."""
+    est = s["estimation"]
+    n_profiles = len(lists.right_count)
+    chosen = np.arange(n_profiles)
+    if n_profiles > est["max_records"]:
+        chosen = np.sort(np.random.default_rng(est["seed"]).choice(n_profiles, est["max_records"], replace=False))
+    cap = est.get("max_pairs", EM_MAX_PAIRS)
+    if blocking is None or cap is None or int(blocking.pairs_per_record()[chosen].sum()) <= cap:
+        return chosen
+    pairs = np.zeros(n_profiles, dtype=np.int64)  # each record's distinct candidates, a slice at a time
+    for rows in blocking.chunks(CHUNK_PAIRS, chosen):
+        pairs += np.bincount(blocking.pairs(rows)[0], minlength=n_profiles)
+    if int(pairs[chosen].sum()) <= cap:
+        return chosen
+    order = np.random.default_rng([est["seed"], 1]).permutation(len(chosen))
+    keep = int(np.searchsorted(np.cumsum(pairs[chosen[order]]), cap, side="right"))
+    return np.sort(chosen[order[:keep]])
+
+
+class EMSample:
+    """What EM needs of the candidate pairs of its records (:func:`em_records`): each pair's
+    kind (:class:`_Kinds`) and the (record, person) runs.  ``c``: the candidate pairs of every
+    record, or only those of the sampled records, which gives the same; ``entity``: the
+    person of each of its pairs."""
+
+    def __init__(self, lists: Lists, c: Compared | None, entity: np.ndarray | None, s: dict,
+                 records: np.ndarray | None = None, kinds: _Kinds | None = None, seg: _Segments | None = None):
+        self.records = em_records(lists, s) if records is None else records
+        if c is not None:
+            in_sample = np.zeros(len(lists.right_count), dtype=bool)
+            in_sample[self.records] = True
+            sampled = in_sample[c.r]
+            if not sampled.all():
+                rows = np.flatnonzero(sampled)
+                c, entity = c.subset(rows), entity[rows]
+            kinds, seg = _Kinds(c), _Segments(c.r, entity)
+        self.kinds, self.seg = kinds, seg
+        self.n_pairs = seg.n
+        # Per (record, person), its pairs' kinds with each kind once (the first pair of a kind
+        # stands for the rest: they weigh the same, and the first of the best is chosen), then
+        # the (record, person) runs by their number of kinds: up to _WIDE a column per kind, a
+        # comparison per column; the rest by reductions over their runs.
+        kind = self.kinds.kind
+        if seg.n:
+            key = seg.run * np.int64(int(kind.max()) + 1) + kind
+            order = np.argsort(key, kind="stable")
+            first = np.ones(seg.n, dtype=bool)
+            first[order[1:]] = key[order[1:]] != key[order[:-1]]
+            kept = np.flatnonzero(first)
+            del key, order, first
+        else:
+            kept = np.zeros(0, dtype=np.int64)
+        run = seg.run[kept]
+        seg.run = None  # not needed again; the largest of the runs' arrays
+        length = np.bincount(run, minlength=len(seg.pe_start))
+        start = np.cumsum(length) - length
+        kind = kind[kept].astype(np.intp)  # indices as numpy takes them, not converted each time
+        del kept, run
+        self.columns = []
+        for width in range(1, _WIDE + 1):
+            runs = np.flatnonzero(length == width)
+            if len(runs):
+                self.columns.append((runs, [kind[start[runs] + j] for j in range(width)]))
+        self.wide = np.flatnonzero(length > _WIDE)
+        self.wide_kind = kind[np.repeat(length > _WIDE, length)]
+        self.wide_start = np.cumsum(length[self.wide]) - length[self.wide]
+        self.wide_run = np.repeat(np.arange(len(self.wide)), length[self.wide])
+        self.wide_at = np.arange(len(self.wide_kind))
+
+    @classmethod
+    def made(cls, lists: Lists, blocking: Blocking, records: np.ndarray, s: dict, chunk_pairs: int) -> EMSample:
+        """The EM sample of ``records``, its candidates made and compared a slice at a time (at
+        most ``chunk_pairs`` pairs), so that only the kinds of the pairs are ever held: the same
+        as from one :class:`Compared` of them all, since a pair's kind is its own."""
+        r, l_, kind, firsts, offset = [], [], [], [], 0
+        for rows in blocking.chunks(chunk_pairs, records):
+            rc, lc = blocking.pairs(rows)
+            part = _Kinds(Compared(lists, rc, lc, s["similarity"]))
+            r.append(rc)
+            l_.append(lc)
+            kind.append(part.kind.astype(np.int64) + offset)
+            firsts.append(part.kinds)
+            offset += len(part.kinds.r)
+        every = _Kinds(_stack(firsts))  # the kinds of the slices' kinds: one numbering for all
+        every.kind = every.kind[np.concatenate(kind)]
+        r, l_ = np.concatenate(r), np.concatenate(l_)
+        return cls(lists, None, None, s, records, every, _Segments(r, lists.L["entity"][l_]))
+
+    def best_kind(self, w_kind: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per (record, person): the highest weight and the kind of its first pair with it, as
+        :meth:`_Segments.best_pair` finds them on the pairs' weights."""
+        n_pe = len(self.seg.pe_start)
+        top = np.empty(n_pe)
+        kind = np.empty(n_pe, dtype=np.intp)
+        for runs, columns in self.columns:
+            t, k = w_kind[columns[0]], columns[0]
+            for column in columns[1:]:
+                w = w_kind[column]
+                better = w > t  # strictly: a tie keeps the earlier kind
+                t, k = np.where(better, w, t), np.where(better, column, k)
+            top[runs], kind[runs] = t, k
+        if len(self.wide):
+            w = w_kind[self.wide_kind]
+            t = np.maximum.reduceat(w, self.wide_start)
+            first = np.minimum.reduceat(np.where(w == t[self.wide_run], self.wide_at, len(w)), self.wide_start)
+            top[self.wide], kind[self.wide] = t, self.wide_kind[first]
+        return top, kind
+
+
+def fit(lists: Lists, c: Compared | EMSample, entity: np.ndarray | None, s: dict, random_counts: tuple | None = None
         ) -> tuple[Model, dict]:
     """The model: u from random pairs less the pairs EM takes for matches, and term
     frequencies; m and ``pi`` by EM over the candidates of (a sample of) the records, each a
     mixture of "person k" and "none" (A80–A82).  Deterministic: a fixed start (the config's
-    m and u, pi = 1/2) and a fixed sample seed."""
+    m and u, pi = 1/2) and a fixed sample seed.  ``c``, ``entity``: as :class:`EMSample`
+    takes them, or an :class:`EMSample` already made (``entity`` None)."""
     est = s["estimation"]
     m_prior, u_prior = _config_mu(s)
     model = Model({f: v.copy() for f, v in m_prior.items()}, {f: v.copy() for f, v in u_prior.items()},
@@ -738,30 +993,33 @@ def fit(lists: Lists, c: Compared, entity: np.ndarray, s: dict, random_counts: t
     info = {"em_iterations": 0, "em_records": 0, "em_converged": True}
     if not est["estimate_m"] and s["prior"] != "auto":
         return model, info
-    n_profiles = len(lists.right_count)
-    chosen = np.arange(n_profiles)
-    if n_profiles > est["max_records"]:
-        chosen = np.sort(np.random.default_rng(est["seed"]).choice(n_profiles, est["max_records"], replace=False))
-    in_sample = np.zeros(n_profiles, dtype=bool)
-    in_sample[chosen] = True
-    rows = np.flatnonzero(in_sample[c.r])
-    sub = c.subset(rows)
-    seg = _Segments(sub.r, entity[rows])
+    em = c if isinstance(c, EMSample) else EMSample(lists, c, entity, s)
+    del c, entity
+    chosen, kinds, seg = em.records, em.kinds.kinds, em.seg
     records = float(lists.right_count[chosen].sum())
     to_all = len(lists.right_profile) / max(records, 1.0)  # from the EM sample to every record
+    count_pe, count_r = lists.right_count[seg.pe_r], lists.right_count[seg.r]
     info["em_records"] = int(records)
     info["em_converged"] = False
     for it in range(est["max_iterations"]):
-        w, swapped = model.weights(sub)
-        w_pe, best = seg.best_pair(w)
+        w_kind, swapped = model.weights(kinds)
+        w_pe, best_kind = em.best_kind(w_kind)
         p_person, p_any = posteriors(w_pe, seg, model.pi, lists.n_entities)
-        resp = p_person * lists.right_count[seg.pe_r]
+        resp = p_person * count_pe
         old = np.concatenate([model.m[f] for f in FIELDS] + [model.u[f] for f in FIELDS] + [[model.pi]])
         if s["prior"] == "auto":  # Beta(1, 1) prior on pi
-            model.pi = (float((p_any * lists.right_count[seg.r]).sum()) + 1) / (records + 2)
-        fn, sn = sub.name_levels_kept(best, swapped)
-        kept = {"forename": fn, "surname": sn, **{f: sub.levels[f][best] for f in ("dob", "pnc_id", "sex", "postcode")}}
-        matched = {f: _level_counts(kept[f], len(LEVELS[f]), resp) for f in FIELDS}
+            model.pi = (float((p_any * count_r).sum()) + 1) / (records + 2)
+        # Each kind's levels in the order kept, then each (record, person)'s best pair's.
+        fn, sn = kinds.name_levels_kept(np.arange(len(w_kind)), swapped)
+        levels = {"forename": fn, "surname": sn} | {f: kinds.levels[f] for f in ("dob", "pnc_id", "sex", "postcode")}
+        matched = {}
+        for f in FIELDS:  # as _level_counts, the bins made per kind, not per pair
+            n = len(LEVELS[f])
+            if (levels[f] < 0).all():  # missing throughout (PNC ID on records without one)
+                matched[f] = np.zeros(n)
+                continue
+            bins = np.where(levels[f] >= 0, levels[f], n).astype(np.intp)[best_kind]
+            matched[f] = np.bincount(bins, weights=resp, minlength=n + 1)[:n]
         if est["estimate_m"]:
             model.m = {f: _shrink(matched[f], m_prior[f], est["m_prior_pairs"]) for f in FIELDS}
         set_u({f: v * to_all for f, v in matched.items()})
@@ -785,7 +1043,8 @@ def settings_from(rc: dict) -> dict:
             "max_block": int(lk["max_block_size"]), "max_block_pairs": int(lk["max_block_pairs"]),
             "similarity": dict(lk["similarity"]), "tf_surname": bool(lk["tf_adjust_surname"]),
             "tf_forename": bool(lk["tf_adjust_forename"]), "tf_minimum": float(lk["tf_minimum"]),
-            "estimation": dict(lk["estimation"]), "m_u": lk["m_u"]}
+            "estimation": dict(lk["estimation"]), "m_u": lk["m_u"],
+            "chunk_pairs": int(lk.get("chunk_pairs", CHUNK_PAIRS))}
 
 
 def probability(weight) -> np.ndarray:
@@ -905,6 +1164,20 @@ def decide(lists: Lists, c: Compared, s: dict, model: Model, seg: _Segments) -> 
     return out, pairs
 
 
+def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """The slices' frames as one, as if made at once: a column whose type differs between
+    slices (text that is missing throughout one) is typed again from all its values."""
+    full = [p for p in parts if len(p)] or parts[:1]
+    if len(full) == 1:
+        return full[0].reset_index(drop=True)
+    out = pd.concat(full, ignore_index=True)
+    for col in out.columns:
+        types = [p[col].dtype for p in full]
+        if len({str(d) for d in types}) > 1 and any(str(d) == "object" for d in types):
+            out[col] = out[col].to_numpy(dtype=object)
+    return out
+
+
 def link(left: pd.DataFrame, right: pd.DataFrame, s: dict, decisions: pd.DataFrame | None = None):
     """Link each ``right`` record (``rec``) to an ``entity`` of ``left``.  Returns one row per
     record (:data:`RECORD_COLUMNS`, and ``r_row``) and the scored candidates of the records
@@ -914,13 +1187,47 @@ def link(left: pd.DataFrame, right: pd.DataFrame, s: dict, decisions: pd.DataFra
     from concurrent.futures import ThreadPoolExecutor
 
     lists = Lists(left, right)
+    est = s["estimation"]
+    blocking = Blocking(lists, s["blocking"], s["max_block"], s["max_block_pairs"])
+    # The records are scored a slice at a time, each slice's candidates made and compared on
+    # their own, so memory is bounded by the slice, not the lists; a record's links depend only
+    # on its own candidates, so the slices change nothing (tests/test_linkage_scale.py).
+    chunk_pairs = int(s.get("chunk_pairs", CHUNK_PAIRS))
+    chunks = blocking.chunks(chunk_pairs)
+    needs_em = est["estimate_m"] or s["prior"] == "auto"
+    em_rows = em_records(lists, s, blocking) if needs_em else None
+    # One slice and EM over every record: the same comparisons serve EM and the scoring.
+    reuse = len(chunks) == 1 and (not needs_em or len(em_rows) == len(lists.right_count))
+    c = em = None
     with ThreadPoolExecutor(max_workers=1) as pool:  # random pairs for u, beside the candidates
-        sample = pool.submit(random_pair_counts, lists, s) if s["estimation"]["estimate_u"] else None
-        r, l_ = candidate_pairs(lists, s["blocking"], s["max_block"], s["max_block_pairs"])
-        c = Compared(lists, r, l_, s["similarity"])
+        sample = pool.submit(random_pair_counts, lists, s) if est["estimate_u"] else None
+        if reuse:
+            r, l_ = blocking.pairs()
+            c = Compared(lists, r, l_, s["similarity"])
+            if needs_em:
+                em = EMSample(lists, c, lists.L["entity"][l_], s, em_rows)
+            del r, l_
+        elif needs_em:
+            # EM's candidates: those of its sample's records, made directly (not all, then a subset).
+            em = EMSample.made(lists, blocking, em_rows, s, chunk_pairs)
         random_counts = sample.result() if sample is not None else ({}, 1.0)
-    model, info = fit(lists, c, lists.L["entity"][l_], s, random_counts)
-    per_profile, ranked = decide(lists, c, s, model, _Segments(r, lists.L["entity"][l_]))
+    model, info = fit(lists, em, None, s, random_counts)
+    em = None
+    n_pairs, per_profile, ranked = 0, [], []
+    for rows in chunks if c is None else [None]:
+        if c is None:
+            r, l_ = blocking.pairs(rows)
+            part = Compared(lists, r, l_, s["similarity"])
+        else:
+            part = c
+        one, two = decide(lists, part, s, model, _Segments(part.r, lists.L["entity"][part.l]))
+        two["pair"] += n_pairs  # the pair's position among every record's candidates
+        n_pairs += len(part.r)
+        per_profile.append(one)
+        ranked.append(two)
+        del part
+    c = None
+    per_profile, ranked = _concat(per_profile), _concat(ranked)
     recs = pd.DataFrame({"rec": right["rec"].to_numpy(), "profile": lists.right_profile,
                          "r_row": np.arange(len(right))})
     out = recs.merge(per_profile, on="profile", how="left")
@@ -938,7 +1245,7 @@ def link(left: pd.DataFrame, right: pd.DataFrame, s: dict, decisions: pd.DataFra
     records.attrs["linkage_model"] = {
         "pi": model.pi, "em_iterations": info["em_iterations"], "em_records": info["em_records"],
         "em_converged": info["em_converged"],
-        "expected_matches": float(model.pi * len(right)), "candidate_pairs": len(r),
+        "expected_matches": float(model.pi * len(right)), "candidate_pairs": n_pairs,
         "m": {f: dict(zip(LEVELS[f], model.m[f].round(6).tolist())) for f in FIELDS},
         "u": {f: dict(zip(LEVELS[f], model.u[f].round(9).tolist())) for f in FIELDS}}
     return records, review.sort_values(["rec", "rank"]).reset_index(drop=True)

@@ -615,8 +615,19 @@ def build_events(records: pd.DataFrame, offences: pd.DataFrame, precedence: list
     top = merged.sort_values(["event_id", "rank", "date"]).drop_duplicates("event_id").set_index("event_id")
     events = pd.DataFrame({"event_id": top.index, "subject_id": top["subject_id"].to_numpy(),
                            "event_date": top["date"].to_numpy(), "date_source": top["source"].to_numpy()})
+    # Membership by the events' positions among the distinct ids (a hash lookup each, where an
+    # isin on text builds a Python list of the ids: seconds at a million rows).
+    event_code, event_ids = pd.factorize(merged["event_id"], use_na_sentinel=False)
+    at = pd.Index(event_ids).get_indexer(events["event_id"])
+
+    def held(marked: np.ndarray) -> np.ndarray:
+        """Whether each id of ``at`` (-1: not an id of ``merged``) is among the ``marked``."""
+        return np.append(marked, False)[at]
+
     for s in SOURCES:
-        events[f"in_{s}"] = events["event_id"].isin(merged.loc[merged["source"] == s, "event_id"])
+        marked = np.zeros(len(event_ids), dtype=bool)
+        marked[event_code[merged["source"].eq(s).fillna(False).to_numpy(dtype=bool)]] = True
+        events[f"in_{s}"] = held(marked)
     # Offences: PNC records every charge of an arrest, so its offences are used when it has the
     # arrest; then ROCU's, then PND's (A17).
     offence_rank = {"pnc": 0, "rocu": 1, "pnd": 2}
@@ -631,8 +642,10 @@ def build_events(records: pd.DataFrame, offences: pd.DataFrame, precedence: list
         principal = merged.get("principal", pd.Series("", index=merged.index)).astype("string").fillna("").astype(str)
         rocu = principal.loc[merged["source"].eq("rocu") & ok].groupby(merged["event_id"]).first()
         differs = principal != merged["event_id"].map(rocu).astype("string").fillna("").astype(str)
-        merged["offences_from_rocu"] = (merged["source"].eq("pnc") & merged["event_id"].isin(rocu.index)
-                                        & (~ok | differs))
+        with_rocu = np.zeros(len(event_ids), dtype=bool)
+        found = pd.Index(event_ids).get_indexer(rocu.index)
+        with_rocu[found[found >= 0]] = True
+        merged["offences_from_rocu"] = (merged["source"].eq("pnc") & with_rocu[event_code] & (~ok | differs))
         merged["pnc_unscorable"] = merged["offences_from_rocu"] & ~ok
         merged.loc[merged["offences_from_rocu"], "offence_rank"] = len(offence_rank)
     chosen = merged.sort_values(["event_id", "offence_rank", "rec"]).drop_duplicates("event_id")
