@@ -309,6 +309,29 @@ def cluster_inference(f, Y, C, level):
     return est, 2 * special.stdtr(G - 1, -np.abs(est / se)), est - crit * se, est + crit * se
 
 
+def cluster_fe_inference(f, Y, C, level):
+    """Contrasts' (estimate, p, ci_low, ci_high) from the subject panel with subject fixed
+    effects, clubSandwich's CR2 clustered on subjects and Satterthwaite df per contrast
+    (:func:`strostudy.comparison.cr2`).  The Poisson fixed-effects estimates of the time terms
+    equal the series model's (every subject shares the month design), so only the errors differ;
+    subject i's fitted month t is its total times the series' share of month t.  Subjects with
+    no arrests (or harm) carry no information and are left out."""
+    from strostudy.clustered import cr2
+
+    tot = Y.sum(1)
+    keep = tot > 0
+    Yk, G, T = Y[keep], int(keep.sum()), Y.shape[1]
+    mu_t = np.exp(f.eta)
+    m = (tot[keep][:, None] * (mu_t / mu_t.sum())[None, :]).ravel()
+    X = np.hstack([np.kron(np.eye(G), np.ones((T, 1))), np.tile(f.X[:, 1:], (G, 1))])
+    bread = np.linalg.inv((X * m[:, None]).T @ X)
+    Cf = np.hstack([np.zeros((len(C), G)), C[:, 1:]])
+    V, df = cr2(X, Yk.ravel(), m, m, np.repeat(np.arange(G), T), G, bread, contrasts=Cf)
+    est, se = C @ f.beta, np.sqrt(np.einsum("ij,jk,ik->i", Cf, V, Cf))
+    crit = stats.t.ppf(0.5 + level / 2, df)
+    return est, 2 * stats.t.sf(np.abs(est / se), df), est - crit * se, est + crit * se
+
+
 def clustered(events, cohort, truth, config, alpha) -> list[tuple]:
     icfg, level = config["its"], 1 - alpha
     window = int(config["study"]["window_months"])
@@ -344,12 +367,30 @@ def clustered(events, cohort, truth, config, alpha) -> list[tuple]:
                 "level": p[0] < alpha, "slope": p[1] < alpha, "posttrend": p[2] < alpha,
                 "level_covered": _covers(np.exp(low[0]), np.exp(high[0]), truth[(measure, category)]),
                 "placebo": min(placebo) * len(placebo) < alpha if placebo else np.nan})
+            if (Y.sum(1) > 0).sum() < 2:
+                continue
+            _, p, low, high = cluster_fe_inference(f, Y, C, level)
+            placebo = []
+            if (y[before] > 0).sum() >= 6:
+                for fake in its.placebo_months(months, int(icfg["placebo_min_segment"])):
+                    if its.fit_problem(y[before], months[before], "quasipoisson", fake) or \
+                            (Y[:, before].sum(1) > 0).sum() < 2:
+                        continue
+                    try:
+                        fb = its.segmented_fit(y[before], months[before], "quasipoisson", icfg, interruption=fake)
+                    except its.NotFitted:
+                        continue
+                    placebo += list(cluster_fe_inference(fb, Y[:, before], contrasts(fb)[:2], level)[1])
+            out += _rows("cluster", "quasipoisson_cluster_fe_cr2", measure, category, {
+                "level": p[0] < alpha, "slope": p[1] < alpha, "posttrend": p[2] < alpha,
+                "level_covered": _covers(np.exp(low[0]), np.exp(high[0]), truth[(measure, category)]),
+                "placebo": min(placebo) * len(placebo) < alpha if placebo else np.nan})
     return out
 
 
 def evaluate(job: tuple) -> pd.DataFrame:
     """Every candidate's rows for one cached rep."""
-    scenario, seed, config, cache, resamples = job
+    scenario, seed, config, cache, resamples, only = job
     warnings.simplefilter("ignore")
     files = cache_files(cache, seed)
     alpha = float(config["study"]["alpha"])
@@ -360,12 +401,14 @@ def evaluate(job: tuple) -> pd.DataFrame:
     windows = pd.read_csv(files["subject_windows"])
     monthly = pd.read_csv(files["monthly_series"])
     events, cohort = tables.read("events", files["events"]), tables.read("cohort", files["cohort"])
-    rows = (reductions(windows, truth, seed, resamples, level, alpha)
-            + differences(windows, truth, seed, resamples, level, alpha)
-            + placebos(monthly, icfg, inf, alpha)
-            + its_terms(monthly, truth, icfg, inf, alpha)
-            + mann_kendalls(monthly, alpha)
-            + clustered(events, cohort, truth, config, alpha))
+    families = {
+        "reduction": lambda: reductions(windows, truth, seed, resamples, level, alpha),
+        "difference": lambda: differences(windows, truth, seed, resamples, level, alpha),
+        "placebo": lambda: placebos(monthly, icfg, inf, alpha),
+        "its": lambda: its_terms(monthly, truth, icfg, inf, alpha),
+        "mannkendall": lambda: mann_kendalls(monthly, alpha),
+        "cluster": lambda: clustered(events, cohort, truth, config, alpha)}
+    rows = [r for name, make in families.items() if not only or name in only for r in make()]
     return pd.DataFrame(rows, columns=KEYS + ["value"]).assign(scenario=scenario, seed=seed)[COLUMNS]
 
 
@@ -410,6 +453,8 @@ def main() -> None:
     parser.add_argument("--out", required=True, help="the long CSV of step 2")
     parser.add_argument("--resamples", type=int, default=1999, help="bootstrap and sign-flip resamples")
     parser.add_argument("--config", default="config.yaml")
+    parser.add_argument("--only", default="", help="comma-separated families to evaluate (default: all), "
+                        "e.g. its,placebo,cluster")
     args = parser.parse_args()
     config, seeds, cores = load(args.config), parse_seeds(args.seeds), max(1, args.cores)
     cache = Path(args.cache)
@@ -421,7 +466,8 @@ def main() -> None:
     for _ in _map(simulate, [(args.scenario, s, config, cache) for s in todo], cores, "simulated"):
         pass
 
-    jobs = [(args.scenario, s, config, cache, args.resamples) for s in seeds]
+    only = {f for f in args.only.split(",") if f}
+    jobs = [(args.scenario, s, config, cache, args.resamples, only) for s in seeds]
     results = pd.concat(list(_map(evaluate, jobs, cores, "evaluated")), ignore_index=True)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     results.to_csv(args.out, index=False, lineterminator="\n")

@@ -6,7 +6,7 @@ rule its:
     output:
         **outputs("its"),
     params:
-        config=cfg("its", "study.alpha"),
+        config=cfg("its", "study.alpha", "study.window_months", "study.start_date_counts_as"),
     conda:
         "../environment.yml"
     benchmark:

@@ -11,7 +11,8 @@ rule sensitivity:
     output:
         **outputs("sensitivity"),
     params:
-        config=cfg("comparison.sensitivity", "comparison.family", "comparison.min_clusters", "study", "cohort",
+        config=cfg("comparison.sensitivity", "comparison.family", "comparison.min_clusters",
+                   "comparison.standard_errors", "study", "cohort",
                    "categories", "prepost", "harm"),
     conda:
         "../environment.yml"

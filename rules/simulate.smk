@@ -8,7 +8,8 @@ if config["source"] == "synthetic":
         output:
             **outputs("simulate"),
         params:
-            config=cfg("seed", "synthetic_orders", "synthetic_comparison_ratio", "scenario", "study.earliest_reliable_date", "study.extraction_date",
+            config=cfg("seed", "synthetic_orders", "synthetic_comparison_ratio", "synthetic_order_types",
+                       "synthetic_two_order_share", "scenario", "study.earliest_reliable_date", "study.extraction_date",
                        "study.window_months"),
         conda:
             "../environment.yml"

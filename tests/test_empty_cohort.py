@@ -148,6 +148,7 @@ def test_its_skips_a_series_too_short_or_all_zero():
 
 def test_its_fits_only_the_placebos_inside_a_short_before_period():
     cfg = copy.deepcopy(defaults())  # every fake month leaving its.placebo_min_segment (6) months each side
+    cfg["its"]["significance"] = "ar1"   # a series alone, with no subjects' series for cr2
     months = np.arange(-12, 12)
     y = np.where(months < 0, 8.0, 4.0) + (months % 3)
     monthly = pd.DataFrame({"month": months, "measure": "events", "category": "overall", "value": y,

@@ -12,6 +12,7 @@ import pytest
 from strostudy import its as its_module
 from strostudy.config import defaults
 from strostudy.decisions import COLUMNS as DECISION_COLUMNS
+from strostudy.errors import StrostudyError
 from strostudy.its import (
     TERMS,
     Inference,
@@ -155,10 +156,12 @@ def test_fixedb_is_deterministic_and_seeded():
 @pytest.fixture(scope="module")
 def fitted_fixture():
     """The pipeline's ITS on the committed monthly series (the default synthetic data when the
-    fixtures were made)."""
+    fixtures were made), under the AR(1) rule for both measures: the committed series carry no
+    subjects' series, which the events' default cr2 rule needs (tested on the default run below)."""
     import warnings
 
     cfg = defaults()
+    cfg["its"]["significance"] = "ar1"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         models, diagnostics, fitted = its_models(MONTHLY, cfg)
@@ -225,6 +228,7 @@ def test_placebos_cover_every_feasible_fake_month_and_find_nothing_in_a_flat_bef
 def test_placebo_finds_a_break_planted_in_the_before_period():
     """A level drop of half at month -12 inside the before period is a spurious interruption."""
     cfg = defaults()
+    cfg["its"]["significance"] = "ar1"
     months = np.arange(-24, 24)
     y = np.where(months < -12, 40.0, 20.0) + np.tile([1.0, -1.0, 2.0, -2.0], 12)
     monthly = pd.DataFrame({"month": months, "measure": "events", "category": "overall", "value": y,
@@ -309,9 +313,11 @@ def test_the_stage_is_byte_identical_on_rerun(tmp_path):
     from strostudy.its import run
 
     outputs = {}
+    cfg = defaults()
+    cfg["its"]["significance"] = "ar1"   # the committed series alone (cr2: test_cr2_decides_arrests_on_the_default_run)
     for run_name in ("a", "b"):
         out = {name: str(tmp_path / run_name / f"{name}.csv") for name in tables.outputs("its")}
-        run({"monthly_series": str(FIX / "monthly_series.csv")}, out, defaults())
+        run({"monthly_series": str(FIX / "monthly_series.csv")}, out, cfg)
         outputs[run_name] = {name: Path(p).read_bytes() for name, p in out.items()}
     assert outputs["a"] == outputs["b"]
 
@@ -322,8 +328,12 @@ def test_model_table_layout(processed):
     assert set(models["model"]) >= {"segmented_quasipoisson", "segmented_ols", "segmented_loglinear", "post_trend",
                                     "mann_kendall", "kendall_tau", "theil_sen"}
     seg = models.loc[models["model"].str.startswith("segmented")]
-    assert set(seg["se_type"]) == {"model", f"hac_{cfg['hac_lags']}", "fixedb", "ar1"}
-    assert (seg.groupby(["measure", "category", "model", "term"]).size() == 4).all()
+    assert set(seg["se_type"]) == {"model", f"hac_{cfg['hac_lags']}", "fixedb", "ar1", "cr2"}
+    # cr2 decides arrests (A133): written for the arrests model's time terms (the subject
+    # effects absorb the intercept), not for harm's, whose rule is ar1
+    cr2 = seg["se_type"] == "cr2"
+    assert set(seg.loc[cr2, "measure"]) == {"events"} and "intercept" not in set(seg.loc[cr2, "term"])
+    assert (seg.loc[~cr2].groupby(["measure", "category", "model", "term"]).size() == 4).all()
     log = seg.loc[seg["model"] != "segmented_ols"]
     assert np.allclose(log["ratio"], np.exp(log["estimate"]))
     assert seg.loc[seg["model"] == "segmented_ols", "ratio"].isna().all()
@@ -353,6 +363,7 @@ def test_diagnostics_saved(processed):
 def test_seasonal_terms_in_the_model_are_tested_directly():
     cfg = copy.deepcopy(defaults())
     cfg["its"]["seasonal_terms"] = True
+    cfg["its"]["significance"] = "ar1"   # a series alone, with no subjects' series for cr2
     months = np.arange(-24, 24)
     rng = np.random.default_rng(3)
     y = rng.poisson(20 * np.exp(0.4 * np.cos(2 * np.pi * months / 12))).astype(float)
@@ -392,7 +403,8 @@ def test_a_degenerate_ar1_fit_is_not_run_rather_than_a_zero_ratio():
     with pytest.raises(its.NotFitted, match="beyond any representable ratio"):
         its.fit_ar1(f)
     full = np.concatenate([y, np.full(24, 5.0)])
-    rows = its._placebos(full, np.arange(-24, 24), "quasipoisson", cfg, its.Inference.from_config(cfg), None, {})
+    rows = its._placebos(full, np.arange(-24, 24), "quasipoisson", cfg, its.Inference.from_config(cfg), None, {},
+                         "ar1")
     done = {r["placebo_month"] for r in rows}
     assert -13 not in done and len(done) >= 10
     assert all(r["ratio"] > 0 for r in rows)
@@ -404,3 +416,51 @@ def test_the_representable_ratio_guard_is_for_log_scale_models_only():
     f = its_module.segmented_fit(y, np.arange(-24, 24), "ols", defaults()["its"])
     a = its_module.fit_ar1(f)
     assert abs(a.beta[0]) > its_module.MAX_LOG_RATIO
+
+
+def test_cr2_decides_arrests_on_the_default_run(processed):
+    """By default (A133) arrests' level, slope, post-trend and placebo calls use the CR2 errors
+    clustered on subjects, harm's the AR(1) errors: each decision is its rule's row of
+    its_models, and the subjects' series add up to the published monthly series."""
+    models, d = processed["its_models"], processed["its_decisions"].set_index("rule")
+    cfg = defaults()
+    assert cfg["its"]["significance"] == {"events": "cr2", "harm": "ar1"}
+    for measure, se_type in (("events", "cr2"), ("harm", "ar1")):
+        model = cfg["its"]["primary"][measure]
+        for test, term in (("its_level", "post"), ("its_slope", "time_since")):
+            m = models.loc[(models.measure == measure) & (models.category == "overall") & (models.model == model)
+                           & (models.term == term) & (models.se_type == se_type)].iloc[0]
+            row = d.loc[f"{test}_{measure}_overall"]
+            assert row["estimate"] == pytest.approx(np.exp(m["estimate"]), rel=1e-9)   # CSVs: 10 digits
+            assert row["p_value"] == pytest.approx(m["p_value"], rel=1e-9)
+            assert (se_type == "cr2") == ("clustered on subjects" in row["note"])
+        placebo = models.loc[models["placebo_month"].notna() & (models.measure == measure)
+                             & (models.category == "overall")]
+        assert set(placebo["se_type"]) == {se_type}
+    cr2 = models.loc[(models.se_type == "cr2") & (models.model == "segmented_quasipoisson")]
+    assert (cr2["df"] > 1).all() and (cr2["df"] < 41).all()   # Satterthwaite, below the 41 subjects
+
+
+def test_subject_panels_add_up_to_the_monthly_series(processed, default_dirs):
+    from strostudy import tables
+    from strostudy.cohort import window_events
+
+    cfg = defaults()
+    work = default_dirs / "work"
+    cohort = tables.read("cohort", work / tables.path("cohort"))
+    windowed = window_events(tables.read("events", work / tables.path("events")), cohort, cfg)
+    months = np.arange(-24, 24)
+    panels = its_module.subject_panels(windowed, cohort.loc[cohort["analysed"], "subject_id"], months)
+    monthly = processed["monthly_series"]
+    assert len(panels) == monthly[["measure", "category"]].drop_duplicates().shape[0]
+    for (measure, category), Y in panels.items():
+        want = monthly.loc[(monthly.measure == measure) & (monthly.category == category)].sort_values("month")
+        assert Y.shape == (int(cohort["analysed"].sum()), 48)
+        np.testing.assert_allclose(Y.sum(axis=0), want["value"].to_numpy(float), rtol=1e-12)
+
+
+def test_the_general_function_refuses_cr2_in_one_line():
+    """One series has no subjects to cluster on: asking for cr2 is a one-line error saying why."""
+    series = pd.DataFrame({"t": np.arange(24), "y": np.arange(24) % 5 + 3.0})
+    with pytest.raises(StrostudyError, match="cr2 clusters the subjects behind a series"):
+        its_module.its(series, "y", "t", 12, standard_errors=["cr2"])

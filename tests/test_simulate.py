@@ -166,7 +166,7 @@ def test_public_api():
     assert sim.DEFAULT_ORDERS == 114 and len(sim.DESIGN) > 0
     assert {"simulate", "write_extracts", "DESIGN", "DEFAULT_ORDERS", "Extracts", "offence_catalogue"} <= set(sim.__all__)
     assert list(inspect.signature(sim.simulate).parameters) == ["seed", "n_orders", "study", "scenario",
-                                                                "comparison_ratio"]
+                                                                "comparison_ratio", "order_types", "two_order_share"]
     assert inspect.signature(sim.simulate).parameters["comparison_ratio"].default == 3.0
     assert inspect.signature(sim.simulate).parameters["scenario"].default == "published"
     assert list(sim.SCENARIOS) == ["published", "null", "rtm", "incapacitation", "calendar_shock", "effect"]

@@ -22,8 +22,14 @@ def _simulate(args) -> None:
     seed, orders, scenario = config["seed"], config["synthetic_orders"], config["scenario"]
     t0 = time.perf_counter()
     print(f"Simulating {orders} orders (scenario {scenario}, seed {seed}) ...", file=sys.stderr)
+    # Several order types (issue 16; docs/simulator.md, "Several order types"): the flag, else the
+    # optional config keys, else STRO alone (the calibrated single-type extracts, byte for byte).
+    order_types = args.order_types if args.order_types is not None else config.get("synthetic_order_types")
+    two_order_share = (args.two_order_share if args.two_order_share is not None
+                       else config.get("synthetic_two_order_share"))
+    extra = {} if two_order_share is None else {"two_order_share": float(two_order_share)}
     extracts = simulate(seed=seed, n_orders=orders, study=config["study"], scenario=scenario,
-                        comparison_ratio=float(config["synthetic_comparison_ratio"]))
+                        comparison_ratio=float(config["synthetic_comparison_ratio"]), order_types=order_types, **extra)
     written = write_extracts(extracts, args.raw_dir, args.truth_dir)
     print(f"Wrote {len(written)} files to {args.raw_dir} and {args.truth_dir} "
           f"({len(extracts.pnc_arrests):,} PNC rows, {len(extracts.pnd_records):,} PND rows) "
@@ -141,6 +147,13 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--comparison-ratio", type=float, default=None,
                      help="overrides the config's synthetic_comparison_ratio: people in the comparison pool per "
                           "order listed (0: no pool)")
+    sim.add_argument("--order-types", default=None,
+                     help="comma-separated order types to simulate into the same extracts, e.g. STRO,SHPO,DAPO "
+                          "(--orders orders of each; default STRO alone; only STRO is calibrated, the others are "
+                          "illustrative: docs/simulator.md)")
+    sim.add_argument("--two-order-share", type=float, default=None,
+                     help="with several order types: the share of each later type's orders made on a person who "
+                          "holds an earlier type's order (default 0.05)")
     sim.add_argument("--raw-dir", default=str(Path(tables.path("raw_orders")).parent))
     sim.add_argument("--truth-dir", default=str(Path(tables.path("truth_events")).parent))
     sim.set_defaults(func=_simulate)

@@ -21,7 +21,14 @@ harm, which is not a count, needs) and ``negbin`` (NB2, theta by maximum likelih
 ``MASS::glm.nb``).  Clustered covariance as R's ``sandwich::vcovCL(fit, cluster = ~subject_id)``
 with its defaults for a GLM (``type = "HC0"``, ``cadjust = TRUE``): (X'WX)^-1 M (X'WX)^-1 with
 M = G/(G-1) sum_g s_g s_g', s_g the sum of cluster g's score contributions; theta is held fixed,
-as in R.  Intervals and p-values are Wald, on the normal.  R fixtures:
+as in R; intervals and p-values Wald, on the normal (``standard_errors: cr1``).  The default,
+``standard_errors: cr2`` (A131), is the bias-reduced linearisation of Bell and McCaffrey (2002)
+with Satterthwaite degrees of freedom, as R's ``clubSandwich::coef_test(fit, vcov = "CR2",
+cluster = ~subject_id, test = "Satterthwaite")`` and ``conf_int``: each cluster's residuals are
+scaled by (its block of I - H)^(-1/2) in the model's variance metric, and the interval and p-value
+use Student's t on the Satterthwaite df, which falls towards 1 when a few subjects carry a
+coefficient (a sparse category), where the CR1 Wald interval is too narrow (Pustejovsky and
+Tipton 2018, J Bus Econ Stat 36:672-683; Imbens and Kolesar 2016).  R fixtures:
 ``tests/fixtures/r/make_comparison_fixtures.R``.
 """
 
@@ -34,16 +41,19 @@ import pandas as pd
 from scipy import optimize, special, stats
 
 from .categories import OVERALL
+from .clustered import cr2
 from .dates import add_months, month_index
 from .errors import StrostudyError
 from .schemas import GROUPS, MEASURES, SubjectMonthPanel  # noqa: F401 - SubjectMonthPanel is part of the API
 
 FAMILIES = ("poisson", "negbin")
+#: The subject-clustered covariance and reference distribution of every interval (A93, A131).
+STANDARD_ERRORS = ("cr1", "cr2")
 PANEL_COLUMNS = ["subject_id", "group", "month", "calendar_month", "category", "events", "harm", "days_at_risk"]
 EFFECT_COLUMNS = ["measure", "category", "estimator", "family", "estimate", "ci_low", "ci_high", "p_value", "se",
-                  "theta", "n_treated", "n_comparison", "note"]
+                  "df", "theta", "n_treated", "n_comparison", "note"]
 EVENT_STUDY_COLUMNS = ["measure", "category", "family", "month", "reference", "estimate", "ci_low", "ci_high",
-                       "p_value", "se", "note"]
+                       "p_value", "se", "df", "note"]
 
 
 # --------------------------------------------------------------------------- the panel
@@ -206,9 +216,10 @@ class CountFit:
 
     terms: list
     beta: np.ndarray
-    vcov: np.ndarray      # clustered (vcovCL's HC0 with G/(G-1))
+    vcov: np.ndarray      # clustered: vcovCL's HC0 with G/(G-1) (cr1), or clubSandwich's CR2 (cr2)
     theta: float          # NB2 theta (inf for Poisson)
     n_clusters: int
+    df: np.ndarray | None = None   # per coefficient: Satterthwaite df (cr2), inf (cr1: the normal)
 
     @property
     def se(self) -> np.ndarray:
@@ -245,10 +256,12 @@ def _theta_score(y, mu, theta: float) -> float:
                         - np.log(theta + mu) - (y + theta) / (theta + mu)))
 
 
-def fit_count_model(y, X, offset, clusters, family: str = "poisson", terms=None) -> CountFit:
+def fit_count_model(y, X, offset, clusters, family: str = "poisson", terms=None,
+                    standard_errors: str = "cr1") -> CountFit:
     """Fit ``family`` by maximum likelihood (theta too for ``negbin``, A94) and the clustered
     covariance of the coefficients (A93), as R's ``glm``/``MASS::glm.nb`` and
-    ``sandwich::vcovCL(fit, cluster = clusters)``."""
+    ``sandwich::vcovCL(fit, cluster = clusters)`` (``cr1``) or ``clubSandwich::vcovCR(fit,
+    cluster = clusters, type = "CR2")`` with Satterthwaite df (``cr2``, A131)."""
     y = np.asarray(y, dtype="float64")
     X = np.asarray(X, dtype="float64")
     offset = np.asarray(offset, dtype="float64")
@@ -279,14 +292,20 @@ def fit_count_model(y, X, offset, clusters, family: str = "poisson", terms=None)
         theta = float(np.exp(log_theta))
         beta, mu, w = _irls(y, X, offset, theta, beta=beta)
     bread = np.linalg.inv((X * w[:, None]).T @ X)
-    scores = X * ((y - mu) * w / mu)[:, None]
     codes, uniques = pd.factorize(pd.Series(clusters), sort=True)
     g = len(uniques)
+    terms = list(terms) if terms is not None else list(range(X.shape[1]))
+    if standard_errors == "cr2":
+        vcov, df = cr2(X, y, mu, mu * mu / w, codes, g, bread)
+        return CountFit(terms=terms, beta=beta, vcov=vcov, theta=theta, n_clusters=g, df=df)
+    if standard_errors != "cr1":
+        raise StrostudyError(f"standard_errors {standard_errors!r} is not one of {', '.join(STANDARD_ERRORS)}")
+    scores = X * ((y - mu) * w / mu)[:, None]
     sums = np.zeros((g, X.shape[1]))
     np.add.at(sums, codes, scores)
     meat = sums.T @ sums * g / (g - 1)
-    return CountFit(terms=list(terms) if terms is not None else list(range(X.shape[1])), beta=beta,
-                    vcov=bread @ meat @ bread, theta=theta, n_clusters=g)
+    return CountFit(terms=terms, beta=beta, vcov=bread @ meat @ bread, theta=theta, n_clusters=g,
+                    df=np.full(X.shape[1], np.inf))
 
 
 def _model_rows(panel: pd.DataFrame, measure: str, category: str, cluster: str, groups) -> pd.DataFrame:
@@ -322,29 +341,35 @@ def _empty_cells(rows: pd.DataFrame, measure: str, by) -> list[str]:
     return [" ".join(str(k) for k in (key if isinstance(key, tuple) else (key,))) for key, v in totals.items() if v <= 0]
 
 
-def _wald(beta: float, se: float, level: float) -> dict:
-    z = stats.norm.ppf(0.5 + level / 2)
-    return {"estimate": float(np.exp(beta)), "ci_low": float(np.exp(beta - z * se)),
-            "ci_high": float(np.exp(beta + z * se)), "p_value": float(2 * stats.norm.sf(abs(beta / se))),
-            "se": float(se)}
+def _wald(beta: float, se: float, level: float, df: float = np.inf) -> dict:
+    """The rate ratio exp(beta) with its interval and p-value: on the normal when ``df`` is
+    infinite (cr1), else on Student's t with ``df`` (cr2's Satterthwaite df, A131)."""
+    ref = stats.norm if np.isinf(df) else stats.t(df) if df > 0 else None
+    q = ref.ppf(0.5 + level / 2) if ref is not None else np.nan
+    p = float(2 * ref.sf(abs(beta / se))) if ref is not None else np.nan
+    return {"estimate": float(np.exp(beta)), "ci_low": float(np.exp(beta - q * se)),
+            "ci_high": float(np.exp(beta + q * se)), "p_value": p, "se": float(se), "df": float(df)}
 
 
-def _effect(rows, measure, category, estimator, family, cluster, X, terms, level, counts, empty) -> pd.DataFrame:
+def _effect(rows, measure, category, estimator, family, cluster, X, terms, level, counts, empty,
+            standard_errors) -> pd.DataFrame:
     row = {"measure": measure, "category": category, "estimator": estimator, "family": family,
-           "estimate": np.nan, "ci_low": np.nan, "ci_high": np.nan, "p_value": np.nan, "se": np.nan, "theta": np.nan,
+           "estimate": np.nan, "ci_low": np.nan, "ci_high": np.nan, "p_value": np.nan, "se": np.nan, "df": np.nan,
+           "theta": np.nan,
            "n_treated": int(counts.get("order", 0)), "n_comparison": int(counts.get("comparison", 0)), "note": ""}
     if empty:
         row["note"] = f"no {measure} in: {'; '.join(empty)}; the rate ratio is unbounded, so no model was fitted"
     else:
         fit = fit_count_model(rows[measure], X, np.log(rows["days_at_risk"].to_numpy(dtype="float64")),
-                              rows[cluster].astype(str), family, terms)
-        row.update(_wald(fit.beta[-1], fit.se[-1], level))
+                              rows[cluster].astype(str), family, terms, standard_errors)
+        row.update(_wald(fit.beta[-1], fit.se[-1], level, fit.df[-1]))
         row["theta"] = fit.theta if family == "negbin" else np.nan
     return pd.DataFrame([row], columns=EFFECT_COLUMNS).astype({"n_treated": "int64", "n_comparison": "int64"})
 
 
 def did(panel: pd.DataFrame, measure: str = "events", category: str = OVERALL, family: str = "poisson",
-        cluster: str = "subject_id", level: float = 0.95, min_clusters: int = 10) -> pd.DataFrame:
+        cluster: str = "subject_id", level: float = 0.95, min_clusters: int = 10,
+        standard_errors: str = "cr1") -> pd.DataFrame:
     """Difference-in-differences rate ratio (A90): ``y ~ treated + post + treated:post +
     offset(log(days_at_risk))`` (A97), exp(treated:post) with its subject-clustered Wald interval
     and p (A93), on the panel's rows of ``measure`` and ``category`` with days at risk.  One row of
@@ -357,11 +382,12 @@ def did(panel: pd.DataFrame, measure: str = "events", category: str = OVERALL, f
     period = np.where(post > 0, "after", "before")
     empty = _empty_cells(rows.assign(period=period), measure, ["group", "period"])
     return _effect(rows, measure, category, "did", family, cluster, X,
-                   ["intercept", "treated", "post", "treated:post"], level, counts, empty)
+                   ["intercept", "treated", "post", "treated:post"], level, counts, empty, standard_errors)
 
 
 def naive_prepost(panel: pd.DataFrame, measure: str = "events", category: str = OVERALL, family: str = "poisson",
-                  cluster: str = "subject_id", level: float = 0.95, min_clusters: int = 10) -> pd.DataFrame:
+                  cluster: str = "subject_id", level: float = 0.95, min_clusters: int = 10,
+                  standard_errors: str = "cr1") -> pd.DataFrame:
     """The order group's after/before rate ratio with no comparison group: ``y ~ post +
     offset(log(days_at_risk))`` on the order group alone, clustered as :func:`did`.  One row of
     :data:`EFFECT_COLUMNS` (estimator ``naive_prepost``, ``n_comparison`` 0)."""
@@ -371,7 +397,7 @@ def naive_prepost(panel: pd.DataFrame, measure: str = "events", category: str = 
     X = np.column_stack([np.ones(len(rows)), post])
     empty = _empty_cells(rows.assign(period=np.where(post > 0, "after", "before")), measure, ["group", "period"])
     return _effect(rows, measure, category, "naive_prepost", family, cluster, X, ["intercept", "post"], level,
-                   counts, empty)
+                   counts, empty, standard_errors)
 
 
 def binned(panel: pd.DataFrame, bin_months: int) -> pd.DataFrame:
@@ -392,7 +418,7 @@ def binned(panel: pd.DataFrame, bin_months: int) -> pd.DataFrame:
 
 def event_study(panel: pd.DataFrame, measure: str = "events", category: str = OVERALL, reference: int = -1,
                 family: str = "poisson", cluster: str = "subject_id", level: float = 0.95,
-                min_clusters: int = 10, bin_months: int = 1) -> pd.DataFrame:
+                min_clusters: int = 10, bin_months: int = 1, standard_errors: str = "cr1") -> pd.DataFrame:
     """Monthly (or ``bin_months``-month) rate ratios of the order group to the comparison group,
     relative to the period holding month ``reference`` (A96): ``y ~ factor(month) * treated +
     offset(log(days_at_risk))`` (R's treatment contrasts, ``reference`` the base level), exp of
@@ -413,19 +439,20 @@ def event_study(panel: pd.DataFrame, measure: str = "events", category: str = OV
     X = np.column_stack([np.ones(len(rows)), dummies, treated, dummies * treated[:, None]])
     out = pd.DataFrame({"measure": measure, "category": category, "family": family, "month": months.astype("int64"),
                         "reference": months == reference, "estimate": np.where(months == reference, 1.0, np.nan),
-                        "ci_low": np.nan, "ci_high": np.nan, "p_value": np.nan, "se": np.nan, "note": ""})
+                        "ci_low": np.nan, "ci_high": np.nan, "p_value": np.nan, "se": np.nan, "df": np.nan,
+                        "note": ""})
     empty = _empty_cells(rows, measure, ["group", "month"])
     if empty:
         shown = "; ".join(empty[:5]) + (f" (and {len(empty) - 5} more)" if len(empty) > 5 else "")
         out["note"] = f"no {measure} in group-month cells {shown}; a coefficient is unbounded, so no model was fitted"
         return out[EVENT_STUDY_COLUMNS]
     fit = fit_count_model(rows[measure], X, np.log(rows["days_at_risk"].to_numpy(dtype="float64")),
-                          rows[cluster].astype(str), family)
+                          rows[cluster].astype(str), family, standard_errors=standard_errors)
     k = len(others)
-    b, se = fit.beta[-k:], fit.se[-k:]
-    wald = pd.DataFrame([_wald(bi, si, level) for bi, si in zip(b, se)], index=others)
+    b, se, df = fit.beta[-k:], fit.se[-k:], fit.df[-k:]
+    wald = pd.DataFrame([_wald(bi, si, level, di) for bi, si, di in zip(b, se, df)], index=others)
     at = out["month"].isin(others).to_numpy()
-    for col in ("estimate", "ci_low", "ci_high", "p_value", "se"):
+    for col in ("estimate", "ci_low", "ci_high", "p_value", "se", "df"):
         out.loc[at, col] = wald[col].reindex(out.loc[at, "month"]).to_numpy()
     return out[EVENT_STUDY_COLUMNS]
 
@@ -522,6 +549,7 @@ def effects(panel: pd.DataFrame, matched_panel: pd.DataFrame | None, categories,
     sensitivity panel's ``time_at_risk`` row shows it alone."""
     naive_panel = panel if naive_panel is None else naive_panel
     level, floor = float(cc["confidence_level"]), int(cc["min_clusters"])
+    se_type = cc["standard_errors"]
     rows = []
     for measure in MEASURES:
         family = cc["family"] if measure == "events" else "poisson"
@@ -530,7 +558,8 @@ def effects(panel: pd.DataFrame, matched_panel: pd.DataFrame | None, categories,
                                         ("did_matched", did, matched_panel),
                                         ("did_all", did, panel)):
                 got = unmatched if data is None else _safely(
-                    fn, data, measure, category, family=family, level=level, min_clusters=floor)
+                    fn, data, measure, category, family=family, level=level, min_clusters=floor,
+                    standard_errors=se_type)
                 if isinstance(got, str):
                     got = pd.DataFrame([{**{c: np.nan for c in EFFECT_COLUMNS}, "measure": measure,
                                          "category": category, "estimator": estimator, "family": family,
@@ -615,7 +644,8 @@ def analyse(cohort: pd.DataFrame, episodes: pd.DataFrame, events: pd.DataFrame, 
     reference = int(cc["event_study_reference"])
     es = [_safely(event_study, study_panel, measure, OVERALL, reference=reference,
                   family=cc["family"] if measure == "events" else "poisson", level=float(cc["confidence_level"]),
-                  min_clusters=int(cc["min_clusters"]), bin_months=int(cc["event_study_bin_months"]))
+                  min_clusters=int(cc["min_clusters"]), bin_months=int(cc["event_study_bin_months"]),
+                  standard_errors=cc["standard_errors"])
           for measure in MEASURES]
     es = [e if not isinstance(e, str) else pd.DataFrame([{"measure": m, "category": OVERALL, "note": e}])
           for e, m in zip(es, MEASURES)]

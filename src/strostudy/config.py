@@ -409,6 +409,10 @@ def _expect(schema: dict) -> str:
     if kind == "object":
         keys = list(schema.get("properties", {}))
         return "a mapping of " + ", ".join(keys) if keys else "a mapping"
+    if kind == ["string", "object"] and str(schema.get("pattern", "")).startswith("^("):
+        # one value for every key, or a mapping (its.significance: a rule, or one per measure)
+        names = schema["pattern"][2:-2].split("|")
+        return f"one of {_or(names)}, or a mapping of {', '.join(schema.get('properties', {}))} to one of them"
     return "valid"
 
 

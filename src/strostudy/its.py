@@ -18,11 +18,17 @@ on log(1 + y)).  Each term's estimate comes with one row per standard-error type
   design itself;
 * ``ar1``: GLS with AR(1) errors estimated by REML (R's ``nlme::gls(correlation = corAR1(),
   method = "REML")``), t with Satterthwaite degrees of freedom.  For the count families it is
-  the GLS of the GLM's weighted working model at the GLM fit.
+  the GLS of the GLM's weighted working model at the GLM fit;
+* ``cr2``: for a series that is the sum of units' series (the pipeline's monthly arrests, summed
+  over subjects), clubSandwich's CR2 errors clustered on the units, with Satterthwaite df, of the
+  same model fitted to the units' rows with a fixed effect per unit (the same estimates:
+  :func:`strostudy.clustered.panel_cr2`).  It needs the units' series (:func:`with_panel`);
+  robust to any dependence over time within a unit, such as a person's spells of offending.
 
-Which one decides significance is ``its.significance`` (A23), chosen by the Monte Carlo study
-in ``docs/its.md``.  Log-scale families also get ``ratio = exp(estimate)`` (a rate ratio for
-the GLMs, a ratio of geometric means of 1 + y for the log-linear model) with its interval.
+Which one decides significance is ``its.significance`` (A23; per measure, A133), chosen by the
+Monte Carlo studies in ``docs/its.md`` and ``docs/calibration.md``.  Log-scale families also get
+``ratio = exp(estimate)`` (a rate ratio for the GLMs, a ratio of geometric means of 1 + y for
+the log-linear model) with its interval.
 
 The pipeline's stage fits the primary models to every measure x category, tests the trend
 after the order (the primary model's post-order slope; Mann-Kendall; Theil-Sen), residual
@@ -47,7 +53,7 @@ COUNT_FAMILIES = ("quasipoisson", "poisson")
 #: Families whose coefficients are on a log scale: exp(estimate) is a ratio.
 LOG_SCALE = ("quasipoisson", "poisson", "loglinear")
 #: Standard-error types (``se_type`` is ``hac_<lags>`` for ``hac``).
-STANDARD_ERRORS = ("model", "hac", "fixedb", "ar1")
+STANDARD_ERRORS = ("model", "hac", "fixedb", "ar1", "cr2")
 #: The decision rules ``its.significance`` may name: one standard-error type, or ``both``
 #: (model-based and HAC must both show p < alpha; the rule before A23 was revised).
 RULES = (*STANDARD_ERRORS, "both")
@@ -425,6 +431,14 @@ def contrast_inference(f: Fit, method: str, inf: Inference, C: np.ndarray) -> di
     is inf where the reference distribution is the normal, NaN for fixed-b (simulated)."""
     C = np.atleast_2d(np.asarray(C, dtype=float))
     level = inf.level
+    if method == "cr2":
+        est, (se, df) = C @ f.beta, _panel_errors(f, C)
+        finite = np.where(np.isfinite(df) & (df > 0), df, np.nan)
+        t = est / se
+        p = 2 * special.stdtr(finite, -np.abs(t))
+        crit = special.stdtrit(finite, 0.5 + level / 2)
+        return {"estimate": est, "se": se, "df": df, "p_value": p, "ci_low": est - crit * se,
+                "ci_high": est + crit * se}
     est, cov, a = _contrast_cov(f, method, inf, C)
     if method == "ar1":
         df = a.satterthwaite(C)
@@ -448,6 +462,31 @@ def contrast_inference(f: Fit, method: str, inf: Inference, C: np.ndarray) -> di
         p = 2 * np.where(np.isinf(df), special.ndtr(-np.abs(t)), special.stdtr(finite, -np.abs(t)))
         crit = np.where(np.isinf(df), special.ndtri(0.5 + level / 2), special.stdtrit(finite, 0.5 + level / 2))
     return {"estimate": est, "se": se, "df": df, "p_value": p, "ci_low": est - crit * se, "ci_high": est + crit * se}
+
+
+def with_panel(f: Fit, Y: np.ndarray) -> Fit:
+    """``f`` with the units' series whose sum it models (units x the fit's rows, in order), for
+    ``cr2`` errors.  The sum must be the fitted series."""
+    Y = np.asarray(Y, dtype="float64")
+    if Y.ndim != 2 or Y.shape[1] != f.n or not np.allclose(Y.sum(axis=0), f.y, rtol=1e-9, atol=1e-9):
+        raise StrostudyError("the units' series do not add up to the modelled series; rebuild them from the same "
+                             "events and cohort")
+    f._cache["panel"] = Y
+    return f
+
+
+def _panel_errors(f: Fit, C: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    from .clustered import panel_cr2
+
+    Y = f._cache.get("panel")
+    if Y is None:
+        raise NotFitted("cr2 errors need the units' series (e.g. each subject's monthly arrests)")
+    if not f.count or C[:, 0].any():
+        raise NotFitted("cr2 errors are for the count families' time terms (the intercept is absorbed)")
+    key = ("cr2", C.tobytes())
+    if key not in f._cache:
+        f._cache[key] = panel_cr2(f.X, f.eta, Y, C)
+    return f._cache[key]
 
 
 def _contrast_cov(f: Fit, method: str, inf: Inference, C: np.ndarray):
@@ -488,11 +527,13 @@ def wald_test(f: Fit, method: str, inf: Inference, C: np.ndarray) -> tuple[float
 def term_rows(f: Fit, methods, inf: Inference, terms=None) -> list[dict]:
     """One row per term and standard-error type (:data:`RESULT_COLUMNS`)."""
     terms = list(terms or f.terms)
-    C = np.eye(len(f.terms))[[f.terms.index(t) for t in terms]]
     rows = []
     for method in methods:
+        # cr2's unit effects absorb the intercept: it has no clustered error of its own
+        mine = [t for t in terms if not (method == "cr2" and t == "intercept")]
+        C = np.eye(len(f.terms))[[f.terms.index(t) for t in mine]]
         r = contrast_inference(f, method, inf, C)
-        rows += [_row(term, f, inf.label(method), {k: v[i] for k, v in r.items()}) for i, term in enumerate(terms)]
+        rows += [_row(term, f, inf.label(method), {k: v[i] for k, v in r.items()}) for i, term in enumerate(mine)]
     return rows
 
 
@@ -552,9 +593,7 @@ def its(series: pd.DataFrame, outcome: str, time: str, interruption: float, *, f
     inference = inference or Inference()
     if family not in FAMILIES:
         raise StrostudyError(f"family must be one of {', '.join(FAMILIES)} (got {family!r})")
-    unknown = [m for m in standard_errors if m not in STANDARD_ERRORS]
-    if unknown:
-        raise StrostudyError(f"unknown standard-error type {unknown[0]!r}; use {', '.join(STANDARD_ERRORS)}")
+    _check_single_series_errors(standard_errors)
     if series.empty:
         raise StrostudyError(f"{source}: has no rows")
     t = _numeric(series, time, source, "the time index")
@@ -617,6 +656,18 @@ def its(series: pd.DataFrame, outcome: str, time: str, interruption: float, *, f
     except NotFitted as err:
         raise StrostudyError(f"{source}: the {family} model cannot be fitted to column '{outcome}': {err}") from None
     return ItsResult(table, f, X)
+
+
+def _check_single_series_errors(standard_errors) -> None:
+    """Every type but cr2, which clusters the subjects behind a series (the pipeline's stage
+    has them; one series does not)."""
+    unknown = [m for m in standard_errors if m not in STANDARD_ERRORS or m == "cr2"]
+    if unknown:
+        single = [m for m in STANDARD_ERRORS if m != "cr2"]
+        raise StrostudyError(f"standard-error type {unknown[0]!r} is not available for one series; use "
+                             f"{', '.join(single)}" + (" (cr2 clusters the subjects behind a series: the pipeline's "
+                                                       "stage has them, this command does not)"
+                                                       if unknown[0] == "cr2" else ""))
 
 
 def _full_rank(X: pd.DataFrame, source: str) -> None:
@@ -824,9 +875,24 @@ def rule_methods(rule: str) -> list[str]:
     return ["model", "hac"] if rule == "both" else [rule]
 
 
-def written_methods(cfg: dict) -> list[str]:
-    """The standard-error types written to its_models: those configured, and the rule's."""
-    return list(dict.fromkeys([*cfg["standard_errors"], *rule_methods(cfg["significance"])]))
+def rule_for(cfg: dict, measure: str) -> str:
+    """The decision rule of ``measure``: ``its.significance``, one rule for every measure or
+    one per measure (A23, A133)."""
+    sig = cfg["significance"]
+    return str(sig[measure]) if isinstance(sig, dict) else str(sig)
+
+
+def season_methods(methods) -> list[str]:
+    """The errors of the seasonality test under a rule's ``methods``: the rule's own, except
+    that ``cr2`` has no joint test here, so the AR(1) errors judge the Fourier terms (A133)."""
+    return list(dict.fromkeys("ar1" if m == "cr2" else m for m in methods))
+
+
+def written_methods(cfg: dict, measure: str | None = None) -> list[str]:
+    """The standard-error types written to its_models: those configured (``cr2`` only where the
+    units' series are given), and the rule's."""
+    rules = [rule_for(cfg, measure)] if measure else [rule_for(cfg, m) for m in MODELS]
+    return list(dict.fromkeys([*cfg["standard_errors"], *(m for r in rules for m in rule_methods(r))]))
 
 
 def fit_problem(y, months, kind: str, interruption: float = 0) -> str:
@@ -904,21 +970,23 @@ def placebo_months(months: np.ndarray, min_segment: int) -> list[int]:
     return [int(m) for m in before[min_segment: len(before) - min_segment + 1]]
 
 
-def _placebos(y, months, kind, cfg, inf, offset, base: dict) -> list[dict]:
+def _placebos(y, months, kind, cfg, inf, offset, base: dict, rule: str, panel=None) -> list[dict]:
     """The model fitted to the before period alone, interrupted at every feasible fake month
-    (A24), under the decision rule's standard errors; none when fewer than 6 before-months
-    have any events."""
+    (A24), under the decision rule's standard errors (``panel``: the units' series, for
+    ``cr2``); none when fewer than 6 before-months have any events."""
     before = months < 0
     if (y[before] > 0).sum() < 6:
         return []
     rows = []
-    methods = rule_methods(cfg["significance"])
+    methods = rule_methods(rule)
     for fake in placebo_months(months, int(cfg["placebo_min_segment"])):
         if fit_problem(y[before], months[before], kind, fake):
             continue
         try:
             f = segmented_fit(y[before], months[before], kind, cfg, interruption=fake,
                               offset=None if offset is None else offset[before])
+            if panel is not None:
+                with_panel(f, panel[:, before])
             rows += [{**base, "model": f"placebo_{fake}", "placebo_month": fake, **r}
                      for r in term_rows(f, methods, inf, ["post", "time_since"])]
         except NotFitted:  # a segment the model fits exactly: no finite level or slope change to test
@@ -932,41 +1000,41 @@ def _typed(rows: list[dict], columns: list[str], types: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns).astype({c: t for c, t in types.items() if c in columns})
 
 
-def its_models(monthly: pd.DataFrame, config: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def its_models(monthly: pd.DataFrame, config: dict, panels: dict | None = None
+               ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """All models for every measure x category: (its_models, its_diagnostics, its_fitted).  A
     series not modelled (:func:`skip_reason`) gets one row, model ``none``, with the reason in
-    ``note`` (a column present only when some series was skipped)."""
+    ``note`` (a column present only when some series was skipped).  ``panels`` maps (measure,
+    category) to the subjects' series (subjects x the series' months, :func:`subject_panels`),
+    which ``cr2`` errors need: a series whose rule is ``cr2`` and has none is not modelled, and
+    its note says so."""
     cfg = config["its"]
     inf = Inference.from_config(cfg, float(config["study"]["alpha"]))
-    methods, decide = written_methods(cfg), rule_methods(cfg["significance"])
+    panels = panels or {}
     rows, diag, fitted_parts = [], [], []
     for (measure, category), s in monthly.groupby(["measure", "category"], sort=False):
         s = s.sort_values("month")
         months, y = s["month"].to_numpy(), s["value"].to_numpy(dtype=float)
+        rule, panel = rule_for(cfg, measure), panels.get((measure, category))
         offset = np.log(s["subjects_at_risk"].to_numpy(float)) if (measure == "events" and cfg["events_offset"]) \
             else None
         base = {"measure": measure, "category": category}
-        reason = skip_reason(s) or fit_problem(y, months, dict(MODELS[measure])[cfg["primary"][measure]])
+        reason = skip_reason(s) or fit_problem(y, months, dict(MODELS[measure])[cfg["primary"][measure]]) or (
+            "its.significance is cr2, which needs each subject's series; none was given" if
+            rule == "cr2" and panel is None else "")
         if reason:
             rows.append({**base, "model": "none", "term": "note", "n": len(y), "note": reason})
             continue
         for model_name, kind in MODELS[measure]:
-            here = {**base, "model": model_name}
-            try:
-                f = segmented_fit(y, months, kind, cfg, offset=offset)
-                model_rows = [{**here, **r} for r in term_rows(f, methods, inf)]
-                model_rows += [{**base, "model": "post_trend", "base_model": model_name, **r}
-                               for r in post_trend_rows(f, methods, inf)]
-                model_diag = _extra_diagnostics(f, months, cfg, inf, decide, here)
-            except NotFitted as err:
-                rows.append({**here, "term": "note", "n": len(y), "note": f"not run: {err}"})
+            got = _one_model(y, months, kind, cfg, inf, offset, panel, {**base, "model": model_name}, rule)
+            rows += got[0]
+            if got[1] is None:   # not fitted: its note row only
                 continue
-            rows += model_rows
-            fitted_parts.append(fitted_rows(f, months).assign(**here))
-            diag += [{**here, **d} for d in diagnostics(f, list(cfg["ljung_box_lags"]), int(cfg["acf_lags"]))]
-            diag += model_diag
+            fitted_parts.append(got[1])
+            diag += got[2]
             if model_name == cfg["primary"][measure]:
-                rows += _placebos(y, months, kind, cfg, inf, offset, {**base, "base_model": model_name})
+                rows += _placebos(y, months, kind, cfg, inf, offset, {**base, "base_model": model_name}, rule,
+                                  panel)
         rows += [{**base, **r} for r in trend_rows(y[months >= 0], months[months >= 0], inf.level)]
     models = _typed(rows, list(dict.fromkeys([*COLUMNS, "base_model", *(k for r in rows for k in r)])), MODEL_TYPES)
     models["base_model"] = models.get("base_model", pd.Series(np.nan, index=models.index)).fillna(models["model"])
@@ -979,6 +1047,49 @@ def its_models(monthly: pd.DataFrame, config: dict) -> tuple[pd.DataFrame, pd.Da
                                                       "p_value": float})
     note = ["note"] if "note" in models else []
     return models[COLUMNS + ["base_model", "placebo_month"] + note], diagnostics_, fitted
+
+
+def _one_model(y, months, kind, cfg, inf, offset, panel, here: dict, rule: str):
+    """One model of one series: (its_models rows, its_fitted rows or None when not fitted,
+    its_diagnostics rows), under the written standard errors (``cr2`` where ``panel`` is given
+    and the family counts) and the rule's diagnostics."""
+    base = {k: here[k] for k in ("measure", "category")}
+    methods = [m for m in written_methods(cfg, here["measure"])
+               if m != "cr2" or (panel is not None and kind in COUNT_FAMILIES)]
+    try:
+        f = segmented_fit(y, months, kind, cfg, offset=offset)
+        if panel is not None:
+            with_panel(f, panel)
+        rows = [{**here, **r} for r in term_rows(f, methods, inf)]
+        rows += [{**base, "model": "post_trend", "base_model": here["model"], **r}
+                 for r in post_trend_rows(f, methods, inf)]
+        extra = _extra_diagnostics(f, months, cfg, inf, rule_methods(rule), here)
+    except NotFitted as err:
+        return [{**here, "term": "note", "n": len(y), "note": f"not run: {err}"}], None, []
+    diag = [{**here, **d} for d in diagnostics(f, list(cfg["ljung_box_lags"]), int(cfg["acf_lags"]))]
+    return rows, fitted_rows(f, months).assign(**here), diag + extra
+
+
+def subject_panels(windowed: pd.DataFrame, subjects, months) -> dict:
+    """Each (measure, category)'s subjects x months matrix of arrests (``events``) and harm,
+    ``overall`` first: the units' series behind the monthly series, for ``cr2`` errors.
+    ``windowed`` is the analysed subjects' arrests in their windows
+    (:func:`strostudy.cohort.window_events`), ``subjects`` every analysed subject (a subject with
+    no arrest is a row of zeros), ``months`` the series' months."""
+    subjects = pd.Index(pd.unique(np.asarray(subjects, dtype=object)))
+    months = np.asarray(months)
+    both = pd.concat([windowed.assign(category="overall"), windowed], ignore_index=True)
+    row = subjects.get_indexer(both["subject_id"])
+    col = np.searchsorted(months, both["month"].to_numpy())
+    out = {}
+    cats = both["category"].astype(str).to_numpy()
+    for category in ["overall", *sorted(set(cats) - {"overall"})]:
+        at = cats == category
+        for measure, weight in (("events", np.ones(at.sum())), ("harm", both.loc[at, "harm_score"].to_numpy(float))):
+            Y = np.zeros((len(subjects), len(months)))
+            np.add.at(Y, (row[at], col[at]), weight)
+            out[(measure, category)] = Y
+    return out
 
 
 def _extra_diagnostics(f: Fit, months, cfg, inf, methods, here: dict) -> list[dict]:
@@ -995,7 +1106,7 @@ def _extra_diagnostics(f: Fit, months, cfg, inf, methods, here: dict) -> list[di
             {**here, "diagnostic": "ar1_phi", "lag": 1.0, "value": a.phi, "p_value": np.nan}]
     rows += [{**here, "diagnostic": "ljung_box_ar1", "lag": r.lag, "value": r.q, "p_value": r.p_value}
              for r in lb.itertuples()]
-    season = seasonality_test(f, months, cfg, inf, methods)
+    season = seasonality_test(f, months, cfg, inf, season_methods(methods))
     rows += [{**here, "diagnostic": f"seasonality_{inf.label(m)}", "lag": np.nan, "value": w, "p_value": p}
              for m, (w, p) in season["tests"].items()]
     rows.append({**here, "diagnostic": "seasonal_peak_to_trough", "lag": np.nan, "value": season["peak_to_trough"],
@@ -1073,19 +1184,22 @@ def its_decisions(models: pd.DataFrame, diagnostics: pd.DataFrame, config: dict)
     from .decisions import decision, frame
 
     cfg = config["its"]
-    alpha, rule = float(config["study"]["alpha"]), cfg["significance"]
+    alpha = float(config["study"]["alpha"])
     inf = Inference.from_config(cfg, alpha)
-    labels = [inf.label(m) for m in rule_methods(rule)]
     family = {name: kind for pairs in MODELS.values() for name, kind in pairs}
     rows = []
     for (measure, category), m in models.groupby(["measure", "category"], sort=False):
+        rule = rule_for(cfg, measure)
+        labels = [inf.label(x) for x in rule_methods(rule)]
         primary = cfg["primary"][measure]
         log = family[primary] in LOG_SCALE
         label, cat = LABELS[measure], category.replace("_", " ")
         where = f"monthly {label} ({cat})"
         scale = "rate ratio" if family[primary] in COUNT_FAMILIES else (
             "ratio of geometric means of 1 + harm" if log else "coefficient")
-        se = f"{rule} standard errors" if rule != "both" else "model-based and HAC standard errors (both)"
+        se = ("model-based and HAC standard errors (both)" if rule == "both" else
+              "CR2 standard errors clustered on subjects, Satterthwaite df" if rule == "cr2" else
+              f"{rule} standard errors")
         claims = {
             "its_level": f"The level of {where} changed at the order: the level change (post) of the primary model "
                          f"({primary}) differs from no change",
@@ -1115,20 +1229,23 @@ def its_decisions(models: pd.DataFrame, diagnostics: pd.DataFrame, config: dict)
                             & (diagnostics["model"] == primary)]
         for test, term in (("its_level", "post"), ("its_slope", "time_since")):
             fields = _estimate_decision(_pick(m, primary, term, rule), log, alpha)
+            missing = fields.pop("note", "")
             rows.append(decision(test, measure, category, alpha=alpha, claim=claims[test],
-                                 note=f"{se}; estimate is the {scale}" if log else f"{se}", **fields))
+                                 note=missing or (f"{se}; estimate is the {scale}" if log else f"{se}"), **fields))
         trend = _estimate_decision(_pick(m, "post_trend", "slope", rule, base_model=primary), log, alpha)
+        missing = trend.pop("note", "")
         n_after = int(m.loc[m["model"] == "mann_kendall", "n"].iloc[0]) if (m["model"] == "mann_kendall").any() else 0
         direction = ("down" if trend.get("estimate", np.nan) < trend.get("null_value", 0) else "up")
         rows.append(decision("its_posttrend", measure, category, alpha=alpha, claim=claims["its_posttrend"],
-                             note=f"{se}; a straight line through the {n_after} months after the order "
+                             note=missing or f"{se}; a straight line through the {n_after} months after the order "
                                   f"(estimate: {scale} per month, {direction}); it summarises the whole after "
                                   "period and does not show that a fall continued month on month", **trend))
         if "mannkendall" in claims:
             rows.append(_mk_decision(m, measure, category, cfg, alpha, claims["mannkendall"]))
         rows.append(_placebo_decision(m, measure, category, primary, labels, log, alpha, claims["placebo"]))
         rows.append(_ljungbox_decision(d, measure, category, cfg, rule, alpha, claims["ljungbox"]))
-        rows.append(_season_decision(d, measure, category, labels, log, alpha, claims["seasonality"]))
+        rows.append(_season_decision(d, measure, category, [inf.label(x) for x in season_methods(rule_methods(rule))], log, alpha,
+                                     claims["seasonality"]))
     return frame(rows)
 
 
@@ -1191,7 +1308,7 @@ def _ljungbox_decision(d, measure, category, cfg, rule, alpha, claim) -> dict:
             "model's design; "
             + (f"the AR(1) errors of the decision rule model it (phi = {phi.iloc[0]:.2f}); Ljung-Box of the "
                f"AR(1)-whitened residuals p = {white['p_value'].iloc[0]:.3g}" if rule == "ar1" and len(white)
-               else f"the {rule} standard errors allow for it" if rule in ("hac", "fixedb")
+               else f"the {rule} standard errors allow for it" if rule in ("hac", "fixedb", "cr2")
                else "the decision rule's model-based standard errors assume none"))
     return decision("ljungbox", measure, category, significant=bool(r["p_value"] < alpha), alpha=alpha, claim=claim,
                     estimate=r["value"], null_value=float(r["lag"]), p_value=r["p_value"], note=note)
@@ -1218,13 +1335,14 @@ def summary(models: pd.DataFrame, config: dict, decisions: pd.DataFrame | None =
     """The findings in words, per measure (overall): change type, post-order trend, placebos.
     A measure whose primary model was not fitted has no row (its reason is in its_models)."""
     cfg = config["its"]
-    alpha, rule = float(config["study"]["alpha"]), cfg["significance"]
+    alpha = float(config["study"]["alpha"])
     if decisions is None:
         empty = pd.DataFrame(columns=DIAGNOSTIC_COLUMNS)
         decisions = its_decisions(models, empty if diagnostics is None else diagnostics, config)
     dec = decisions.set_index("rule")
     rows = []
     for measure, model in cfg["primary"].items():
+        rule = rule_for(cfg, measure)
         key = f"{measure}_overall"
         if f"its_level_{key}" not in dec.index or not ((models["measure"] == measure) & (models["model"] == model)
                                                        & (models["category"] == "overall")).any():
@@ -1259,9 +1377,17 @@ def run(inputs: dict, output: dict, config: dict, log: str | None = None) -> pd.
     from .stages import say
 
     monthly = tables.read("monthly_series", inputs["monthly_series"])
+    panels = None
+    if any(rule_for(config["its"], m) == "cr2" for m in MODELS) or "cr2" in config["its"]["standard_errors"]:
+        from .cohort import window_events
+
+        cohort = tables.read("cohort", inputs["cohort"])
+        windowed = window_events(tables.read("events", inputs["events"]), cohort, config)
+        months = np.sort(monthly["month"].unique())
+        panels = subject_panels(windowed, cohort.loc[cohort["analysed"], "subject_id"], months)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # statsmodels' small-sample notes; diagnostics are reported instead
-        models, diagnostics_, fitted = its_models(monthly, config)
+        models, diagnostics_, fitted = its_models(monthly, config, panels)
     decisions = its_decisions(models, diagnostics_, config)
     tables.write(models, "its_models", output["its_models"])
     tables.write(diagnostics_, "its_diagnostics", output["its_diagnostics"])

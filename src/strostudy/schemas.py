@@ -438,6 +438,7 @@ class ComparisonEffects(_Table):
     ci_low: Series[float] = pa.Field(nullable=True, ge=0)
     ci_high: Series[float] = pa.Field(nullable=True, ge=0)
     p_value: Series[float] = pa.Field(nullable=True, ge=0, le=1)
+    df: Series[float] = pa.Field(nullable=True, gt=0)   # inf: the normal (cr1); Satterthwaite df (cr2, A131)
     n_treated: Series[int] = pa.Field(ge=0)
     n_comparison: Series[int] = pa.Field(ge=0)
     note: Series[str] = pa.Field(nullable=True)
@@ -455,6 +456,7 @@ class EventStudy(_Table):
     estimate: Series[float] = pa.Field(nullable=True, ge=0)
     ci_low: Series[float] = pa.Field(nullable=True, ge=0)
     ci_high: Series[float] = pa.Field(nullable=True, ge=0)
+    df: Series[float] = pa.Field(nullable=True, gt=0)   # inf: the normal (cr1); Satterthwaite df (cr2, A131)
 
 
 class Sensitivity(_Table):
@@ -604,7 +606,7 @@ class ItsSummary(_Table):
     change: Series[str] = pa.Field(isin=["gradual", "stepped", "both", "neither"])
     post_trend_down: Series[bool]
     alpha: Series[float] = pa.Field(gt=0, lt=1)
-    rule: Series[str] = pa.Field(isin=["ar1", "fixedb", "hac", "model", "both"])
+    rule: Series[str] = pa.Field(isin=["ar1", "cr2", "fixedb", "hac", "model", "both"])
     level_ratio: Series[float] = pa.Field(nullable=True, gt=0)
     slope_ratio: Series[float] = pa.Field(nullable=True, gt=0)
     post_trend_ratio: Series[float] = pa.Field(nullable=True, gt=0)

@@ -16,7 +16,8 @@ after changing one thing:
 * ``leave_one_out_lowest`` / ``leave_one_out_highest``: the ratio with each subject left out in
   turn (no interval); the note gives the most influential subject's share of the totals.
 * ``time_at_risk``: the order group's Poisson rate ratio with a log(days at risk) offset and a
-  subject-clustered Wald interval (:func:`strostudy.comparison.naive_prepost`).
+  subject-clustered interval (CR2 with Satterthwaite df by default, A131;
+  :func:`strostudy.comparison.naive_prepost`).
 * ``negative_control``: the ratio for arrests whose principal offence is in a category the
   order should not affect (motoring by default).
 * ``alternative_harm_index``: harm re-scored on another index (not built yet: the row says so).
@@ -245,7 +246,7 @@ def leave_one_out_rows(windows: pd.DataFrame, names: list[str]) -> pd.DataFrame:
 
 def time_at_risk_rows(panel: pd.DataFrame | None, config: dict, names: list[str]) -> pd.DataFrame:
     """``time_at_risk``: the order group's rate ratio per day at liberty, a Poisson model with
-    a log(days_at_risk) offset and subject-clustered Wald interval
+    a log(days_at_risk) offset and a subject-clustered interval (``comparison.standard_errors``)
     (:func:`strostudy.comparison.naive_prepost`; arrests by ``comparison.family``, harm
     quasi-Poisson, A93-A97), at ``prepost.confidence_level`` like every row of the panel."""
     from .comparison import naive_prepost
@@ -261,13 +262,16 @@ def time_at_risk_rows(panel: pd.DataFrame | None, config: dict, names: list[str]
         for category in names:
             try:
                 got = naive_prepost(panel, measure, category, family=family, level=level,
-                                    min_clusters=int(cc["min_clusters"])).iloc[0]
+                                    min_clusters=int(cc["min_clusters"]),
+                                    standard_errors=cc["standard_errors"]).iloc[0]
             except StrostudyError as err:
                 out.append(_blank_rows("time_at_risk", [measure], [category], str(err)))
                 continue
             model = "quasi-Poisson" if measure == "harm" else {"poisson": "Poisson", "negbin": "NB2"}.get(family, family)
+            errors = ("subject-clustered CR2 interval, t on Satterthwaite df" if cc["standard_errors"] == "cr2"
+                      else "subject-clustered Wald interval")
             note = "; ".join(x for x in (f"{model} rate ratio per day at risk, log(days_at_risk) offset, "
-                                         "subject-clustered Wald interval (comparison.naive_prepost)",
+                                         f"{errors} (comparison.naive_prepost)",
                                          str(got["note"]) if pd.notna(got["note"]) else "") if x)
             out.append(pd.DataFrame([{"analysis": "time_at_risk", "measure": measure, "category": category,
                                       "estimate": got["estimate"], "ci_low": got["ci_low"], "ci_high": got["ci_high"],

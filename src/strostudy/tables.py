@@ -187,7 +187,7 @@ RULE_INPUTS = {
     "prepost": ["subject_windows", "monthly_series"],
     "comparison": ["cohort", "orders", "events", "comparison_subjects", "comparison_events", "custody"],
     "sensitivity": ["orders", "events", "subject_month_panel", "harm_weights", "linked_events", "event_offences"],
-    "its": ["monthly_series"],
+    "its": ["monthly_series", "events", "cohort"],
     "decisions": ["prepost_decisions", "its_decisions", "comparison_decisions"],
     "figures": FIGURE_TABLES,
     "report": RAW + REPORT_TABLES,

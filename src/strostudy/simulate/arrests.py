@@ -56,18 +56,21 @@ PND_LONG_LAG = {"share": 0.05, "days": (3, 28), "later": 0.75}
 
 def arrests_and_offences(rng, episodes: pd.DataFrame, catalogue: pd.DataFrame, study: dict,
                          plan: Scenario = SCENARIOS["published"], rocu: bool = True,
-                         first_arrest_id: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+                         first_arrest_id: int = 0, mix=None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Every arrest (one row each, with its month, window and recording systems), every
     offence (one row per arrest and offence, the principal first) and every custody spell.
     ``episodes["start_date"]`` is the date the person's clock runs from (an order's start, or a
     comparison person's index date).  ``rocu=False``: no ROCU return holds these people's arrests
     (the comparison pool); ``first_arrest_id``: the first arrest's id (the pool's follow the
-    order people's, so PNC arrest summons numbers stay unique)."""
+    order people's, so PNC arrest summons numbers stay unique); ``mix``: another order type's
+    target offending and breach code (:class:`~.multi.OffenceMix`; None for STRO).  Codes flagged
+    ``breach_only`` in ``catalogue`` (another type's breach codes) are never drawn but as a breach."""
     window = int(study["window_months"])
+    drawn = catalogue.loc[~catalogue["breach_only"]] if "breach_only" in catalogue.columns else catalogue
     proc = person_process(rng, len(episodes), window, plan.peak_selection)
     start = episodes["start_date"].reset_index(drop=True)
     spells = custody_spells(rng, episodes, study, plan)
-    arrests = _process_part(rng, episodes, proc, catalogue, study, plan, spells)
+    arrests = _process_part(rng, episodes, proc, drawn, study, plan, spells, mix)
     if plan.design:
         analysed = np.flatnonzero((episodes["role"] == "analysed").to_numpy())
         designed = _designed_arrests(rng, analysed, proc, catalogue, window, start)
@@ -80,20 +83,28 @@ def arrests_and_offences(rng, episodes: pd.DataFrame, catalogue: pd.DataFrame, s
     arrests["month"] = month_index(arrests["date"], pd.Series(episodes["start_date"].to_numpy()[arrests["subject_row"]]))
     arrests["window"] = np.select([arrests["month"].between(-window, -1), arrests["month"].between(0, window - 1)],
                                   ["before", "after"], "outside")
-    offences = _secondary_offences(rng, arrests, catalogue)
+    offences = _secondary_offences(rng, arrests, drawn)
     spells["subject_row"] = episodes.index.to_numpy()[spells["subject_row"]]
     return _recording_systems(rng, episodes, arrests, pd.Timestamp(study["extraction_date"]), rocu), offences, spells
 
 
 def _process_part(rng, episodes: pd.DataFrame, proc: Process, catalogue: pd.DataFrame, study: dict, plan: Scenario,
-                  spells: pd.DataFrame) -> pd.DataFrame:
-    """The person process's arrests, inside the data period, as the scenario leaves them."""
+                  spells: pd.DataFrame, mix=None) -> pd.DataFrame:
+    """The person process's arrests, inside the data period, as the scenario leaves them.  With
+    ``mix`` (another order type), the affinity slot that is modern slavery for STRO holders
+    draws the type's target offending, and where ``mix.breaches`` half the post-order ones
+    (:data:`BREACH_SHARE`) are breaches of the order (``mix.breach``)."""
     window = int(study["window_months"])
     start = episodes["start_date"].reset_index(drop=True)
     arrests = process_arrests(rng, start, proc)
     row = arrests["subject_row"].to_numpy()
     category, code = categories_and_codes(rng, row, proc.affinity, code_pools(catalogue))
     after = arrests["month"].to_numpy() >= 0
+    if mix is not None:
+        target = category == "modern_slavery"
+        code = np.where(target, rng.choice(mix.codes, len(row), p=mix.p), code)
+        if mix.breaches and mix.breach:
+            code = np.where(after & target & (rng.random(len(row)) < BREACH_SHARE), mix.breach, code)
     keep_p = np.where(after, plan.rate_ratio, 1.0) * np.where(in_shock(arrests["date"], plan), plan.shock_multiplier, 1.0)
     if plan.design:
         ratio = DESIGN.groupby("period")["count"].sum()

@@ -27,6 +27,7 @@ The pipeline never reads the truth directory.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from ._common import fmt_dates
@@ -44,15 +45,20 @@ def note(frame: pd.DataFrame, field: str, pair: str, detail, kind: str) -> pd.Da
 
 def build_truth(episodes: pd.DataFrame, arrests: pd.DataFrame, discrepancies: pd.DataFrame,
                 junk: pd.DataFrame, effects: pd.DataFrame | None = None,
-                spells: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
+                spells: pd.DataFrame | None = None, window: int | None = None) -> dict[str, pd.DataFrame]:
     """The truth tables.  ``junk`` lists the PNC rows planted as junk (``arrest_id``, ``kind``),
     ``effects`` the planted rate ratios, ``spells`` the custody spells (``subject_row``,
-    ``start``, ``end``, ``kind``)."""
+    ``start``, ``end``, ``kind``).  Episodes with an ``order_type`` column (several order
+    types, :mod:`.multi`) give ``order_type`` columns, a cohort flow per type and windows per
+    analysed order (``window``: the study's window in months)."""
     junk = junk.drop_duplicates("arrest_id")
     planted_errors = discrepancies["kind"].astype(str).str.startswith(IDENTITY_ERROR)
     identity_errors = _identity_errors(discrepancies.loc[planted_errors])
     discrepancies = discrepancies.loc[~planted_errors, DISCREPANCY_COLUMNS]
-    truth = {"subject_windows": _subject_windows(episodes, arrests), "cohort_flow": _cohort_flow(episodes),
+    several = "order_type" in episodes.columns
+    truth = {"subject_windows": _order_windows(episodes, arrests, window) if several
+             else _subject_windows(episodes, arrests),
+             "cohort_flow": _type_flows(episodes) if several else _cohort_flow(episodes),
              "discrepancies": _observable(discrepancies, episodes, arrests, junk),
              "episodes": _episode_table(episodes), "events": _events(arrests, junk)}
     if effects is not None:
@@ -162,19 +168,53 @@ def _cohort_flow(episodes: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(flow)
 
 
+def _type_flows(episodes: pd.DataFrame) -> pd.DataFrame:
+    """The cohort flow of each order type (several order types)."""
+    kinds = list(dict.fromkeys(episodes["order_type"]))
+    flows = [_cohort_flow(episodes.loc[episodes["order_type"] == k]).assign(order_type=k) for k in kinds]
+    table = pd.concat(flows, ignore_index=True)
+    return table[["order_type", *[c for c in table.columns if c != "order_type"]]]
+
+
+def _order_windows(episodes: pd.DataFrame, arrests: pd.DataFrame, window: int) -> pd.DataFrame:
+    """``subject_windows`` per analysed order (several order types): every arrest of the
+    person, whichever order's episode drew it, in the windows of that order."""
+    from ._independent import month_index
+
+    analysed = episodes.loc[episodes["role"] == "analysed", ["subject_id", "order_ref", "order_type", "start_date"]]
+    ev = arrests[["subject_id", "date", "cchi_score", "category"]].merge(analysed, on="subject_id")
+    month = month_index(ev["date"], ev["start_date"])
+    ev["window"] = np.select([month.between(-window, -1), month.between(0, window - 1)], ["before", "after"],
+                             "outside")
+    # _subject_windows keyed on the order: its reference stands in for the subject id.
+    keyed = analysed.assign(subject_id=analysed["order_ref"], role="analysed").reset_index(drop=True)
+    ev = ev.assign(subject_id=ev["order_ref"], subject_row=keyed.index.to_numpy()[
+        pd.Index(keyed["order_ref"]).get_indexer(ev["order_ref"])])
+    table = _subject_windows(keyed, ev).rename(columns={"subject_id": "order_ref"})
+    table = table.merge(analysed[["subject_id", "order_ref", "order_type"]], on="order_ref", how="left")
+    table = table[["subject_id", "order_type", "order_ref", *[c for c in table.columns
+                                                              if c not in ("subject_id", "order_type", "order_ref")]]]
+    order = pd.Categorical(table["category"], ["overall", *CATEGORIES], ordered=True)
+    return table.assign(_c=order).sort_values(["subject_id", "order_ref", "_c"]).drop(columns="_c").reset_index(drop=True)
+
+
 def _episode_table(episodes: pd.DataFrame) -> pd.DataFrame:
+    several = ["order_type"] if "order_type" in episodes.columns else []
     return episodes.assign(
         start_date=episodes["start_date"].dt.strftime("%Y-%m-%d"),
         analysed=episodes["role"].eq("analysed"),
         exclusion_reason=episodes["role"].where(~episodes["role"].isin(["analysed", "not_eligible"]), ""),
-    )[["subject_id", "order_ref", "start_date", "length_months", "region", "eligible", "analysed",
+    )[["subject_id", *several, "order_ref", "start_date", "length_months", "region", "eligible", "analysed",
        "exclusion_reason", "has_interim", "county_lines"]]
 
 
 def _events(arrests: pd.DataFrame, junk: pd.DataFrame) -> pd.DataFrame:
+    # Several order types: which order's episode drew the arrest (its window and month are on
+    # that order's clock).
+    several = ["order_type"] if "order_type" in arrests.columns else []
     ev = arrests.assign(event_date=fmt_dates(arrests["date"], "%Y-%m-%d"))[
-        ["subject_id", "event_date", "cjs_code", "category", "cchi_score", "window", "month", "in_pnc", "in_pnd",
-         "in_rocu", "pnd_lag", "designed", "arrest_id"]].rename(columns={"cchi_score": "harm_score",
+        ["subject_id", *several, "event_date", "cjs_code", "category", "cchi_score", "window", "month", "in_pnc",
+         "in_pnd", "in_rocu", "pnd_lag", "designed", "arrest_id"]].rename(columns={"cchi_score": "harm_score",
                                                                          "pnd_lag": "pnd_lag_days"})
     ev["pnd_lag_days"] = ev["pnd_lag_days"].where(ev["in_pnd"]).astype("Int64")
     ev = ev.merge(junk, on="arrest_id", how="left").rename(columns={"kind": "planted_problem"})

@@ -35,7 +35,7 @@ def write_extracts(extracts: Extracts, raw_dir: str | Path, truth_dir: str | Pat
         path = raw / "rocu" / f"{region}.xlsx"
         _write_rocu_workbook(path, sheets, extracts.rocu_styles[region], region)
         written.append(path)
-    written.append(write_manifest(raw, written))
+    written.append(write_manifest(raw, written, extracts.order_types))
     if truth_dir is not None:
         truth = Path(truth_dir)
         truth.mkdir(parents=True, exist_ok=True)
@@ -49,10 +49,13 @@ def write_extracts(extracts: Extracts, raw_dir: str | Path, truth_dir: str | Pat
 MANIFEST = "SYNTHETIC-MANIFEST.json"
 
 
-def write_manifest(raw: Path, files: list[Path]) -> Path:
+def write_manifest(raw: Path, files: list[Path], order_types: list[str] | None = None) -> Path:
     """Mark the extracts as simulated (docs/data-contract.md, "The synthetic mark"): the
     SHA-256 of every extract file, and an HMAC-SHA256 of that list under the public synthetic
-    key.  The pipeline uses the public key only for extracts that carry a valid mark."""
+    key.  The pipeline uses the public key only for extracts that carry a valid mark.  With
+    order types other than STRO alone, the manifest also lists them (``order_types``: each
+    ``calibrated`` or ``illustrative``) with a ``note`` that only STRO is calibrated; the mark
+    covers the files only, as before."""
     import hashlib
     import hmac
     import json
@@ -63,8 +66,13 @@ def write_manifest(raw: Path, files: list[Path]) -> Path:
     canonical = json.dumps(digests, sort_keys=True, separators=(",", ":"))
     mark = hmac.new(SYNTHETIC_KEY.encode(), canonical.encode(), hashlib.sha256).hexdigest()
     path = raw / MANIFEST
-    path.write_text(json.dumps({"generator": "strostudy.simulate", "files": digests, "mark": mark}, indent=1,
-                               sort_keys=True) + "\n")
+    manifest = {"generator": "strostudy.simulate", "files": digests, "mark": mark}
+    if order_types is not None and list(order_types) != ["STRO"]:
+        from .multi import CALIBRATION_NOTE
+
+        manifest["order_types"] = {t: "calibrated" if t == "STRO" else "illustrative" for t in order_types}
+        manifest["note"] = CALIBRATION_NOTE
+    path.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     return path
 
 

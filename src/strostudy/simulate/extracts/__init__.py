@@ -39,6 +39,8 @@ class Extracts:
     #: The comparison list (``comparison.csv``) and the custody extract (``custody.csv``).
     comparison: pd.DataFrame = field(default_factory=lambda: _empty(COMPARISON_COLUMNS))
     custody: pd.DataFrame = field(default_factory=lambda: _empty(CUSTODY_COLUMNS))
+    #: The order types simulated (:mod:`..multi`); only STRO is calibrated.
+    order_types: list[str] = field(default_factory=lambda: ["STRO"])
 
 
 def _empty(columns: list[str]) -> pd.DataFrame:
@@ -65,7 +67,7 @@ def make_extracts(rng, episodes: pd.DataFrame, arrests: pd.DataFrame, offences: 
         rocu, rocu_identity = _rocu_identity_errors(identity_rng, rocu, episodes)
         rocu_notes = pd.concat([rocu_notes, rocu_identity], ignore_index=True)
     discrepancies = pd.concat([id_notes, order_notes, pnd_notes, rocu_notes], ignore_index=True)
-    truth = build_truth(episodes, arrests, discrepancies, junk, effects, spells)
+    truth = build_truth(episodes, arrests, discrepancies, junk, effects, spells, window=int(study["window_months"]))
     groups = [] if spells is None else [(episodes, spells, "order")]
     if pool is None:
         comparison, first = _empty(COMPARISON_COLUMNS), None

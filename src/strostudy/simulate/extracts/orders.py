@@ -23,20 +23,22 @@ def order_list(rng, episodes: pd.DataFrame, order_pnc: pd.Series, study: dict) -
     status, status_date, ended_notes = _status(rng, episodes, full_date, study)
     listed_start, duration_text, listing_notes = _listing_errors(rng, episodes, duration_text)
     undated = episodes.index[episodes["role"].eq("no_usable_start_date")]
+    # One type (STRO) unless the episodes carry their own (several order types, :mod:`..multi`).
+    kind = episodes["order_type"] if "order_type" in episodes.columns else pd.Series("STRO", index=episodes.index)
     orders = pd.DataFrame({
         "order_ref": episodes["order_ref"], "pnc_id": order_pnc,
         "surname": episodes["surname"].str.upper(), "forenames": episodes["forenames"],
         "date_of_birth": fmt_uk(episodes["date_of_birth"]), "owning_force": episodes["force"],
         "applicant": np.where(episodes["applicant"] == "police", episodes["force"], episodes["applicant"]),
-        "order_type": "STRO",
+        "order_type": kind,
         "date_made": fmt_uk(listed_start.where(~episodes["has_interim"], full_date)),
         "duration": duration_text, "status": status,
         "status_date": fmt_uk(status_date).fillna(""),
     })
     interim = episodes.index[episodes["has_interim"]]
     interim_rows = orders.loc[interim].assign(
-        order_ref=lambda d: d["order_ref"].str.replace("STRO/", "ISTRO/", regex=False),
-        order_type="Interim STRO", date_made=fmt_uk(listed_start[interim]), duration="Until full hearing",
+        order_ref=lambda d: "I" + d["order_ref"], order_type="Interim " + kind[interim],
+        date_made=fmt_uk(listed_start[interim]), duration="Until full hearing",
         status="Superseded by full order", status_date=fmt_uk(full_date[interim]))
     orders = pd.concat([orders, interim_rows])
     # Starts known only to the month, on both the full and the interim row.
