@@ -12,6 +12,36 @@ from __future__ import annotations
 import numpy as np
 
 
+def _inv_sqrt(vals: np.ndarray, vecs: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """Stacked symmetric matrices' pseudo-inverse square roots from their eigenvalues and
+    vectors, the eigenvalues where ``ok`` is false dropped (R's ``matrix_power(x, -1/2)``)."""
+    root = np.where(ok, 1 / np.sqrt(np.where(ok, vals, 1.0)), 0.0)
+    return (vecs * root[:, None, :]) @ vecs.transpose(0, 2, 1)
+
+
+class _Satterthwaite:
+    """clubSandwich's Satterthwaite df of each contrast, summed a block of clusters at a time:
+    with P = diag(d_j) - [h_j . h_k] over clusters j, k, df = tr(P)^2 / sum(P^2), P never
+    formed (sum(P^2) = sum d_j^2 - 2 sum d_j |h_j|^2 + |sum_j h_j h_j'|^2)."""
+
+    def __init__(self, n_contrasts: int, width: int):
+        self.tr, self.d2, self.dh = np.zeros(n_contrasts), np.zeros(n_contrasts), np.zeros(n_contrasts)
+        self.hh = np.zeros((n_contrasts, width, width))
+
+    def add(self, d: np.ndarray, h: np.ndarray) -> None:
+        """A block's d (clusters x contrasts) and h (clusters x contrasts x width)."""
+        h2 = (h ** 2).sum(axis=2)
+        self.tr += (d - h2).sum(axis=0)
+        self.d2 += (d ** 2).sum(axis=0)
+        self.dh += (d * h2).sum(axis=0)
+        self.hh += np.einsum("kia,kib->iab", h, h)
+
+    def df(self) -> np.ndarray:
+        sumsq = self.d2 - 2 * self.dh + (self.hh ** 2).sum(axis=(1, 2))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return self.tr ** 2 / sumsq
+
+
 def _padded(codes: np.ndarray, g: int) -> tuple[np.ndarray, np.ndarray, int]:
     """Rows sorted by cluster, and each row's (cluster, slot) in a clusters x longest array."""
     order = np.argsort(codes, kind="stable")
@@ -43,10 +73,7 @@ def cr2(X, y, mu, v, codes, g: int, bread: np.ndarray, cells: int = 2_000_000,
     order, slot, longest = _padded(codes, g)
     L = np.linalg.cholesky(bread)
     meat = np.zeros((p, p))
-    tr = np.zeros(q)
-    d2 = np.zeros(q)     # sum_j d_j^2, d_j = |g_j|^2
-    dh = np.zeros(q)     # sum_j d_j |h_j|^2
-    S = np.zeros((q, p, p))
+    satt = _Satterthwaite(q, p)
     step = max(1, cells // (longest * longest))
     codes_sorted = codes[order]
     bounds = np.searchsorted(codes_sorted, np.arange(0, g + step, step))
@@ -65,24 +92,14 @@ def cr2(X, y, mu, v, codes, g: int, bread: np.ndarray, cells: int = 2_000_000,
         B[:, np.arange(longest), np.arange(longest)] += V
         B *= sv[:, :, None] * sv[:, None, :]
         vals, vecs = np.linalg.eigh(B)
-        inv_root = np.where(vals > 1e-12, 1 / np.sqrt(np.where(vals > 1e-12, vals, 1.0)), 0.0)
-        A = (vecs * inv_root[:, None, :]) @ vecs.transpose(0, 2, 1)
-        A *= sv[:, :, None] * sv[:, None, :]
+        A = _inv_sqrt(vals, vecs, vals > 1e-12) * sv[:, :, None] * sv[:, None, :]
         E = (U / V[:, :, None]).transpose(0, 2, 1) @ A          # k x p x longest
         comp = (E @ R[:, :, None])[:, :, 0]                      # k x p
         meat += comp.T @ comp
         ME = (C @ bread) @ E                                     # k x q x longest
         d = ((ME * sv[:, None, :]) ** 2).sum(axis=2)             # k x q: |g_j|^2 per contrast
-        H = ME @ U @ L                                           # k x q x p
-        h2 = (H ** 2).sum(axis=2)                                # k x q
-        tr += d.sum(axis=0) - h2.sum(axis=0)
-        d2 += (d ** 2).sum(axis=0)
-        dh += (d * h2).sum(axis=0)
-        S += np.einsum("kia,kib->iab", H, H)
-    sumsq = d2 - 2 * dh + (S ** 2).sum(axis=(1, 2))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        df = tr ** 2 / sumsq
-    return bread @ meat @ bread, df
+        satt.add(d, ME @ U @ L)                                  # h_j: k x q x p
+    return bread @ meat @ bread, satt.df()
 
 
 def panel_cr2(X: np.ndarray, eta: np.ndarray, Y: np.ndarray, contrasts: np.ndarray,
@@ -136,16 +153,13 @@ def panel_cr2(X: np.ndarray, eta: np.ndarray, Y: np.ndarray, contrasts: np.ndarr
     rs = np.sqrt(s)
     LK = np.linalg.cholesky(Kinv)
     meat = np.zeros((nc, nc))
-    tr, e2, ef = np.zeros(nc), np.zeros(nc), np.zeros(nc)
-    FF = np.zeros((nc, q, q))
+    satt = _Satterthwaite(nc, q)
     step = max(1, cells // (t * t))
     for lo in range(0, g, step):
         tj = total[lo:lo + step]
         G = (base[None] - (tj / tau)[:, None, None] * SP[None]) * rs[None, :, None] * rs[None, None, :]
         vals, vecs = np.linalg.eigh(G)
-        ok = vals * (tj * tj)[:, None] > 1e-12
-        root = np.where(ok, 1 / np.sqrt(np.where(ok, vals, 1.0)), 0.0)
-        A = (vecs * root[:, None, :]) @ vecs.transpose(0, 2, 1) * rs[None, :, None] * rs[None, None, :]
+        A = _inv_sqrt(vals, vecs, vals * (tj * tj)[:, None] > 1e-12) * rs[None, :, None] * rs[None, None, :]
         RA = np.einsum("ct,ktu->kcu", R, A)                               # k x nc x T
         comp = RA @ (Y[lo:lo + step] - tj[:, None] * s[None, :])[:, :, None]
         meat += comp[:, :, 0].T @ comp[:, :, 0]
@@ -153,13 +167,5 @@ def panel_cr2(X: np.ndarray, eta: np.ndarray, Y: np.ndarray, contrasts: np.ndarr
         alpha = (RA @ s) * tj[:, None]                                    # k x nc
         beta = (RA * s[None, None, :]) @ Z * tj[:, None, None]           # k x nc x q
         F = (beta - alpha[:, :, None] * m[None, None, :]) @ LK / np.sqrt(tau)
-        e = d - alpha ** 2 / tj[:, None]
-        f2 = (F ** 2).sum(axis=2)
-        tr += (e - f2).sum(axis=0)
-        e2 += (e ** 2).sum(axis=0)
-        ef += (e * f2).sum(axis=0)
-        FF += np.einsum("kca,kcb->cab", F, F)
-    sumsq = e2 - 2 * ef + (FF ** 2).sum(axis=(1, 2))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        df = tr ** 2 / sumsq
-    return np.sqrt(np.diag(meat)), df
+        satt.add(d - alpha ** 2 / tj[:, None], F)
+    return np.sqrt(np.diag(meat)), satt.df()

@@ -1012,14 +1012,7 @@ def fit(lists: Lists, c: Compared | EMSample, entity: np.ndarray | None, s: dict
         # Each kind's levels in the order kept, then each (record, person)'s best pair's.
         fn, sn = kinds.name_levels_kept(np.arange(len(w_kind)), swapped)
         levels = {"forename": fn, "surname": sn} | {f: kinds.levels[f] for f in ("dob", "pnc_id", "sex", "postcode")}
-        matched = {}
-        for f in FIELDS:  # as _level_counts, the bins made per kind, not per pair
-            n = len(LEVELS[f])
-            if (levels[f] < 0).all():  # missing throughout (PNC ID on records without one)
-                matched[f] = np.zeros(n)
-                continue
-            bins = np.where(levels[f] >= 0, levels[f], n).astype(np.intp)[best_kind]
-            matched[f] = np.bincount(bins, weights=resp, minlength=n + 1)[:n]
+        matched = {f: _level_counts(levels[f][best_kind], len(LEVELS[f]), resp) for f in FIELDS}
         if est["estimate_m"]:
             model.m = {f: _shrink(matched[f], m_prior[f], est["m_prior_pairs"]) for f in FIELDS}
         set_u({f: v * to_all for f, v in matched.items()})

@@ -618,7 +618,8 @@ def build_events(records: pd.DataFrame, offences: pd.DataFrame, precedence: list
     # Membership by the events' positions among the distinct ids (a hash lookup each, where an
     # isin on text builds a Python list of the ids: seconds at a million rows).
     event_code, event_ids = pd.factorize(merged["event_id"], use_na_sentinel=False)
-    at = pd.Index(event_ids).get_indexer(events["event_id"])
+    event_ids = pd.Index(event_ids)
+    at = event_ids.get_indexer(events["event_id"])
 
     def held(marked: np.ndarray) -> np.ndarray:
         """Whether each id of ``at`` (-1: not an id of ``merged``) is among the ``marked``."""
@@ -643,7 +644,7 @@ def build_events(records: pd.DataFrame, offences: pd.DataFrame, precedence: list
         rocu = principal.loc[merged["source"].eq("rocu") & ok].groupby(merged["event_id"]).first()
         differs = principal != merged["event_id"].map(rocu).astype("string").fillna("").astype(str)
         with_rocu = np.zeros(len(event_ids), dtype=bool)
-        found = pd.Index(event_ids).get_indexer(rocu.index)
+        found = event_ids.get_indexer(rocu.index)
         with_rocu[found[found >= 0]] = True
         merged["offences_from_rocu"] = (merged["source"].eq("pnc") & with_rocu[event_code] & (~ok | differs))
         merged["pnc_unscorable"] = merged["offences_from_rocu"] & ~ok
