@@ -1,24 +1,32 @@
-"""Monte Carlo comparison of the comparison stage's subject-clustered standard errors (A131):
-``cr1`` (sandwich::vcovCL, Wald on the normal; the default until issue 12's third round) against
-``cr2`` (clubSandwich's CR2 with Satterthwaite t).  The harness (docs/calibration.md) found two
-of the comparison stage's category decisions above alpha under ``null`` with ``cr1``.
+"""Monte Carlo comparison of the comparison stage's subject-clustered standard errors on the same
+panels (A131, A136): ``cr1`` (sandwich::vcovCL, Wald on the normal), ``cr2`` and ``cr3``
+(clubSandwich's CR2 and CR3, t on Satterthwaite df) and, as a check that needs no covariance
+formula, ``wcr`` (the restricted wild cluster score bootstrap of Kline and Santos 2012, Webb's
+six-point weights, 999 draws; a p-value only).
 
-For each seed the scenario is simulated and run to the comparison stage with ``cr1``, then the
-comparison stage alone is re-run with ``cr2`` on the same tables, so both see the same data.
-It writes the long table ``--out`` (scenario, seed, standard_errors, rule, significant,
-covered) and prints, per rule family and standard errors, the rate of significant calls and of
-intervals covering the truth, with exact 95% intervals.  Seeds should not be the harness's
-(which uses 1 onwards): this comparison chooses the setting the harness then checks.
+Two steps, so candidates can be added without re-running the pipeline:
 
-    .venv/bin/python benchmarks/comparison_candidates.py --scenario null --seeds 5001-5200 --cores 2 --out cmp.csv
+    # 1. each seed simulated and run to the comparison stage; its panel (who was matched too),
+    #    comparison_effects and true effects kept in DIR
+    .venv/bin/python benchmarks/comparison_candidates.py collect --scenario null --seeds 5001-5400 --dir DIR
+    # 2. every candidate on every saved panel, one row per seed, estimator, measure, category
+    .venv/bin/python benchmarks/comparison_candidates.py evaluate --dir DIR --out ev.csv
+    # 3. rates of significance (and coverage of the truth) per rule and candidate
+    .venv/bin/python benchmarks/comparison_candidates.py summary ev.csv
+
+Seeds must not be the harness's (it uses 1 onwards): this comparison chooses the setting the
+harness then checks (docs/calibration.md, "Choosing the fixes (fourth round)").  Each process
+uses one BLAS thread (A132); set OPENBLAS_NUM_THREADS=1 before Python starts.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import copy
+import glob
 import io
+import re
+import shutil
 import sys
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
@@ -28,35 +36,114 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+CANDIDATES = ("cr1", "cr2", "cr3")
+WEBB = np.array([-np.sqrt(1.5), -1, -np.sqrt(0.5), np.sqrt(0.5), 1, np.sqrt(1.5)])
+DRAWS = 999
 
-def one(args: tuple) -> pd.DataFrame:
-    scenario, seed, config = args
+
+def collect_one(args: tuple) -> int:
+    scenario, seed, config_file, out = args
+    out = Path(out)
+    if (out / f"truth_{scenario}_{seed}.csv").exists():
+        return seed
     from strostudy import calibrate, tables
-    from strostudy.stages import run_all, run_stage
+    from strostudy.config import load
+    from strostudy.stages import run_all
 
-    out = []
+    cfg = calibrate.rep_config(load(config_file), scenario, seed)
     with tempfile.TemporaryDirectory(prefix="strostudy-cmp-") as tmp, contextlib.redirect_stderr(io.StringIO()):
-        cfg = calibrate.rep_config(config, scenario, seed)
-        truth = None
-        for se in ("cr1", "cr2"):
-            cfg = copy.deepcopy(cfg)
-            cfg["comparison"]["standard_errors"] = se
-            if se == "cr1":
-                run_all(cfg, tmp, until="comparison")
-                truth = pd.read_csv(Path(tmp) / tables.path("truth_effects"))
-            else:
-                run_stage("comparison", cfg, tmp)
-            fx = pd.read_csv(Path(tmp) / tables.path("comparison_effects"), keep_default_na=False, na_values=[""])
-            t = fx.merge(truth.rename(columns={"true_rate_ratio": "target"}), on=["measure", "category"], how="left")
-            target = t["target"]   # the order's true rate ratio, as the harness's calibrate.targets
-            fitted = t["estimate"].notna()
-            out.append(pd.DataFrame({
-                "scenario": scenario, "seed": seed, "standard_errors": se,
-                "rule": t["estimator"] + "_" + t["measure"] + "_" + t["category"],
-                "significant": (fitted & ((t["ci_low"] > 1) | (t["ci_high"] < 1))).astype(int),
-                "covered": ((t["ci_low"] <= target) & (target <= t["ci_high"])).where(fitted).astype("float"),
-            }))
-    return pd.concat(out, ignore_index=True)
+        run_all(cfg, tmp, until="comparison")
+        panel = pd.read_parquet(Path(tmp) / tables.path("subject_month_panel"))
+        cohort = pd.read_csv(Path(tmp) / tables.path("comparison_cohort"))
+        chosen = cohort.loc[cohort["matched"].astype(str) == "True", "subject_id"]
+        panel.assign(matched=panel["subject_id"].isin(chosen)).to_parquet(out / f"panel_{scenario}_{seed}.parquet")
+        shutil.copy(Path(tmp) / tables.path("comparison_effects"), out / f"fx_{scenario}_{seed}.csv")
+        shutil.copy(Path(tmp) / tables.path("truth_effects"), out / f"truth_{scenario}_{seed}.csv")
+    return seed
+
+
+def _restricted_fit(y, X, offset):
+    """Poisson (quasi-)likelihood fit by Newton steps from R's start; the fitted means."""
+    mu = y + 0.1
+    beta = np.linalg.lstsq(X * np.sqrt(mu)[:, None], (np.log(mu) - offset + (y - mu) / mu) * np.sqrt(mu),
+                           rcond=None)[0]
+    for _ in range(100):
+        mu = np.exp(X @ beta + offset)
+        step = np.linalg.solve((X * mu[:, None]).T @ X, X.T @ (y - mu))
+        beta = beta + step
+        if np.max(np.abs(step) / (1 + np.abs(beta))) < 1e-10:
+            break
+    return np.exp(X @ beta + offset)
+
+
+def wild_score_p(y, X, offset, codes, g, weights) -> float:
+    """The restricted wild cluster score bootstrap's symmetric p of the last coefficient being
+    0 (Kline and Santos 2012): the model fitted without it, each cluster's efficient score for
+    it (the nuisance coefficients partialled out with the restricted information), the
+    studentised sum against the same with each cluster's score times its weight."""
+    k = X.shape[1] - 1
+    mu = _restricted_fit(y, X[:, :k], offset)
+    info = (X * mu[:, None]).T @ X
+    a = np.linalg.solve(info[:k, :k], info[:k, k])
+    s = np.bincount(codes, weights=(X[:, k] - X[:, :k] @ a) * (y - mu), minlength=g)
+    t = s.sum() / np.sqrt((s ** 2).sum())
+    boot = (weights @ s) / np.sqrt((weights ** 2) @ (s ** 2))
+    return float(np.mean(np.abs(boot) >= abs(t) - 1e-12))
+
+
+def evaluate_one(file: str) -> pd.DataFrame:
+    from strostudy.comparison import fit_count_model
+
+    scenario, seed = re.search(r"panel_(\w+?)_(\d+)\.parquet$", file).groups()
+    seed = int(seed)
+    panel = pd.read_parquet(file)
+    truth = pd.read_csv(Path(file).with_name(f"truth_{scenario}_{seed}.csv")).set_index(["measure", "category"])
+    rng = np.random.default_rng(seed)
+    out = []
+    # the naive ratio on the order group (the panel with custody; the pipeline's naive panel
+    # counts custody days too, so under scenarios with custody this is only close to it)
+    for estimator, data in (("did_all", panel), ("did_matched", panel.loc[panel["matched"]]),
+                            ("naive_prepost", panel.loc[panel["group"] == "order"])):
+        for measure in ("events", "harm"):
+            for category in sorted(panel["category"].unique()):
+                rows = data.loc[(data["category"] == category) & (data["days_at_risk"] > 0)].reset_index(drop=True)
+                y = rows[measure].to_numpy(float)
+                treated = (rows["group"] == "order").to_numpy(float)
+                post = (rows["month"] >= 0).to_numpy(float)
+                if pd.Series(y).groupby([treated, post]).sum().le(0).any():
+                    continue   # an empty cell: the pipeline fits no model (A98)
+                X = (np.column_stack([np.ones(len(rows)), post]) if estimator == "naive_prepost"
+                     else np.column_stack([np.ones(len(rows)), treated, post, treated * post]))
+                offset = np.log(rows["days_at_risk"].to_numpy(float))
+                codes, uniques = pd.factorize(rows["subject_id"], sort=True)
+                held = (rows.assign(t=treated, p=post).groupby(["t", "p", "subject_id"])[measure].sum() > 0) \
+                    .groupby(level=[0, 1]).sum()
+                target = truth["true_rate_ratio"].get((measure, category), np.nan)
+                r = {"scenario": scenario, "seed": seed, "estimator": estimator, "measure": measure,
+                     "category": category, "target": target, "treated_after": int(held.get((1, 1), 0)),
+                     "treated_before": int(held.get((1, 0), 0))}
+                for se in CANDIDATES:
+                    fit = fit_count_model(y, X, offset, rows["subject_id"], "poisson", standard_errors=se)
+                    b, s, df = fit.beta[-1], fit.se[-1], fit.df[-1]
+                    ref = stats.norm if np.isinf(df) else stats.t(df)
+                    q = ref.ppf(0.975)
+                    r |= {f"{se}_estimate": float(np.exp(b)), f"{se}_se": float(s), f"{se}_df": float(df),
+                          f"{se}_p": float(2 * ref.sf(abs(b / s))),
+                          f"{se}_covered": float(np.exp(b - q * s) <= target <= np.exp(b + q * s))
+                          if np.isfinite(target) else np.nan}
+                r["wcr_p"] = wild_score_p(y, X, offset, codes, len(uniques), rng.choice(WEBB, (DRAWS, len(uniques))))
+                out.append(r)
+    return pd.DataFrame(out)
+
+
+def _pool(fn, jobs, cores: int, what: str):
+    got = []
+    with ProcessPoolExecutor(cores) as pool:
+        for i, part in enumerate(pool.map(fn, jobs), 1):
+            got.append(part)
+            if i % 25 == 0 or i == len(jobs):
+                print(f"{what}: {i}/{len(jobs)}", file=sys.stderr, flush=True)
+    return got
 
 
 def exact(k, n, level=0.95):
@@ -66,37 +153,54 @@ def exact(k, n, level=0.95):
     return lo, hi
 
 
+def summary(ev: pd.DataFrame, alpha: float = 0.05) -> None:
+    ev = ev.assign(rule=ev["estimator"] + "_" + ev["measure"] + "_" + ev["category"])
+    names = [*CANDIDATES, "wcr"]
+    for scenario, s in ev.groupby("scenario"):
+        sig = pd.DataFrame({c: s[f"{c}_p"] < alpha for c in names}).assign(rule=s["rule"])
+        by = sig.groupby("rule")
+        table = by.mean().mul(100).round(1)
+        n = by.size()
+        for c in names:
+            table[f"{c}_low"] = (100 * exact(by[c].sum().to_numpy(), n.to_numpy())[0]).round(1)
+        table["reps"] = n
+        print(f"\n{scenario}: % significant per rule (exact 95% lower bound beside)")
+        with pd.option_context("display.width", 220, "display.max_rows", 200, "display.max_columns", 20):
+            print(table[[x for c in names for x in (c, f"{c}_low")] + ["reps"]])
+        pooled = sig[names].mean().mul(100).round(2)
+        print(f"pooled over {len(sig)} model fits: " + ", ".join(f"{c} {v}%" for c, v in pooled.items()))
+        cov = {c: s[f"{c}_covered"].mean() for c in CANDIDATES if s[f"{c}_covered"].notna().any()}
+        if cov:
+            print("coverage of the true ratio: " + ", ".join(f"{c} {100 * v:.2f}%" for c, v in cov.items()))
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--scenario", default="null")
-    ap.add_argument("--seeds", default="5001-5200", help="first-last")
-    ap.add_argument("--cores", type=int, default=2)
-    ap.add_argument("--config", default="config.yaml")
-    ap.add_argument("--out", required=True)
+    sub = ap.add_subparsers(dest="step", required=True)
+    c = sub.add_parser("collect")
+    c.add_argument("--scenario", default="null")
+    c.add_argument("--seeds", default="5001-5400", help="first-last")
+    c.add_argument("--config", default="config.yaml")
+    c.add_argument("--dir", required=True)
+    c.add_argument("--cores", type=int, default=2)
+    e = sub.add_parser("evaluate")
+    e.add_argument("--dir", required=True)
+    e.add_argument("--scenario", default="*")
+    e.add_argument("--out", required=True)
+    e.add_argument("--cores", type=int, default=2)
+    s = sub.add_parser("summary")
+    s.add_argument("evaluated", nargs="+")
     a = ap.parse_args(argv)
-    from strostudy.config import load
-
-    config = load(a.config)
-    lo, hi = (int(x) for x in a.seeds.split("-"))
-    jobs = [(a.scenario, s, config) for s in range(lo, hi + 1)]
-    parts = []
-    with ProcessPoolExecutor(a.cores) as pool:
-        for i, part in enumerate(pool.map(one, jobs), 1):
-            parts.append(part)
-            if i % 20 == 0:
-                print(f"{i}/{len(jobs)} seeds", file=sys.stderr, flush=True)
-    reps = pd.concat(parts, ignore_index=True)
-    reps.to_csv(a.out, index=False)
-    g = reps.groupby(["standard_errors", "rule"]).agg(n=("significant", "size"), k=("significant", "sum"),
-                                                      cov=("covered", "mean")).reset_index()
-    g["rate"] = g["k"] / g["n"]
-    g["low"], g["high"] = exact(g["k"].to_numpy(), g["n"].to_numpy())
-    wide = g.pivot(index="rule", columns="standard_errors", values=["rate", "low", "cov"])
-    with pd.option_context("display.width", 200, "display.max_rows", 200):
-        print(wide.round(3))
-    pooled = reps.assign(family=reps["rule"].str.split("_").str[:-2].str.join("_"))
-    print(pooled.groupby(["standard_errors", "family"]).agg(rate=("significant", "mean"), covered=("covered", "mean"),
-                                                             n=("significant", "size")).round(4))
+    if a.step == "collect":
+        Path(a.dir).mkdir(parents=True, exist_ok=True)
+        lo, hi = (int(x) for x in a.seeds.split("-"))
+        _pool(collect_one, [(a.scenario, seed, a.config, a.dir) for seed in range(lo, hi + 1)], a.cores, "collect")
+    elif a.step == "evaluate":
+        files = sorted(glob.glob(str(Path(a.dir) / f"panel_{a.scenario}_*.parquet")))
+        pd.concat(_pool(evaluate_one, files, a.cores, "evaluate"), ignore_index=True).to_csv(a.out, index=False)
+    else:
+        summary(pd.concat([pd.read_csv(f, keep_default_na=False, na_values=[""]) for f in a.evaluated],
+                          ignore_index=True))
 
 
 if __name__ == "__main__":

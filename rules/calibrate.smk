@@ -14,6 +14,8 @@ rule calibration_chunk:
     wildcard_constraints:
         scenario="|".join(C.SCENARIOS),
         chunk=r"\d+",
+    resources:
+        **R("calibration_chunk"),
     log:
         "logs/calibration/{scenario}_{chunk}.log",
     conda:
@@ -28,6 +30,8 @@ rule calibration:
     output:
         reps=T.path("calibration_reps"),
         summary=T.path("calibration"),
+    resources:
+        **R("calibration"),
     log:
         "logs/calibration/summary.log",
     conda:

@@ -10,6 +10,8 @@ rule cohort:
                    "study.start_date_counts_as", "cohort", "categories"),
     conda:
         "../environment.yml"
+    resources:
+        **R("cohort"),
     benchmark:
         "logs/benchmarks/cohort.tsv",
     log:

@@ -1,9 +1,11 @@
 # Paths come from the table registry (strostudy.tables): T.inputs(rule) and T.outputs(rule)
 # declare what each rule reads and writes.  Params carry only the config keys a rule's stage
-# reads, so a change re-runs just the rules that use it.
+# reads, so a change re-runs just the rules that use it.  R(rule) gives a rule's resources
+# (mem_mb, runtime) for a cluster, from the benchmark (strostudy.resources).
 from pathlib import Path
 
 from strostudy import tables as T
+from strostudy.resources import rule_resources as R
 from strostudy.keys import fingerprint_for
 
 STAGE_SCRIPT = "../scripts/run_stage.py"

@@ -12,6 +12,8 @@ rule comparison:
                    "study.start_date_counts_as", "study.alpha", "categories"),
     conda:
         "../environment.yml"
+    resources:
+        **R("comparison"),
     benchmark:
         "logs/benchmarks/comparison.tsv",
     log:

@@ -9,6 +9,8 @@ rule decisions:
         config=cfg("study.alpha"),
     conda:
         "../environment.yml"
+    resources:
+        **R("decisions"),
     benchmark:
         "logs/benchmarks/decisions.tsv",
     log:

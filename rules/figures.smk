@@ -13,6 +13,8 @@ rule figures:
     threads: 4  # figures are drawn in parallel, a process per thread (Snakemake gives at most --cores)
     conda:
         "../environment.yml"
+    resources:
+        **R("figures"),
     benchmark:
         "logs/benchmarks/figures.tsv",
     log:

@@ -11,6 +11,8 @@ rule harm_index:
         config=cfg("harm.table", "harm.workbook_sheet"),
     conda:
         "../environment.yml"
+    resources:
+        **R("harm_index"),
     benchmark:
         "logs/benchmarks/harm_index.tsv",
     log:
@@ -28,6 +30,8 @@ rule harm:
         config=cfg("harm", "categories"),
     conda:
         "../environment.yml"
+    resources:
+        **R("harm"),
     benchmark:
         "logs/benchmarks/harm.tsv",
     log:

@@ -13,6 +13,8 @@ rule ingest:
         config=cfg("ingest", "study.extraction_date"),
     conda:
         "../environment.yml"
+    resources:
+        **R("ingest"),
     benchmark:
         "logs/benchmarks/ingest.tsv",
     log:

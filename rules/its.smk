@@ -9,6 +9,8 @@ rule its:
         config=cfg("its", "study.alpha", "study.window_months", "study.start_date_counts_as"),
     conda:
         "../environment.yml"
+    resources:
+        **R("its"),
     benchmark:
         "logs/benchmarks/its.tsv",
     log:

@@ -9,6 +9,8 @@ rule prepost:
         config=cfg("prepost", "study.alpha"),
     conda:
         "../environment.yml"
+    resources:
+        **R("prepost"),
     benchmark:
         "logs/benchmarks/prepost.tsv",
     log:

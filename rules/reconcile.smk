@@ -15,6 +15,8 @@ rule reconcile:
         key_fingerprint=fingerprint_for(config["source"]),
     conda:
         "../environment.yml"
+    resources:
+        **R("reconcile"),
     benchmark:
         "logs/benchmarks/reconcile.tsv",
     log:

@@ -9,6 +9,8 @@ rule report:
         config=config,  # the report prints the configuration it ran with, so it reads all of it
     conda:
         "../environment.yml"
+    resources:
+        **R("report"),
     benchmark:
         "logs/benchmarks/report.tsv",
     log:

@@ -16,6 +16,8 @@ rule sensitivity:
                    "categories", "prepost", "harm"),
     conda:
         "../environment.yml"
+    resources:
+        **R("sensitivity"),
     benchmark:
         "logs/benchmarks/sensitivity.tsv",
     log:

@@ -13,6 +13,8 @@ if config["source"] == "synthetic":
                        "study.window_months"),
         conda:
             "../environment.yml"
+        resources:
+            **R("simulate", orders=config["synthetic_orders"]),
         benchmark:
             "logs/benchmarks/simulate.tsv",
         log:

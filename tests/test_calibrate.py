@@ -129,6 +129,33 @@ def test_summary_rates_and_coverage_by_hand():
     assert s["rate_ci_high"] == pytest.approx(0.80587955, abs=1e-8)
 
 
+def test_above_alpha_matches_r_binom_test_and_holm():
+    """One-sided exact tests of each rule's rate against alpha, Holm-adjusted over the
+    scenario's rules, as R: p <- sapply(h, function(k) binom.test(k, 1000, 0.05,
+    alternative = "greater")$p.value); p.adjust(p, "holm") for h = 74, 69, 50, 20, 65.  Headline
+    ticks and scenarios with an effect are not tested; the markdown marks the Holm flag."""
+    hits = [74, 69, 50, 20, 65]
+    rules = [f"rule_{i}" for i in range(5)]
+    summary = pd.DataFrame({"scenario": "null", "rule": rules, "test": "did_all", "measure": "events",
+                            "category": "overall", "n_reps": 1000, "rate": [h / 1000 for h in hits]})
+    summary = pd.concat([summary, summary.iloc[:1].assign(rule="tick", test="headline"),
+                         summary.iloc[:1].assign(scenario="effect")], ignore_index=True)
+    got = calibrate.above_alpha(summary)
+    assert got[["scenario", "rule"]].values.tolist() == [["null", r] for r in rules]
+    np.testing.assert_allclose(got["p_above_alpha"], [0.000647616739995822, 0.005108727486328194,
+                                                      0.520258942912680045, 0.999999712030800403,
+                                                      0.020749899365538605], rtol=1e-10)
+    np.testing.assert_allclose(got["p_holm"], [0.00323808369997911, 0.02043490994531278, 1, 1,
+                                               0.06224969809661582], rtol=1e-10)
+    low, high = calibrate._exact_ci(np.array(hits), np.full(5, 1000))
+    full = summary.iloc[:5].assign(rate_ci_low=low, rate_ci_high=high, mean_estimate=1.0, target=np.nan,
+                                   n_intervals=0, coverage=np.nan, coverage_ci_low=np.nan, coverage_ci_high=np.nan)
+    text = calibrate.markdown(full)
+    assert "`rule_0` | 7.4 **(above alpha, Holm)**" in text and "`rule_1` | 6.9 **(above alpha, Holm)**" in text
+    assert "`rule_4` | 6.5 **(above alpha)** |" in text      # interval above 5%, not after Holm
+    assert "`rule_2` | 5.0 |" in text
+
+
 def test_chunks_cover_every_rep_once():
     cfg = {"calibrate": {"seed": 7, "chunk": 3, "reps": {"null": 7, "rtm": 0, "effect": 3}}}
     assert calibrate.chunks(cfg) == [("null", 0), ("null", 1), ("null", 2), ("effect", 0)]

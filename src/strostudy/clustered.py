@@ -2,9 +2,9 @@
 CR2 (the bias-reduced linearisation of Bell and McCaffrey 2002) with Satterthwaite degrees of
 freedom (Pustejovsky and Tipton 2018, J Bus Econ Stat 36:672-683), as R's
 ``clubSandwich::vcovCR(fit, cluster, type = "CR2")`` and ``coef_test(..., test =
-"Satterthwaite")`` for a ``glm`` (A131).  Used by the comparison models (clustered on subjects)
-and by the time-series models' subject-clustered errors.  R fixtures:
-``tests/fixtures/r/make_cr2_fixtures.R``.
+"Satterthwaite")`` for a ``glm`` (A131), and clubSandwich's CR3 likewise (A136).  Used by the
+comparison models (clustered on subjects) and by the time-series models' subject-clustered
+errors.  R fixtures: ``tests/fixtures/r/make_cr2_fixtures.R``.
 """
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ from __future__ import annotations
 import numpy as np
 
 
-def _inv_sqrt(vals: np.ndarray, vecs: np.ndarray, ok: np.ndarray) -> np.ndarray:
-    """Stacked symmetric matrices' pseudo-inverse square roots from their eigenvalues and
-    vectors, the eigenvalues where ``ok`` is false dropped (R's ``matrix_power(x, -1/2)``)."""
-    root = np.where(ok, 1 / np.sqrt(np.where(ok, vals, 1.0)), 0.0)
+def _pseudo_power(vals: np.ndarray, vecs: np.ndarray, ok: np.ndarray, power: float = -0.5) -> np.ndarray:
+    """Stacked symmetric matrices to ``power`` (-1/2: the pseudo-inverse square root, R's
+    ``matrix_power(x, -1/2)``; -1: the pseudo-inverse) from their eigenvalues and vectors, the
+    eigenvalues where ``ok`` is false dropped."""
+    root = np.where(ok, np.where(ok, vals, 1.0) ** power, 0.0)
     return (vecs * root[:, None, :]) @ vecs.transpose(0, 2, 1)
 
 
@@ -52,7 +53,7 @@ def _padded(codes: np.ndarray, g: int) -> tuple[np.ndarray, np.ndarray, int]:
 
 
 def cr2(X, y, mu, v, codes, g: int, bread: np.ndarray, cells: int = 2_000_000,
-        contrasts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        contrasts: np.ndarray | None = None, kind: str = "CR2") -> tuple[np.ndarray, np.ndarray]:
     """clubSandwich's CR2 covariance of a log-link GLM and the Satterthwaite df of each
     coefficient (``vcovCR(fit, type = "CR2")`` with its defaults for a GLM: the working model's
     variance ``v`` as the target, inverse-variance weights; ``coef_test(..., test =
@@ -66,7 +67,13 @@ def cr2(X, y, mu, v, codes, g: int, bread: np.ndarray, cells: int = 2_000_000,
     (padding rows carry v = 1 and nothing else, so they decouple), ``cells`` matrix entries at a
     time, so memory stays bounded however many subjects there are.  ``contrasts`` (rows c) gives
     the df of each c'beta instead of each coefficient's (the same formula with c'M in place of
-    M's row i)."""
+    M's row i).
+
+    ``kind="CR3"`` gives clubSandwich's CR3 instead (the jackknife-like A_j = (I - H_jj)^-1,
+    H_jj = U_j M U_j'W_j; as a symmetric matrix, W_j A_j = v_j^(1/2) B_j^+ v_j^(1/2)), with the
+    same Satterthwaite df formula on its adjustment."""
+    if kind not in ("CR2", "CR3"):
+        raise ValueError(f"cr2: kind {kind!r} is not CR2 or CR3")
     p = X.shape[1]
     C = np.eye(p) if contrasts is None else np.atleast_2d(np.asarray(contrasts, dtype="float64"))
     q = len(C)
@@ -92,8 +99,12 @@ def cr2(X, y, mu, v, codes, g: int, bread: np.ndarray, cells: int = 2_000_000,
         B[:, np.arange(longest), np.arange(longest)] += V
         B *= sv[:, :, None] * sv[:, None, :]
         vals, vecs = np.linalg.eigh(B)
-        A = _inv_sqrt(vals, vecs, vals > 1e-12) * sv[:, :, None] * sv[:, None, :]
-        E = (U / V[:, :, None]).transpose(0, 2, 1) @ A          # k x p x longest
+        if kind == "CR2":
+            A = _pseudo_power(vals, vecs, vals > 1e-12) * sv[:, :, None] * sv[:, None, :]
+            E = (U / V[:, :, None]).transpose(0, 2, 1) @ A      # k x p x longest: U_j'W_j A_j
+        else:
+            WA = _pseudo_power(vals, vecs, vals > 1e-12, power=-1.0) * sv[:, :, None] * sv[:, None, :]
+            E = U.transpose(0, 2, 1) @ WA
         comp = (E @ R[:, :, None])[:, :, 0]                      # k x p
         meat += comp.T @ comp
         ME = (C @ bread) @ E                                     # k x q x longest
@@ -159,7 +170,7 @@ def panel_cr2(X: np.ndarray, eta: np.ndarray, Y: np.ndarray, contrasts: np.ndarr
         tj = total[lo:lo + step]
         G = (base[None] - (tj / tau)[:, None, None] * SP[None]) * rs[None, :, None] * rs[None, None, :]
         vals, vecs = np.linalg.eigh(G)
-        A = _inv_sqrt(vals, vecs, vals * (tj * tj)[:, None] > 1e-12) * rs[None, :, None] * rs[None, None, :]
+        A = _pseudo_power(vals, vecs, vals * (tj * tj)[:, None] > 1e-12) * rs[None, :, None] * rs[None, None, :]
         RA = np.einsum("ct,ktu->kcu", R, A)                               # k x nc x T
         comp = RA @ (Y[lo:lo + step] - tj[:, None] * s[None, :])[:, :, None]
         meat += comp[:, :, 0].T @ comp[:, :, 0]

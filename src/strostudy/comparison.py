@@ -28,8 +28,9 @@ cluster = ~subject_id, test = "Satterthwaite")`` and ``conf_int``: each cluster'
 scaled by (its block of I - H)^(-1/2) in the model's variance metric, and the interval and p-value
 use Student's t on the Satterthwaite df, which falls towards 1 when a few subjects carry a
 coefficient (a sparse category), where the CR1 Wald interval is too narrow (Pustejovsky and
-Tipton 2018, J Bus Econ Stat 36:672-683; Imbens and Kolesar 2016).  R fixtures:
-``tests/fixtures/r/make_comparison_fixtures.R``.
+Tipton 2018, J Bus Econ Stat 36:672-683; Imbens and Kolesar 2016).  ``standard_errors: cr3``
+(A136) scales them by (I - H)^-1 instead (clubSandwich's CR3), a little more conservative.  R
+fixtures: ``tests/fixtures/r/make_comparison_fixtures.R`` and ``make_cr2_fixtures.R``.
 """
 
 from __future__ import annotations
@@ -48,7 +49,11 @@ from .schemas import GROUPS, MEASURES, SubjectMonthPanel  # noqa: F401 - Subject
 
 FAMILIES = ("poisson", "negbin")
 #: The subject-clustered covariance and reference distribution of every interval (A93, A131).
-STANDARD_ERRORS = ("cr1", "cr2")
+STANDARD_ERRORS = ("cr1", "cr2", "cr3")
+#: How each ``standard_errors`` type's interval is described in the report and the sensitivity table.
+INTERVAL_WORDS = {"cr1": "subject-clustered Wald interval",
+                  "cr2": "subject-clustered CR2 interval, t on Satterthwaite df",
+                  "cr3": "subject-clustered CR3 interval, t on Satterthwaite df"}
 PANEL_COLUMNS = ["subject_id", "group", "month", "calendar_month", "category", "events", "harm", "days_at_risk"]
 EFFECT_COLUMNS = ["measure", "category", "estimator", "family", "estimate", "ci_low", "ci_high", "p_value", "se",
                   "df", "theta", "n_treated", "n_comparison", "note"]
@@ -295,8 +300,8 @@ def fit_count_model(y, X, offset, clusters, family: str = "poisson", terms=None,
     codes, uniques = pd.factorize(pd.Series(clusters), sort=True)
     g = len(uniques)
     terms = list(terms) if terms is not None else list(range(X.shape[1]))
-    if standard_errors == "cr2":
-        vcov, df = cr2(X, y, mu, mu * mu / w, codes, g, bread)
+    if standard_errors in ("cr2", "cr3"):
+        vcov, df = cr2(X, y, mu, mu * mu / w, codes, g, bread, kind=standard_errors.upper())
         return CountFit(terms=terms, beta=beta, vcov=vcov, theta=theta, n_clusters=g, df=df)
     if standard_errors != "cr1":
         raise StrostudyError(f"standard_errors {standard_errors!r} is not one of {', '.join(STANDARD_ERRORS)}")

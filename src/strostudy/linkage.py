@@ -60,9 +60,10 @@ ALIASES = [
     "dmitri dmitry dmitriy", "yuri yury iurii", "tariq tarik", "oluwaseun oluwaseyi", "gheorghe gheorge george",
     "iqbal ikbal", "darius dariusz", "kowalski kowalsky",
 ]
-#: The parts a blocking rule is made of (joined by ``+``).
-BLOCK_PARTS = ("dob", "yob", "mmdd", "surname_sx", "forename_sx", "forename_initial", "surname_initial", "pnc_id",
-               "postcode")
+#: The parts a blocking rule is made of (joined by ``+``); ``yod`` is the decade of birth
+#: (``yyy`` of ``yyyymmdd``).
+BLOCK_PARTS = ("dob", "yob", "yod", "mmdd", "surname_sx", "forename_sx", "forename_initial", "surname_initial",
+               "pnc_id", "postcode")
 _NAME_PARTS = {"surname_sx", "forename_sx", "forename_initial", "surname_initial"}
 _SOUNDEX = str.maketrans("abcdefghijklmnopqrstuvwxyz", "01230120022455012623010202")
 _OPTIONAL = ("pnc_id", "sex", "postcode")
@@ -432,9 +433,9 @@ def _block_key(lists: Lists, side: str, rule: str, crossed: bool = False) -> np.
                      "forename_initial": names.initial, "surname_initial": names.initial}[name]
             card = names.n_sx if name.endswith("_sx") else 26
             return np.where(code >= 0, table[np.maximum(code, 0)] if len(table) else -1, -1), card
-        if name in ("dob", "yob", "mmdd"):
-            value = {"dob": dob, "yob": dob // 10000, "mmdd": dob % 10000}[name]
-            return np.where(dob >= 0, value, -1), 100_000_000 if name == "dob" else 10_000
+        if name in ("dob", "yob", "yod", "mmdd"):
+            value = {"dob": dob, "yob": dob // 10000, "yod": dob // 100000, "mmdd": dob % 10000}[name]
+            return np.where(dob >= 0, value, -1), {"dob": 100_000_000, "yod": 1_000}.get(name, 10_000)
         return P[name], int(max(P[name].max(initial=0), lists.R[name].max(initial=0), lists.L[name].max(initial=0))) + 1
 
     key = np.zeros(len(dob), dtype=np.int64)

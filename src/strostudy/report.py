@@ -464,6 +464,8 @@ NO_COMPARISON = {"available": False, "custody_periods": 0}
 def comparison_context(cohort, balance, effects, custody, config: dict) -> dict:
     """The section "How much of the fall is the order?": the comparison group's size, the
     naive and adjusted rate ratios side by side, the balance, and what the design can show."""
+    from .comparison import INTERVAL_WORDS
+
     cc = config["comparison"]
     names = categories.labels(config["categories"])
     order = cohort.loc[cohort["group"] == "order"]
@@ -496,8 +498,7 @@ def comparison_context(cohort, balance, effects, custody, config: dict) -> dict:
         "available": len(included) > 0, "n_order": len(order), "n_listed": len(pool), "n_full": len(included),
         "n_matched": matched, "method": cc["matching"]["method"], "ratio": cc["matching"]["ratio"],
         "caliper": cc["matching"]["caliper"], "family": cc["family"], "level": level,
-        "intervals": ("subject-clustered CR2 intervals, t on Satterthwaite df" if cc["standard_errors"] == "cr2"
-                      else "subject-clustered Wald intervals"),
+        "intervals": INTERVAL_WORDS[cc["standard_errors"]].replace(" interval", " intervals", 1),
         "custody_periods": len(custody), "custody_subjects": int(custody["subject_id"].nunique()),
         "estimators": list(ESTIMATOR_WORDS.values()), "rows": rows, "summary": summary,
         "balance": [{"feature": str(r.feature).replace("_", " "), "all": _num(r.smd_all), "matched": _num(r.smd_matched),

@@ -249,7 +249,7 @@ def time_at_risk_rows(panel: pd.DataFrame | None, config: dict, names: list[str]
     a log(days_at_risk) offset and a subject-clustered interval (``comparison.standard_errors``)
     (:func:`strostudy.comparison.naive_prepost`; arrests by ``comparison.family``, harm
     quasi-Poisson, A93-A97), at ``prepost.confidence_level`` like every row of the panel."""
-    from .comparison import naive_prepost
+    from .comparison import INTERVAL_WORDS, naive_prepost
 
     if panel is None:
         return _blank_rows("time_at_risk", MEASURES, names,
@@ -268,8 +268,7 @@ def time_at_risk_rows(panel: pd.DataFrame | None, config: dict, names: list[str]
                 out.append(_blank_rows("time_at_risk", [measure], [category], str(err)))
                 continue
             model = "quasi-Poisson" if measure == "harm" else {"poisson": "Poisson", "negbin": "NB2"}.get(family, family)
-            errors = ("subject-clustered CR2 interval, t on Satterthwaite df" if cc["standard_errors"] == "cr2"
-                      else "subject-clustered Wald interval")
+            errors = INTERVAL_WORDS[cc["standard_errors"]]
             note = "; ".join(x for x in (f"{model} rate ratio per day at risk, log(days_at_risk) offset, "
                                          f"{errors} (comparison.naive_prepost)",
                                          str(got["note"]) if pd.notna(got["note"]) else "") if x)
