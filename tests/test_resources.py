@@ -2,7 +2,6 @@
 rule declaring them, and the model covering every measured peak of benchmarks/resources.csv."""
 
 from pathlib import Path
-from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -25,14 +24,19 @@ def test_estimate_by_hand(monkeypatch):
     assert resources.estimate("never_heard_of", 0) == (1000, 10)
 
 
-def test_rule_resources_are_what_snakemake_calls(monkeypatch):
+def test_rule_resources_are_what_snakemake_calls(monkeypatch, tmp_path):
+    """512 MB of input in a file and a folder (a missing path counts nothing)."""
     monkeypatch.setitem(resources.MODEL, "x", (300.0, 4.0, 2.0, 30.0))
+    (tmp_path / "a.bin").write_bytes(b"0" * (256 * 2**20))
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "b.bin").write_bytes(b"0" * (256 * 2**20))
+    paths = [str(tmp_path / "a.bin"), str(tmp_path / "d"), str(tmp_path / "missing.csv")]
+    assert resources.input_mb(paths) == 512
     r = resources.rule_resources("x")
-    assert r["mem_mb"](None, SimpleNamespace(size_mb=512), 1) == 2348
-    assert r["runtime"](None, SimpleNamespace(size_mb=512), 2) == 34
+    assert r["mem_mb"](None, paths, 1) == 2348
+    assert r["runtime"](None, paths, 2) == 34
     sim = resources.rule_resources("x", orders=1000)
-    assert sim["mem_mb"](None, SimpleNamespace(size_mb=0), 1) == resources.estimate(
-        "x", 1000 * resources.SIMULATED_MB_PER_ORDER)[0]
+    assert sim["mem_mb"](None, [], 1) == resources.estimate("x", 1000 * resources.SIMULATED_MB_PER_ORDER)[0]
 
 
 def test_every_rule_asks_for_memory_and_time():

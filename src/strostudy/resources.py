@@ -13,6 +13,7 @@ This module imports nothing heavy: the Snakefile reads it on every parse.
 from __future__ import annotations
 
 import math
+import os
 
 #: Per rule: (fixed MB, MB per MB read, fixed minutes, minutes per GB read).  Measured values
 #: and how they were fitted: docs/scale.md, "Resources per rule".
@@ -49,12 +50,26 @@ def estimate(rule: str, input_mb: float, attempt: int = 1) -> tuple[int, int]:
     return mem, minutes
 
 
+def input_mb(paths) -> float:
+    """MB of the files (and folders' files) in ``paths`` that exist: read directly, so a parsed
+    but unscheduled workflow (``mock_snakemake``) sizes its inputs too (Snakemake's own
+    ``input.size_mb`` needs a running scheduler)."""
+    total = 0
+    for path in paths:
+        path = str(path)
+        if os.path.isdir(path):
+            total += sum(os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(path) for f in files)
+        elif os.path.isfile(path):
+            total += os.path.getsize(path)
+    return total / 2**20
+
+
 def rule_resources(rule: str, orders: int | None = None) -> dict:
     """The ``resources:`` of ``rule``: ``mem_mb`` and ``runtime`` as functions of its input's
     size and the try, as Snakemake calls them.  ``orders`` (the simulator, which reads nothing)
     sizes it by the extracts it will write instead: :data:`SIMULATED_MB_PER_ORDER` each."""
     def size(input) -> float:  # noqa: A002
-        return float(orders) * SIMULATED_MB_PER_ORDER if orders is not None else input.size_mb
+        return float(orders) * SIMULATED_MB_PER_ORDER if orders is not None else input_mb(input)
 
     def mem_mb(wildcards, input, attempt):  # noqa: A002 - Snakemake passes it by this name
         return estimate(rule, size(input), attempt)[0]
