@@ -9,7 +9,8 @@ Two steps, so candidates can be added without re-running the pipeline:
     # 1. each seed simulated and run to the comparison stage; its panel (who was matched too),
     #    comparison_effects and true effects kept in DIR
     .venv/bin/python benchmarks/comparison_candidates.py collect --scenario null --seeds 5001-5400 --dir DIR
-    # 2. every candidate on every saved panel, one row per seed, estimator, measure, category
+    # 2. every candidate on every saved panel (the whole-pool and matched DiD, and the naive
+    #    before/after ratio), one row per seed, estimator, measure, category
     .venv/bin/python benchmarks/comparison_candidates.py evaluate --dir DIR --out ev.csv
     # 3. rates of significance (and coverage of the truth) per rule and candidate
     .venv/bin/python benchmarks/comparison_candidates.py summary ev.csv
