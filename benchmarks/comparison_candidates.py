@@ -35,7 +35,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 CANDIDATES = ("cr1", "cr2", "cr3")
 WEBB = np.array([-np.sqrt(1.5), -1, -np.sqrt(0.5), np.sqrt(0.5), 1, np.sqrt(1.5)])
@@ -63,27 +62,15 @@ def collect_one(args: tuple) -> int:
     return seed
 
 
-def _restricted_fit(y, X, offset):
-    """Poisson (quasi-)likelihood fit by Newton steps from R's start; the fitted means."""
-    mu = y + 0.1
-    beta = np.linalg.lstsq(X * np.sqrt(mu)[:, None], (np.log(mu) - offset + (y - mu) / mu) * np.sqrt(mu),
-                           rcond=None)[0]
-    for _ in range(100):
-        mu = np.exp(X @ beta + offset)
-        step = np.linalg.solve((X * mu[:, None]).T @ X, X.T @ (y - mu))
-        beta = beta + step
-        if np.max(np.abs(step) / (1 + np.abs(beta))) < 1e-10:
-            break
-    return np.exp(X @ beta + offset)
-
-
 def wild_score_p(y, X, offset, codes, g, weights) -> float:
     """The restricted wild cluster score bootstrap's symmetric p of the last coefficient being
     0 (Kline and Santos 2012): the model fitted without it, each cluster's efficient score for
     it (the nuisance coefficients partialled out with the restricted information), the
     studentised sum against the same with each cluster's score times its weight."""
+    from strostudy.comparison import _irls
+
     k = X.shape[1] - 1
-    mu = _restricted_fit(y, X[:, :k], offset)
+    _, mu, _ = _irls(y, X[:, :k], offset, np.inf)   # the Poisson fit without the coefficient
     info = (X * mu[:, None]).T @ X
     a = np.linalg.solve(info[:k, :k], info[:k, k])
     s = np.bincount(codes, weights=(X[:, k] - X[:, :k] @ a) * (y - mu), minlength=g)
@@ -93,7 +80,7 @@ def wild_score_p(y, X, offset, codes, g, weights) -> float:
 
 
 def evaluate_one(file: str) -> pd.DataFrame:
-    from strostudy.comparison import fit_count_model
+    from strostudy.comparison import _wald, fit_count_model
 
     scenario, seed = re.search(r"panel_(\w+?)_(\d+)\.parquet$", file).groups()
     seed = int(seed)
@@ -125,13 +112,10 @@ def evaluate_one(file: str) -> pd.DataFrame:
                      "treated_before": int(held.get((1, 0), 0))}
                 for se in CANDIDATES:
                     fit = fit_count_model(y, X, offset, rows["subject_id"], "poisson", standard_errors=se)
-                    b, s, df = fit.beta[-1], fit.se[-1], fit.df[-1]
-                    ref = stats.norm if np.isinf(df) else stats.t(df)
-                    q = ref.ppf(0.975)
-                    r |= {f"{se}_estimate": float(np.exp(b)), f"{se}_se": float(s), f"{se}_df": float(df),
-                          f"{se}_p": float(2 * ref.sf(abs(b / s))),
-                          f"{se}_covered": float(np.exp(b - q * s) <= target <= np.exp(b + q * s))
-                          if np.isfinite(target) else np.nan}
+                    w = _wald(fit.beta[-1], fit.se[-1], 0.95, fit.df[-1])   # the pipeline's own interval and p
+                    r |= {f"{se}_{k}": w[k] for k in ("estimate", "se", "df", "p_value")}
+                    r[f"{se}_covered"] = (float(w["ci_low"] <= target <= w["ci_high"]) if np.isfinite(target)
+                                          else np.nan)
                 r["wcr_p"] = wild_score_p(y, X, offset, codes, len(uniques), rng.choice(WEBB, (DRAWS, len(uniques))))
                 out.append(r)
     return pd.DataFrame(out)
@@ -147,23 +131,19 @@ def _pool(fn, jobs, cores: int, what: str):
     return got
 
 
-def exact(k, n, level=0.95):
-    a = (1 - level) / 2
-    lo = np.where(k > 0, stats.beta.ppf(a, k, n - k + 1), 0.0)
-    hi = np.where(k < n, stats.beta.ppf(1 - a, k + 1, n - k), 1.0)
-    return lo, hi
-
-
 def summary(ev: pd.DataFrame, alpha: float = 0.05) -> None:
+    from strostudy.calibrate import _exact_ci
+
     ev = ev.assign(rule=ev["estimator"] + "_" + ev["measure"] + "_" + ev["category"])
     names = [*CANDIDATES, "wcr"]
     for scenario, s in ev.groupby("scenario"):
-        sig = pd.DataFrame({c: s[f"{c}_p"] < alpha for c in names}).assign(rule=s["rule"])
+        sig = pd.DataFrame({c: s[f"{c}_p_value" if c in CANDIDATES else f"{c}_p"] < alpha for c in names}) \
+            .assign(rule=s["rule"])
         by = sig.groupby("rule")
         table = by.mean().mul(100).round(1)
         n = by.size()
         for c in names:
-            table[f"{c}_low"] = (100 * exact(by[c].sum().to_numpy(), n.to_numpy())[0]).round(1)
+            table[f"{c}_low"] = (100 * _exact_ci(by[c].sum().to_numpy(), n.to_numpy())[0]).round(1)
         table["reps"] = n
         print(f"\n{scenario}: % significant per rule (exact 95% lower bound beside)")
         with pd.option_context("display.width", 220, "display.max_rows", 200, "display.max_columns", 20):

@@ -20,19 +20,9 @@ from pathlib import Path
 import pandas as pd
 
 from strostudy import tables
+from strostudy.resources import input_mb
 
 SAFETY = 2.0
-
-
-def _size_mb(work: Path, paths) -> float:
-    total = 0
-    for p in paths:
-        q = work / p
-        if q.is_dir():
-            total += sum(x.stat().st_size for x in q.rglob("*") if x.is_file())
-        elif q.exists():
-            total += q.stat().st_size
-    return total / 2**20
 
 
 def measure(label: str, work: Path) -> pd.DataFrame:
@@ -42,7 +32,7 @@ def measure(label: str, work: Path) -> pd.DataFrame:
         b = pd.read_csv(f, sep="\t")
         reads = tables.outputs("simulate").values() if rule == "simulate" else \
             tables.inputs(rule, work, source="synthetic").values()
-        rows.append({"rule": rule, "size": label, "input_mb": round(_size_mb(work, reads), 3),
+        rows.append({"rule": rule, "size": label, "input_mb": round(input_mb(work / p for p in reads), 3),
                      "wall_s": float(b["s"].iloc[0]),
                      "peak_mb": float(pd.to_numeric(b["max_rss"], errors="coerce").iloc[0])})
     return pd.DataFrame(rows)

@@ -76,3 +76,19 @@ def ledger_of(raw_dir, cfg):
     ledger = audit_ledger(result.outcomes, ing.rows_read)
     assert ledger["balances"].all()
     return ing, result, ledger
+
+
+def count_design(panel: pd.DataFrame, estimator: str):
+    """The rows and design matrix of the comparison fixtures' count models (make_comparison_fixtures.R,
+    make_cr2_fixtures.R): ``did`` is ``treated * post`` on every row with time at risk, ``naive``
+    is ``post`` on the order group's."""
+    import numpy as np
+
+    d = panel.loc[panel["days_at_risk"] > 0]
+    if estimator == "naive":
+        d = d.loc[d["group"] == "order"]
+    treated = (d["group"] == "order").to_numpy(float)
+    post = (d["month"] >= 0).to_numpy(float)
+    X = (np.column_stack([np.ones(len(d)), treated, post, treated * post]) if estimator == "did"
+         else np.column_stack([np.ones(len(d)), post]))
+    return d, X

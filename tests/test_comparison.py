@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import count_design
 
 from strostudy.comparison import (
     EFFECT_COLUMNS,
@@ -163,13 +164,7 @@ def test_effects_match_r(estimator, family, measure):
 
 @pytest.mark.parametrize("estimator,family,measure", CASES, ids=["_".join(c) for c in CASES])
 def test_every_coefficient_matches_r(estimator, family, measure):
-    d = PANEL.loc[PANEL["days_at_risk"] > 0]
-    if estimator == "naive":
-        d = d.loc[d["group"] == "order"]
-    treated = (d["group"] == "order").to_numpy(float)
-    post = (d["month"] >= 0).to_numpy(float)
-    X = (np.column_stack([np.ones(len(d)), treated, post, treated * post]) if estimator == "did"
-         else np.column_stack([np.ones(len(d)), post]))
+    d, X = count_design(PANEL, estimator)
     fit = fit_count_model(d[measure], X, np.log(d["days_at_risk"]), d["subject_id"], family)
     ref = R.loc[(R.estimator == estimator) & (R.family == family) & (R.measure == measure)]
     for b, se, (_, r) in zip(fit.beta, fit.se, ref.iterrows()):

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import count_design
 
 from strostudy.comparison import did, event_study, fit_count_model, naive_prepost
 from strostudy.errors import StrostudyError
@@ -27,14 +28,7 @@ CASES = [tuple(c) for c in R[["estimator", "family", "measure"]].drop_duplicates
 
 
 def _design(estimator):
-    d = PANEL.loc[PANEL["days_at_risk"] > 0]
-    if estimator == "naive":
-        d = d.loc[d["group"] == "order"]
-    treated = (d["group"] == "order").to_numpy(float)
-    post = (d["month"] >= 0).to_numpy(float)
-    X = (np.column_stack([np.ones(len(d)), treated, post, treated * post]) if estimator == "did"
-         else np.column_stack([np.ones(len(d)), post]))
-    return d, X
+    return count_design(PANEL, estimator)
 
 
 @pytest.mark.parametrize("se_type", TYPES)
