@@ -2,7 +2,8 @@
 panels (A131, A136): ``cr1`` (sandwich::vcovCL, Wald on the normal), ``cr2`` and ``cr3``
 (clubSandwich's CR2 and CR3, t on Satterthwaite df) and, as a check that needs no covariance
 formula, ``wcr`` (the restricted wild cluster score bootstrap of Kline and Santos 2012, Webb's
-six-point weights, 999 draws; a p-value only).
+six-point weights, the pipeline's ``comparison.wild_score_test`` with the default draws and seed:
+its p and its interval by test inversion, A137).
 
 Two steps, so candidates can be added without re-running the pipeline:
 
@@ -37,8 +38,6 @@ import numpy as np
 import pandas as pd
 
 CANDIDATES = ("cr1", "cr2", "cr3")
-WEBB = np.array([-np.sqrt(1.5), -1, -np.sqrt(0.5), np.sqrt(0.5), 1, np.sqrt(1.5)])
-DRAWS = 999
 
 
 def collect_one(args: tuple) -> int:
@@ -62,31 +61,16 @@ def collect_one(args: tuple) -> int:
     return seed
 
 
-def wild_score_p(y, X, offset, codes, g, weights) -> float:
-    """The restricted wild cluster score bootstrap's symmetric p of the last coefficient being
-    0 (Kline and Santos 2012): the model fitted without it, each cluster's efficient score for
-    it (the nuisance coefficients partialled out with the restricted information), the
-    studentised sum against the same with each cluster's score times its weight."""
-    from strostudy.comparison import _irls
-
-    k = X.shape[1] - 1
-    _, mu, _ = _irls(y, X[:, :k], offset, np.inf)   # the Poisson fit without the coefficient
-    info = (X * mu[:, None]).T @ X
-    a = np.linalg.solve(info[:k, :k], info[:k, k])
-    s = np.bincount(codes, weights=(X[:, k] - X[:, :k] @ a) * (y - mu), minlength=g)
-    t = s.sum() / np.sqrt((s ** 2).sum())
-    boot = (weights @ s) / np.sqrt((weights ** 2) @ (s ** 2))
-    return float(np.mean(np.abs(boot) >= abs(t) - 1e-12))
-
-
 def evaluate_one(file: str) -> pd.DataFrame:
-    from strostudy.comparison import _wald, fit_count_model
+    from strostudy.comparison import _wald, fit_count_model, wild_score_test
+    from strostudy.config import defaults
+
+    wild = defaults()["comparison"]
 
     scenario, seed = re.search(r"panel_(\w+?)_(\d+)\.parquet$", file).groups()
     seed = int(seed)
     panel = pd.read_parquet(file)
     truth = pd.read_csv(Path(file).with_name(f"truth_{scenario}_{seed}.csv")).set_index(["measure", "category"])
-    rng = np.random.default_rng(seed)
     out = []
     # the naive ratio on the order group (the panel with custody; the pipeline's naive panel
     # counts custody days too, so under scenarios with custody this is only close to it)
@@ -103,7 +87,6 @@ def evaluate_one(file: str) -> pd.DataFrame:
                 X = (np.column_stack([np.ones(len(rows)), post]) if estimator == "naive_prepost"
                      else np.column_stack([np.ones(len(rows)), treated, post, treated * post]))
                 offset = np.log(rows["days_at_risk"].to_numpy(float))
-                codes, uniques = pd.factorize(rows["subject_id"], sort=True)
                 held = (rows.assign(t=treated, p=post).groupby(["t", "p", "subject_id"])[measure].sum() > 0) \
                     .groupby(level=[0, 1]).sum()
                 target = truth["true_rate_ratio"].get((measure, category), np.nan)
@@ -116,7 +99,15 @@ def evaluate_one(file: str) -> pd.DataFrame:
                     r |= {f"{se}_{k}": w[k] for k in ("estimate", "se", "df", "p_value")}
                     r[f"{se}_covered"] = (float(w["ci_low"] <= target <= w["ci_high"]) if np.isfinite(target)
                                           else np.nan)
-                r["wcr_p"] = wild_score_p(y, X, offset, codes, len(uniques), rng.choice(WEBB, (DRAWS, len(uniques))))
+                if estimator != "naive_prepost":   # the wild test is the naive ratio's choice (A137)
+                    out.append(r)
+                    continue
+                # the pipeline's own test and interval, with its draws and seed (A137)
+                wcr = wild_score_test(y, X, offset, rows["subject_id"], np.log(r["cr1_estimate"]),
+                                      draws=wild["wild_draws"], seed=wild["wild_seed"])
+                r |= {"wcr_p": wcr["p_value"], "wcr_ci_low": wcr["ci_low"], "wcr_ci_high": wcr["ci_high"],
+                      "wcr_covered": (float(wcr["ci_low"] <= target <= wcr["ci_high"]) if np.isfinite(target)
+                                      else np.nan)}
                 out.append(r)
     return pd.DataFrame(out)
 
@@ -137,22 +128,32 @@ def summary(ev: pd.DataFrame, alpha: float = 0.05) -> None:
     ev = ev.assign(rule=ev["estimator"] + "_" + ev["measure"] + "_" + ev["category"])
     names = [*CANDIDATES, "wcr"]
     for scenario, s in ev.groupby("scenario"):
-        sig = pd.DataFrame({c: s[f"{c}_p_value" if c in CANDIDATES else f"{c}_p"] < alpha for c in names}) \
+        # a candidate not fitted to a rule (wcr: the naive ratio's only) is empty there, not 0%
+        sig = pd.DataFrame({c: (p < alpha).astype("float64").where(p.notna())
+                            for c in names for p in [s[f"{c}_p_value" if c in CANDIDATES else f"{c}_p"]]}) \
             .assign(rule=s["rule"])
         by = sig.groupby("rule")
         table = by.mean().mul(100).round(1)
-        n = by.size()
         for c in names:
-            table[f"{c}_low"] = (100 * _exact_ci(by[c].sum().to_numpy(), n.to_numpy())[0]).round(1)
-        table["reps"] = n
+            n = by[c].count().to_numpy()
+            table[f"{c}_low"] = np.where(n > 0, (100 * _exact_ci(by[c].sum().to_numpy(), np.maximum(n, 1))[0]).round(1),
+                                         np.nan)
+        table["reps"] = by.size()
         print(f"\n{scenario}: % significant per rule (exact 95% lower bound beside)")
         with pd.option_context("display.width", 220, "display.max_rows", 200, "display.max_columns", 20):
             print(table[[x for c in names for x in (c, f"{c}_low")] + ["reps"]])
-        pooled = sig[names].mean().mul(100).round(2)
-        print(f"pooled over {len(sig)} model fits: " + ", ".join(f"{c} {v}%" for c, v in pooled.items()))
-        cov = {c: s[f"{c}_covered"].mean() for c in CANDIDATES if s[f"{c}_covered"].notna().any()}
-        if cov:
-            print("coverage of the true ratio: " + ", ".join(f"{c} {100 * v:.2f}%" for c, v in cov.items()))
+        for label, part in (("every rule", sig), ("naive before/after", sig.loc[s["estimator"] == "naive_prepost"]),
+                            ("difference in differences", sig.loc[s["estimator"] != "naive_prepost"])):
+            pooled = part[names].mean().mul(100).round(2)
+            print(f"pooled over {len(part)} model fits, {label}: "
+                  + ", ".join(f"{c} {v}%" for c, v in pooled.items() if pd.notna(v)))
+        for label, part in (("naive before/after", s.loc[s["estimator"] == "naive_prepost"]),
+                            ("difference in differences", s.loc[s["estimator"] != "naive_prepost"])):
+            cov = {c: part[f"{c}_covered"].mean() for c in names
+                   if f"{c}_covered" in part and part[f"{c}_covered"].notna().any()}
+            if cov:
+                print(f"coverage of the true ratio, {label}: "
+                      + ", ".join(f"{c} {100 * v:.2f}%" for c, v in cov.items()))
 
 
 def main(argv=None) -> None:

@@ -98,11 +98,12 @@ def test_the_recorded_deviations_are_the_two_post_hoc_changes_then_issue_12s():
     assert [d["key"] for d in recorded] == ["its.significance", "its.placebo_months", "its.significance",
                                             "its.placebo_months", "reconcile.duplicate_tolerance_days",
                                             "prepost.reduction_interval", "its.primary.harm", "its.mann_kendall",
-                                            "its.significance", "comparison.standard_errors"]
+                                            "its.significance", "comparison.standard_errors",
+                                            "comparison.naive_inference"]
     for d in recorded:
         assert {"date", "key", "before", "after", "why", "after_seeing_results"} <= set(d)
     # the two made after the first fits of the study's analysis; issue 12's from simulations only
-    assert [d["after_seeing_results"] for d in recorded] == [True, True] + [False] * 8
+    assert [d["after_seeing_results"] for d in recorded] == [True, True] + [False] * 9
     assert recorded[1]["before"] == "[-18, -12]" and recorded[1]["after"] == "[-16, -12, -8]"
     assert recorded[2]["before"] == "both" and recorded[3]["before"] == "[-16, -12, -8]"
 

@@ -53,10 +53,12 @@ STANDARD_ERRORS = ("cr1", "cr2", "cr3")
 #: How each ``standard_errors`` type's interval is described in the report and the sensitivity table.
 INTERVAL_WORDS = {"cr1": "subject-clustered Wald interval",
                   "cr2": "subject-clustered CR2 interval, t on Satterthwaite df",
-                  "cr3": "subject-clustered CR3 interval, t on Satterthwaite df"}
+                  "cr3": "subject-clustered CR3 interval, t on Satterthwaite df",
+                  "wild_score": "restricted wild cluster score bootstrap interval by test inversion (subject clusters, "
+                                "Webb weights)"}
 PANEL_COLUMNS = ["subject_id", "group", "month", "calendar_month", "category", "events", "harm", "days_at_risk"]
 EFFECT_COLUMNS = ["measure", "category", "estimator", "family", "estimate", "ci_low", "ci_high", "p_value", "se",
-                  "df", "theta", "n_treated", "n_comparison", "note"]
+                  "df", "theta", "interval", "n_treated", "n_comparison", "note"]
 EVENT_STUDY_COLUMNS = ["measure", "category", "family", "month", "reference", "estimate", "ci_low", "ci_high",
                        "p_value", "se", "df", "note"]
 
@@ -313,6 +315,94 @@ def fit_count_model(y, X, offset, clusters, family: str = "poisson", terms=None,
                     df=np.full(X.shape[1], np.inf))
 
 
+# --------------------------------------------------------------------------- the wild cluster score bootstrap
+
+#: Webb's six-point weights (Webb 2023, Can J Econ 56:839-858): mean 0, variance 1, and 6^G
+#: distinct draws, where Rademacher's two points give only 2^G with few clusters (A137).
+WEBB = np.array([-np.sqrt(1.5), -1.0, -np.sqrt(0.5), np.sqrt(0.5), 1.0, np.sqrt(1.5)])
+#: The naive ratio's interval and p: ``wald`` (``standard_errors``' interval) or ``wild_score`` (A137).
+NAIVE_INFERENCE = ("wald", "wild_score")
+
+
+def _efficient_scores(y, X, offset, codes, g: int, theta: float, b0: float, start=None) -> tuple[np.ndarray, np.ndarray]:
+    """Each cluster's efficient score for the last coefficient at the fit restricted to it being
+    ``b0``: the model refitted without it (``b0`` times its column in the offset), the score
+    contributions x_k (y - mu) w / mu with the other coefficients partialled out by the
+    restricted information (Kline and Santos 2012).  Returns the G scores and the restricted
+    coefficients (a start for the next ``b0``)."""
+    k = X.shape[1] - 1
+    beta, mu, w = _irls(y, X[:, :k], offset + b0 * X[:, k], theta, beta=start)
+    info = (X * w[:, None]).T @ X
+    a = np.linalg.solve(info[:k, :k], info[:k, k])
+    return np.bincount(codes, weights=(X[:, k] - X[:, :k] @ a) * (y - mu) * w / mu, minlength=g), beta
+
+
+def _score_p(scores: np.ndarray, weights: np.ndarray) -> float:
+    """The symmetric bootstrap p of the studentised score sum sum(s) / sqrt(sum(s^2)) against
+    the same statistic with each cluster's score times its weight, draw by draw (a draw ties the
+    statistic when equal to 1 part in 1e10, and counts against the null, as in boottest)."""
+    scale = np.sqrt(np.sum(scores ** 2))
+    if scale == 0:
+        return 1.0
+    t = abs(scores.sum()) / scale
+    boot = np.abs(weights @ scores) / np.sqrt((weights ** 2) @ (scores ** 2))
+    return float(np.mean(boot >= t * (1 - 1e-10)))
+
+
+def wild_score_test(y, X, offset, clusters, beta_hat: float, theta: float = np.inf, level: float = 0.95,
+                    draws: int = 999, seed: int = 0, tol: float = 1e-7) -> dict:
+    """The restricted wild cluster score bootstrap (Kline and Santos 2012, as Stata's
+    ``boottest`` after an ML fit; Roodman, MacKinnon, Nielsen and Webb 2019) of the last
+    coefficient of the log-link count model (variance mu + mu^2/theta at the fitted theta;
+    Poisson, and so quasi-Poisson, when theta is inf), clustered by ``clusters``, with Webb's
+    weights (``draws`` draws from ``seed``, one weight per cluster and draw).  ``p_value`` tests
+    the coefficient being 0; the interval is every b0 the same test at ``1 - level`` does not
+    reject, found by bisection to ``tol`` on each side of ``beta_hat`` with the same draws.  A
+    bound is infinite where no b0 within 50 log units is rejected.  Returns estimate (the rate
+    ratio exp(beta_hat)), ci_low, ci_high, p_value."""
+    y = np.asarray(y, dtype="float64")
+    X = np.asarray(X, dtype="float64")
+    offset = np.asarray(offset, dtype="float64")
+    codes, uniques = pd.factorize(pd.Series(clusters), sort=True)
+    g = len(uniques)
+    weights = np.random.default_rng(seed).choice(WEBB, size=(int(draws), g))
+    alpha = 1 - level
+    start = [None]
+
+    def p_at(b0: float) -> float:
+        scores, start[0] = _efficient_scores(y, X, offset, codes, g, theta, b0, start[0])
+        return _score_p(scores, weights)
+
+    p_zero = p_at(0.0)
+    bounds = []
+    for side in (-1.0, 1.0):
+        inner, outer = beta_hat, None
+        if side * (0.0 - beta_hat) > 0:   # no change lies on this side: the bound falls on its side of 0
+            inner, outer = (0.0, None) if p_zero >= alpha else (beta_hat, 0.0)
+        step = 0.25
+        while outer is None:
+            probe = inner + side * step
+            if abs(probe - beta_hat) > 50:
+                break
+            if p_at(probe) < alpha:
+                outer = probe
+            else:
+                inner, step = probe, step * 2
+        if outer is None:
+            bounds.append(side * np.inf)
+            continue
+        while abs(outer - inner) > tol:
+            mid = (inner + outer) / 2
+            if p_at(mid) >= alpha:
+                inner = mid
+            else:
+                outer = mid
+        bounds.append((inner + outer) / 2)
+    with np.errstate(over="ignore"):
+        return {"estimate": float(np.exp(beta_hat)), "ci_low": float(np.exp(bounds[0])),
+                "ci_high": float(np.exp(bounds[1])), "p_value": p_zero}
+
+
 def _model_rows(panel: pd.DataFrame, measure: str, category: str, cluster: str, groups) -> pd.DataFrame:
     """The rows a model uses: one measure and category, listed groups, months with time at risk
     (a month wholly in custody carries no information, A91)."""
@@ -357,19 +447,26 @@ def _wald(beta: float, se: float, level: float, df: float = np.inf) -> dict:
 
 
 def _effect(rows, measure, category, estimator, family, cluster, X, terms, level, counts, empty,
-            standard_errors) -> pd.DataFrame:
+            standard_errors, wild: dict | None = None) -> pd.DataFrame:
+    """One row of :data:`EFFECT_COLUMNS`: the last coefficient's rate ratio, with the Wald
+    interval of ``standard_errors`` or, given ``wild`` (draws and seed), the wild cluster score
+    bootstrap's (:func:`wild_score_test`; ``se`` stays the clustered one, ``df`` is empty)."""
     row = {"measure": measure, "category": category, "estimator": estimator, "family": family,
            "estimate": np.nan, "ci_low": np.nan, "ci_high": np.nan, "p_value": np.nan, "se": np.nan, "df": np.nan,
-           "theta": np.nan,
+           "theta": np.nan, "interval": standard_errors if wild is None else "wild_score",
            "n_treated": int(counts.get("order", 0)), "n_comparison": int(counts.get("comparison", 0)), "note": ""}
     if empty:
         row["note"] = f"no {measure} in: {'; '.join(empty)}; the rate ratio is unbounded, so no model was fitted"
     else:
-        fit = fit_count_model(rows[measure], X, np.log(rows["days_at_risk"].to_numpy(dtype="float64")),
-                              rows[cluster].astype(str), family, terms, standard_errors)
+        offset = np.log(rows["days_at_risk"].to_numpy(dtype="float64"))
+        fit = fit_count_model(rows[measure], X, offset, rows[cluster].astype(str), family, terms, standard_errors)
         row.update(_wald(fit.beta[-1], fit.se[-1], level, fit.df[-1]))
+        if wild is not None:
+            row.update(wild_score_test(rows[measure], X, offset, rows[cluster].astype(str), fit.beta[-1], fit.theta,
+                                       level, draws=int(wild["draws"]), seed=int(wild["seed"])), df=np.nan)
         row["theta"] = fit.theta if family == "negbin" else np.nan
-    return pd.DataFrame([row], columns=EFFECT_COLUMNS).astype({"n_treated": "int64", "n_comparison": "int64"})
+    return pd.DataFrame([row], columns=EFFECT_COLUMNS).astype({"n_treated": "int64", "n_comparison": "int64",
+                                                                "interval": "string"})
 
 
 def did(panel: pd.DataFrame, measure: str = "events", category: str = OVERALL, family: str = "poisson",
@@ -392,17 +489,23 @@ def did(panel: pd.DataFrame, measure: str = "events", category: str = OVERALL, f
 
 def naive_prepost(panel: pd.DataFrame, measure: str = "events", category: str = OVERALL, family: str = "poisson",
                   cluster: str = "subject_id", level: float = 0.95, min_clusters: int = 10,
-                  standard_errors: str = "cr1") -> pd.DataFrame:
+                  standard_errors: str = "cr1", inference: str = "wald", draws: int = 999,
+                  seed: int = 0) -> pd.DataFrame:
     """The order group's after/before rate ratio with no comparison group: ``y ~ post +
     offset(log(days_at_risk))`` on the order group alone, clustered as :func:`did`.  One row of
-    :data:`EFFECT_COLUMNS` (estimator ``naive_prepost``, ``n_comparison`` 0)."""
+    :data:`EFFECT_COLUMNS` (estimator ``naive_prepost``, ``n_comparison`` 0).  ``inference``
+    ``wald`` gives the Wald interval and p of ``standard_errors``; ``wild_score`` the restricted
+    wild cluster score bootstrap's, ``draws`` Webb draws from ``seed`` (A137)."""
+    if inference not in NAIVE_INFERENCE:
+        raise StrostudyError(f"inference {inference!r} is not one of {', '.join(NAIVE_INFERENCE)}")
     rows = _model_rows(panel, measure, category, cluster, ("order",))
     counts = _check_clusters(rows, cluster, ("order",), min_clusters)
     post = (rows["month"] >= 0).to_numpy(dtype="float64")
     X = np.column_stack([np.ones(len(rows)), post])
     empty = _empty_cells(rows.assign(period=np.where(post > 0, "after", "before")), measure, ["group", "period"])
     return _effect(rows, measure, category, "naive_prepost", family, cluster, X, ["intercept", "post"], level,
-                   counts, empty, standard_errors)
+                   counts, empty, standard_errors,
+                   wild={"draws": draws, "seed": seed} if inference == "wild_score" else None)
 
 
 def binned(panel: pd.DataFrame, bin_months: int) -> pd.DataFrame:
@@ -543,6 +646,16 @@ def _safely(estimate, *args, **kwargs) -> pd.DataFrame | str:
         return str(err)
 
 
+def naive_options(cc: dict) -> dict:
+    """:func:`naive_prepost`'s inference options from the ``comparison`` config block (A137)."""
+    return {"inference": cc["naive_inference"], "draws": int(cc["wild_draws"]), "seed": int(cc["wild_seed"])}
+
+
+def naive_interval(cc: dict) -> str:
+    """The key of :data:`INTERVAL_WORDS` that describes the naive ratio's interval."""
+    return "wild_score" if cc["naive_inference"] == "wild_score" else cc["standard_errors"]
+
+
 def effects(panel: pd.DataFrame, matched_panel: pd.DataFrame | None, categories, cc: dict,
             unmatched: str = "no comparison people were matched", naive_panel: pd.DataFrame | None = None
             ) -> pd.DataFrame:
@@ -564,14 +677,17 @@ def effects(panel: pd.DataFrame, matched_panel: pd.DataFrame | None, categories,
                                         ("did_all", did, panel)):
                 got = unmatched if data is None else _safely(
                     fn, data, measure, category, family=family, level=level, min_clusters=floor,
-                    standard_errors=se_type)
+                    standard_errors=se_type, **(naive_options(cc) if estimator == "naive_prepost" else {}))
                 if isinstance(got, str):
                     got = pd.DataFrame([{**{c: np.nan for c in EFFECT_COLUMNS}, "measure": measure,
                                          "category": category, "estimator": estimator, "family": family,
-                                         "n_treated": 0, "n_comparison": 0, "note": got}], columns=EFFECT_COLUMNS)
+                                         "n_treated": 0, "n_comparison": 0, "note": got,
+                                         "interval": naive_interval(cc) if estimator == "naive_prepost"
+                                         else se_type}],
+                                       columns=EFFECT_COLUMNS)
                 rows.append(got.assign(estimator=estimator))
     out = pd.concat(rows, ignore_index=True)
-    return out.astype({"n_treated": "int64", "n_comparison": "int64", "note": "string"})
+    return out.astype({"n_treated": "int64", "n_comparison": "int64", "interval": "string", "note": "string"})
 
 
 #: What each estimator's decision claims, in words.

@@ -464,9 +464,13 @@ NO_COMPARISON = {"available": False, "custody_periods": 0}
 def comparison_context(cohort, balance, effects, custody, config: dict) -> dict:
     """The section "How much of the fall is the order?": the comparison group's size, the
     naive and adjusted rate ratios side by side, the balance, and what the design can show."""
-    from .comparison import INTERVAL_WORDS
+    from .comparison import INTERVAL_WORDS, naive_interval
 
     cc = config["comparison"]
+    intervals = INTERVAL_WORDS[cc["standard_errors"]].replace(" interval", " intervals", 1)
+    if naive_interval(cc) != cc["standard_errors"]:
+        intervals = (f"{intervals} for the differences in differences; for the before/after ratio, a "
+                     f"{INTERVAL_WORDS[naive_interval(cc)]} and its p, {int(cc['wild_draws'])} draws")
     names = categories.labels(config["categories"])
     order = cohort.loc[cohort["group"] == "order"]
     pool = cohort.loc[cohort["group"] == "comparison"]
@@ -498,7 +502,7 @@ def comparison_context(cohort, balance, effects, custody, config: dict) -> dict:
         "available": len(included) > 0, "n_order": len(order), "n_listed": len(pool), "n_full": len(included),
         "n_matched": matched, "method": cc["matching"]["method"], "ratio": cc["matching"]["ratio"],
         "caliper": cc["matching"]["caliper"], "family": cc["family"], "level": level,
-        "intervals": INTERVAL_WORDS[cc["standard_errors"]].replace(" interval", " intervals", 1),
+        "intervals": intervals,
         "custody_periods": len(custody), "custody_subjects": int(custody["subject_id"].nunique()),
         "estimators": list(ESTIMATOR_WORDS.values()), "rows": rows, "summary": summary,
         "balance": [{"feature": str(r.feature).replace("_", " "), "all": _num(r.smd_all), "matched": _num(r.smd_matched),

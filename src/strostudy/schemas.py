@@ -439,6 +439,7 @@ class ComparisonEffects(_Table):
     ci_high: Series[float] = pa.Field(nullable=True, ge=0)
     p_value: Series[float] = pa.Field(nullable=True, ge=0, le=1)
     df: Series[float] = pa.Field(nullable=True, gt=0)   # inf: the normal (cr1); Satterthwaite df (cr2, A131)
+    interval: Series[str] = pa.Field(isin=["cr1", "cr2", "cr3", "wild_score"])   # how ci and p were made (A137)
     n_treated: Series[int] = pa.Field(ge=0)
     n_comparison: Series[int] = pa.Field(ge=0)
     note: Series[str] = pa.Field(nullable=True)

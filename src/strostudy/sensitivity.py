@@ -246,10 +246,11 @@ def leave_one_out_rows(windows: pd.DataFrame, names: list[str]) -> pd.DataFrame:
 
 def time_at_risk_rows(panel: pd.DataFrame | None, config: dict, names: list[str]) -> pd.DataFrame:
     """``time_at_risk``: the order group's rate ratio per day at liberty, a Poisson model with
-    a log(days_at_risk) offset and a subject-clustered interval (``comparison.standard_errors``)
+    a log(days_at_risk) offset and the naive ratio's subject-clustered interval
+    (``comparison.naive_inference``, A137)
     (:func:`strostudy.comparison.naive_prepost`; arrests by ``comparison.family``, harm
     quasi-Poisson, A93-A97), at ``prepost.confidence_level`` like every row of the panel."""
-    from .comparison import INTERVAL_WORDS, naive_prepost
+    from .comparison import INTERVAL_WORDS, naive_interval, naive_options, naive_prepost
 
     if panel is None:
         return _blank_rows("time_at_risk", MEASURES, names,
@@ -263,12 +264,12 @@ def time_at_risk_rows(panel: pd.DataFrame | None, config: dict, names: list[str]
             try:
                 got = naive_prepost(panel, measure, category, family=family, level=level,
                                     min_clusters=int(cc["min_clusters"]),
-                                    standard_errors=cc["standard_errors"]).iloc[0]
+                                    standard_errors=cc["standard_errors"], **naive_options(cc)).iloc[0]
             except StrostudyError as err:
                 out.append(_blank_rows("time_at_risk", [measure], [category], str(err)))
                 continue
             model = "quasi-Poisson" if measure == "harm" else {"poisson": "Poisson", "negbin": "NB2"}.get(family, family)
-            errors = INTERVAL_WORDS[cc["standard_errors"]]
+            errors = INTERVAL_WORDS[naive_interval(cc)]
             note = "; ".join(x for x in (f"{model} rate ratio per day at risk, log(days_at_risk) offset, "
                                          f"{errors} (comparison.naive_prepost)",
                                          str(got["note"]) if pd.notna(got["note"]) else "") if x)
