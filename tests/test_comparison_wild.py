@@ -11,8 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from strostudy.comparison import (WEBB, _efficient_scores, _score_p, fit_count_model, naive_prepost,
-                                  wild_score_test)
+from strostudy.comparison import WEBB, _efficient_scores, _score_p, fit_count_model, naive_prepost, wild_score_test
 from strostudy.config import defaults
 from strostudy.errors import StrostudyError
 
