@@ -9,7 +9,7 @@ TEST_WORKERS ?= auto
 .PHONY: run test venv venv-test lint figures report clean help bench calibration
 
 help:
-	@echo "make run   - set up .venv and run the workflow on the synthetic default (reports/results.html)"
+	@echo "make run   - set up .venv and run the workflow on the synthetic default (reports/index.html, reports/stro/results.html); CONFIGFILE=F adds a config, e.g. docs/examples/three_studies.yaml"
 	@echo "make test  - set up .venv with the test extras and run the test suite"
 	@echo "make lint  - ruff and snakemake --lint"
 	@echo "make bench - the workflow at 5 sizes up to 5M PNC rows (benchmarks/results.csv; long), then the linkage benchmarks"
@@ -32,8 +32,8 @@ venv: $(VENV)/.installed
 venv-test: $(VENV)/.installed-test
 
 run: venv
-	$(BIN)/snakemake --cores $(CORES) --rerun-incomplete
-	@echo "Done: open reports/results.html"
+	$(BIN)/snakemake --cores $(CORES) --rerun-incomplete $(if $(CONFIGFILE),--configfile $(CONFIGFILE))
+	@echo "Done: open reports/index.html (each study's report is reports/<study>/results.html)"
 
 test: venv-test
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile

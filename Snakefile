@@ -33,6 +33,12 @@ except StrostudyError as err:
 config.clear()
 config.update(_merged)
 
+from strostudy import studies as strostudies
+
+# Every stage from harm on runs once per study (the {study} wildcard of the registry's paths).
+wildcard_constraints:
+    study="|".join(strostudies.names(config)),
+
 report: "report/workflow.rst"
 
 include: "rules/common.smk"
@@ -55,11 +61,14 @@ include: "rules/decisions.smk"
 # 7. Figures and the report.
 include: "rules/figures.smk"
 include: "rules/report.smk"
-# 8. The Monte Carlo calibration of every decision (a target of its own, not part of `all`).
+# 8. The comparison across studies (reports/index.html), disclosure-checked.
+include: "rules/index.smk"
+# 9. The Monte Carlo calibration of every decision (a target of its own, not part of `all`).
 include: "rules/calibrate.smk"
 
 
 rule all:
     default_target: True
     input:
-        T.path("results_html"),
+        [T.path("results_html", s) for s in strostudies.names(config)],
+        T.path("index_html"),

@@ -88,9 +88,11 @@ def _snakemake(workdir: Path, cores: int, orders: int | None) -> float:
 
 
 def stage_rows(workdir: Path) -> pd.DataFrame:
-    """One row per rule from Snakemake's benchmark files: wall_s, cpu_s, peak_mb."""
+    """One row per rule from Snakemake's benchmark files: wall_s, cpu_s, peak_mb (a stage run
+    per study: its default study's, ``logs/benchmarks/stro/<rule>.tsv``)."""
     rows = []
-    for f in sorted((workdir / "logs" / "benchmarks").glob("*.tsv")):
+    folder = workdir / "logs" / "benchmarks"
+    for f in sorted([*folder.glob("*.tsv"), *(folder / "stro").glob("*.tsv")]):
         b = pd.read_csv(f, sep="\t")
         rows.append({"stage": f.stem, "wall_s": float(b["s"].iloc[0]),
                      "cpu_s": float(pd.to_numeric(b["cpu_time"], errors="coerce").iloc[0]),
@@ -169,8 +171,8 @@ def aggregation_reference(workdir: Path) -> pd.DataFrame:
     window = int(config["study"]["window_months"])
     tmp = workdir / "bench_parquet"
     tmp.mkdir(exist_ok=True)
-    events = tables.read("events", workdir / tables.path("events"))
-    cohort = tables.read("cohort", workdir / tables.path("cohort"))
+    events = tables.read("events", workdir / tables.path("events", "stro"))
+    cohort = tables.read("cohort", workdir / tables.path("cohort", "stro"))
     events.to_parquet(tmp / "events.parquet", index=False)
     cohort.to_parquet(tmp / "cohort.parquet", index=False)
 

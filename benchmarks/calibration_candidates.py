@@ -99,7 +99,7 @@ def simulate(job: tuple) -> int:
     with tempfile.TemporaryDirectory(prefix="strostudy-cand-") as tmp:
         with contextlib.redirect_stderr(io.StringIO()):
             run_all(rep_config(config, scenario, seed), tmp, until="cohort")
-        sources = {t: Path(tmp) / tables.path(t) for t in CACHED}
+        sources = {t: Path(tmp) / tables.path(t, "stro" if tables.per_study(t) else None) for t in CACHED}
         sources["effects"] = Path(tmp) / tables.path("truth_effects")
         for name, source in sources.items():
             part = files[name].with_suffix(".part")

@@ -52,11 +52,11 @@ def collect_one(args: tuple) -> int:
     cfg = calibrate.rep_config(load(config_file), scenario, seed)
     with tempfile.TemporaryDirectory(prefix="strostudy-cmp-") as tmp, contextlib.redirect_stderr(io.StringIO()):
         run_all(cfg, tmp, until="comparison")
-        panel = pd.read_parquet(Path(tmp) / tables.path("subject_month_panel"))
-        cohort = pd.read_csv(Path(tmp) / tables.path("comparison_cohort"))
+        panel = pd.read_parquet(Path(tmp) / tables.path("subject_month_panel", "stro"))
+        cohort = pd.read_csv(Path(tmp) / tables.path("comparison_cohort", "stro"))
         chosen = cohort.loc[cohort["matched"].astype(str) == "True", "subject_id"]
         panel.assign(matched=panel["subject_id"].isin(chosen)).to_parquet(out / f"panel_{scenario}_{seed}.parquet")
-        shutil.copy(Path(tmp) / tables.path("comparison_effects"), out / f"fx_{scenario}_{seed}.csv")
+        shutil.copy(Path(tmp) / tables.path("comparison_effects", "stro"), out / f"fx_{scenario}_{seed}.csv")
         shutil.copy(Path(tmp) / tables.path("truth_effects"), out / f"truth_{scenario}_{seed}.csv")
     return seed
 

@@ -6,15 +6,15 @@ rule cohort:
     output:
         **outputs("cohort"),
     params:
-        config=cfg("study.window_months", "study.earliest_reliable_date", "study.extraction_date",
+        config=scfg("study.window_months", "study.earliest_reliable_date", "study.extraction_date",
                    "study.start_date_counts_as", "cohort", "categories"),
     conda:
         "../environment.yml"
     resources:
         **R("cohort"),
     benchmark:
-        "logs/benchmarks/cohort.tsv",
+        "logs/benchmarks/{study}/cohort.tsv",
     log:
-        "logs/cohort.log",
+        "logs/{study}/cohort.log",
     script:
         STAGE_SCRIPT

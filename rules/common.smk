@@ -36,3 +36,11 @@ def outputs(rule):
         else:
             out[name] = path
     return out
+
+
+
+def scfg(*keys):
+    """cfg(keys) for a stage run once per study, plus that study's entry of `studies`, from
+    which the stage takes the study's settings (strostudy.studies.resolve); editing one study
+    re-runs only that study's jobs."""
+    return strostudies.params(cfg(*keys), config["studies"])

@@ -8,15 +8,15 @@ rule comparison:
     output:
         **outputs("comparison"),
     params:
-        config=cfg("comparison", "study.window_months", "study.earliest_reliable_date", "study.extraction_date",
+        config=scfg("comparison", "study.window_months", "study.earliest_reliable_date", "study.extraction_date",
                    "study.start_date_counts_as", "study.alpha", "categories"),
     conda:
         "../environment.yml"
     resources:
         **R("comparison"),
     benchmark:
-        "logs/benchmarks/comparison.tsv",
+        "logs/benchmarks/{study}/comparison.tsv",
     log:
-        "logs/comparison.log",
+        "logs/{study}/comparison.log",
     script:
         STAGE_SCRIPT

@@ -6,14 +6,14 @@ rule decisions:
     output:
         **outputs("decisions"),
     params:
-        config=cfg("study.alpha"),
+        config=scfg("study.alpha"),
     conda:
         "../environment.yml"
     resources:
         **R("decisions"),
     benchmark:
-        "logs/benchmarks/decisions.tsv",
+        "logs/benchmarks/{study}/decisions.tsv",
     log:
-        "logs/decisions.log",
+        "logs/{study}/decisions.log",
     script:
         STAGE_SCRIPT

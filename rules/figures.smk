@@ -6,7 +6,7 @@ rule figures:
     output:
         **outputs("figures"),
     params:
-        config=cfg("figures", "its.primary", "categories", "study.window_months", "harm.short_name", "harm.unit",
+        config=scfg("figures", "its.primary", "categories", "study.window_months", "harm.short_name", "harm.unit",
                    "comparison.event_study_reference", "comparison.event_study_bin_months",
                    "comparison.confidence_level",
                    "comparison.sensitivity.negative_control"),
@@ -16,8 +16,8 @@ rule figures:
     resources:
         **R("figures"),
     benchmark:
-        "logs/benchmarks/figures.tsv",
+        "logs/benchmarks/{study}/figures.tsv",
     log:
-        "logs/figures.log",
+        "logs/{study}/figures.log",
     script:
         STAGE_SCRIPT

@@ -27,14 +27,14 @@ rule harm:
     output:
         **outputs("harm"),
     params:
-        config=cfg("harm", "categories"),
+        config=scfg("harm", "categories"),
     conda:
         "../environment.yml"
     resources:
         **R("harm"),
     benchmark:
-        "logs/benchmarks/harm.tsv",
+        "logs/benchmarks/{study}/harm.tsv",
     log:
-        "logs/harm.log",
+        "logs/{study}/harm.log",
     script:
         STAGE_SCRIPT

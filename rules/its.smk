@@ -6,14 +6,14 @@ rule its:
     output:
         **outputs("its"),
     params:
-        config=cfg("its", "study.alpha", "study.window_months", "study.start_date_counts_as"),
+        config=scfg("its", "study.alpha", "study.window_months", "study.start_date_counts_as"),
     conda:
         "../environment.yml"
     resources:
         **R("its"),
     benchmark:
-        "logs/benchmarks/its.tsv",
+        "logs/benchmarks/{study}/its.tsv",
     log:
-        "logs/its.log",
+        "logs/{study}/its.log",
     script:
         STAGE_SCRIPT

@@ -6,14 +6,14 @@ rule prepost:
     output:
         **outputs("prepost"),
     params:
-        config=cfg("prepost", "study.alpha"),
+        config=scfg("prepost", "study.alpha"),
     conda:
         "../environment.yml"
     resources:
         **R("prepost"),
     benchmark:
-        "logs/benchmarks/prepost.tsv",
+        "logs/benchmarks/{study}/prepost.tsv",
     log:
-        "logs/prepost.log",
+        "logs/{study}/prepost.log",
     script:
         STAGE_SCRIPT

@@ -12,8 +12,8 @@ rule report:
     resources:
         **R("report"),
     benchmark:
-        "logs/benchmarks/report.tsv",
+        "logs/benchmarks/{study}/report.tsv",
     log:
-        "logs/report.log",
+        "logs/{study}/report.log",
     script:
         STAGE_SCRIPT

@@ -11,16 +11,16 @@ rule sensitivity:
     output:
         **outputs("sensitivity"),
     params:
-        config=cfg("comparison.sensitivity", "comparison.family", "comparison.min_clusters",
-                   "comparison.standard_errors", "study", "cohort",
-                   "categories", "prepost", "harm"),
+        config=scfg("comparison.sensitivity", "comparison.family", "comparison.min_clusters",
+                    "comparison.standard_errors", "comparison.naive_inference", "comparison.wild_draws",
+                    "comparison.wild_seed", "study", "cohort", "categories", "prepost", "harm"),
     conda:
         "../environment.yml"
     resources:
         **R("sensitivity"),
     benchmark:
-        "logs/benchmarks/sensitivity.tsv",
+        "logs/benchmarks/{study}/sensitivity.tsv",
     log:
-        "logs/sensitivity.log",
+        "logs/{study}/sensitivity.log",
     script:
         STAGE_SCRIPT

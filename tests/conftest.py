@@ -39,9 +39,32 @@ def paper():
     return published()
 
 
+#: The default config's one study.
+STUDY = "stro"
+
+
+class Processed:
+    """``data/processed`` of a run, with the default study's folder looked in first: ``folder /
+    "cohort.csv"`` is the study's table, ``folder / "custody.csv"`` the shared one."""
+
+    def __init__(self, root: Path, study: str = STUDY):
+        self.root, self.study = Path(root), study
+
+    def __truediv__(self, name):
+        mine = self.root / self.study / name
+        return mine if mine.exists() else self.root / name
+
+    def glob(self, pattern):
+        return sorted([*self.root.glob(pattern), *(self.root / self.study).glob(pattern)])
+
+    def __fspath__(self):
+        return str(self.root)
+
+
 def run_stages(raw_dir, work, config=None, until="its"):
     """Run the workflow's stages in-process (each stage's ``run``, as the rules do) in the
-    working directory ``work``, on the extracts in ``raw_dir``; returns data/processed."""
+    working directory ``work``, on the extracts in ``raw_dir``; returns data/processed (its
+    default study's tables first: :class:`Processed`)."""
     from strostudy.config import defaults
     from strostudy.stages import run_all
 
@@ -50,12 +73,12 @@ def run_stages(raw_dir, work, config=None, until="its"):
     if not (w / "data" / "raw").exists():
         (w / "data" / "raw").symlink_to(Path(raw_dir).resolve(), target_is_directory=True)
     run_all(config or defaults(), w, until=until)
-    return w / "data" / "processed"
+    return Processed(w / "data" / "processed")
 
 
 @pytest.fixture(scope="session")
 def processed(default_dirs):
-    """The pipeline's own outputs on the default synthetic extracts."""
+    """The pipeline's own outputs on the default synthetic extracts (shared and the study's)."""
     folder = run_stages(default_dirs / "raw", default_dirs / "work")
     return {p.stem: pd.read_csv(p, keep_default_na=True) for p in folder.glob("*.csv")}
 

@@ -70,5 +70,5 @@ def test_every_workflow_rule_writes_a_benchmark_file():
             continue
         text = smk.read_text()
         rules = re.findall(r"^\s*rule (\w+):", text, flags=re.M)
-        marks = re.findall(r'"logs/benchmarks/(\w+)\.tsv"', text)
+        marks = re.findall(r'"logs/benchmarks/(?:\{study\}/)?(\w+)\.tsv"', text)
         assert rules == marks, smk.name

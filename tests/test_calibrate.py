@@ -192,9 +192,9 @@ def test_a_rep_reproduces_through_the_workflow(tmp_path):
                    check=True, capture_output=True)
     result = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(work),
                              "--cores", "2", "--quiet", "--config", "scenario=null", f"seed={seed}", "--",
-                             "data/processed/decisions.csv"], capture_output=True, text=True)
+                             "data/processed/stro/decisions.csv"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
-    workflow = pd.read_csv(work / "data" / "processed" / "decisions.csv").set_index("rule")
+    workflow = pd.read_csv(work / "data" / "processed" / "stro" / "decisions.csv").set_index("rule")
     reps = pd.read_csv(out / "calibration_reps.csv").set_index("rule")
     assert reps["seed"].unique().tolist() == [seed]
     assert len(reps) == len(workflow) > 40

@@ -49,7 +49,7 @@ def test_an_added_category_reaches_every_table(acquisitive, processed):
     moved = new.loc[("events", "acquisitive"), "total_before"]
     assert moved > 0
     assert new.loc[("events", "other"), "total_before"] == base.loc[("events", "other"), "total_before"] - moved
-    report = (work / "reports" / "results.md").read_text()
+    report = (work / "reports" / "stro" / "results.md").read_text()
     assert "| Arrests | Acquisitive |" in report
 
 

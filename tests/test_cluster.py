@@ -23,12 +23,13 @@ def test_every_rule_runs_as_a_submitted_job(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     jobs = (tmp_path / "submitted" / "submitted.txt").read_text().splitlines()
     # simulate, ingest, harm_index, reconcile, harm, cohort, prepost, its, comparison, sensitivity, decisions,
-    # figures, report
-    assert len(jobs) == 13 and len(set(jobs)) == 13
-    assert (tmp_path / "reports" / "results.html").stat().st_size > 10_000
+    # figures, report, index
+    assert len(jobs) == 14 and len(set(jobs)) == 14
+    assert (tmp_path / "reports" / "stro" / "results.html").stat().st_size > 10_000
+    assert (tmp_path / "reports" / "index.html").stat().st_size > 1_000
     local = tmp_path / "local"
     subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(local),
-                    "--cores", "2", "--quiet", "--", "data/processed/decisions.csv"], check=True, capture_output=True)
+                    "--cores", "2", "--quiet", "--", "data/processed/stro/decisions.csv"], check=True, capture_output=True)
     for name in ("subject_windows.csv", "decisions.csv", "comparison_effects.csv"):
-        assert hashlib.sha256((tmp_path / "data/processed" / name).read_bytes()).digest() == \
-            hashlib.sha256((local / "data/processed" / name).read_bytes()).digest()
+        assert hashlib.sha256((tmp_path / "data/processed/stro" / name).read_bytes()).digest() == \
+            hashlib.sha256((local / "data/processed/stro" / name).read_bytes()).digest()

@@ -68,6 +68,12 @@ def test_schema_describes_every_default_key_and_closes_every_fixed_level():
             sub = schema["$defs"][sub["$ref"].rsplit("/", 1)[-1]]
         if where == "categories" or not isinstance(value, dict):
             return
+        if where == "studies":  # named by the user; each study's settings are a closed level
+            each = sub["additionalProperties"]
+            assert each["additionalProperties"] is False and set(each["required"]) == {"order_types"}
+            for entry in value.values():
+                assert set(entry) <= set(each["properties"])
+            return
         assert sub.get("additionalProperties") is False, f"{where or 'top level'} accepts unknown keys"
         assert set(value) == set(sub["properties"]) == set(sub["required"]), where
         for key, item in value.items():

@@ -39,9 +39,9 @@ def run(default_dirs, tmp_path_factory, name: str) -> dict:
     work = tmp_path_factory.mktemp(name)
     processed = run_stages(default_dirs / "raw", work, period_config(name), until="report")
     out = {p.stem: pd.read_csv(p) for p in processed.glob("*.csv")}
-    out["md"] = (work / "reports" / "results.md").read_text()
-    out["html"] = (work / "reports" / "results.html").read_text()
-    out["figures"] = {p.name: p.stat().st_size for p in (work / "figures").glob("*")}
+    out["md"] = (work / "reports" / "stro" / "results.md").read_text()
+    out["html"] = (work / "reports" / "stro" / "results.html").read_text()
+    out["figures"] = {p.name: p.stat().st_size for p in (work / "figures" / "stro").glob("*")}
     return out
 
 

@@ -16,10 +16,10 @@ from strostudy.config import defaults
 def test_parallel_figures_are_byte_identical_to_serial(default_dirs, tmp_path):
     work = tmp_path / "work"
     run_stages(default_dirs / "raw", work, until="decisions")
-    inputs = {k: str(work / v) for k, v in tables.inputs("figures").items()}
+    inputs = {k: str(work / v) for k, v in tables.inputs("figures", study="stro").items()}
     outs = {}
     for threads in (1, 2):
-        out = {k: str(tmp_path / str(threads) / v) for k, v in tables.outputs("figures").items()}
+        out = {k: str(tmp_path / str(threads) / v) for k, v in tables.outputs("figures", "stro").items()}
         written = figures.run(inputs, out, defaults(), threads=threads)
         outs[threads] = {w.removeprefix(str(tmp_path / str(threads))): open(w, "rb").read() for w in written}
     assert len(outs[1]) == 2 * len(figures.DRAW) == 24

@@ -28,7 +28,8 @@ def test_every_curated_score_matches_the_reference_by_urn():
     ref = pd.DataFrame([r + [None] * (width - len(r)) for r in rows[1:]], columns=names).set_index("ATHENA URN")
     assert list(ref.columns[:3]) == ["FULL_OFFENCE_TITLE", "SHORT_TITLE", "CCHI Score"]
     cjs_cols = [c for c in ref.columns if c.startswith("CJS Codes")]
-    curated = pd.read_csv(data_path("cchi_weights.csv"), dtype=str, keep_default_na=False)
+    curated = pd.concat([pd.read_csv(data_path(name), dtype=str, keep_default_na=False)
+                         for name in ("cchi_weights.csv", "cchi_breach_weights.csv")], ignore_index=True)
     checked = 0
     for row in curated.itertuples():
         r = ref.loc[row.athena_urn]
@@ -42,7 +43,7 @@ def test_every_curated_score_matches_the_reference_by_urn():
             assert row.basis.startswith("proxy:") and row.athena_urn in row.basis
             assert not (ref[cjs_cols] == row.cjs_code).any().any()
         checked += 1
-    assert checked == len(curated) == 33
+    assert checked == len(curated) == 39   # 33 offences of the STRO extracts, 6 breaches of other orders
 
 
 def test_proxies_are_the_index_rule():

@@ -11,7 +11,7 @@ import shutil
 import conftest
 import pandas as pd
 import pytest
-from conftest import REPO
+from conftest import REPO, Processed
 from openpyxl import load_workbook
 
 from strostudy.config import defaults
@@ -95,8 +95,8 @@ def run_stages(raw_dir, work, until):
     (work / "data" / "raw").symlink_to(raw_dir, target_is_directory=True)
     rules = ["ingest", "harm_index", "reconcile", "harm"]
     for rule in rules[: rules.index(until) + 1]:
-        run_stage(rule, CFG, work)
-    return work / "data" / "processed"
+        run_stage(rule, CFG, work, study="stro" if rule == "harm" else None)
+    return Processed(work / "data" / "processed")
 
 
 def error_line(raw_dir):

@@ -125,7 +125,7 @@ def test_no_formula_from_the_extracts_reaches_a_csv(raw, tmp_path, monkeypatch):
         assert not risky.any(), (path.name, cells[risky].head(3).tolist())
         seen += int(cells.str.startswith(("'=", "'+", "'@")).sum())
     assert seen >= len(payloads)  # the payloads did reach the CSVs, neutralised
-    orders_out = pd.read_csv(tmp_path / "work" / "data" / "processed" / "orders.csv", dtype=str)
+    orders_out = pd.read_csv(tmp_path / "work" / "data" / "processed" / "stro" / "orders.csv", dtype=str)
     assert orders_out["owning_force"].str.startswith("'=").any()
 
 
@@ -175,7 +175,7 @@ def test_a_broken_pnc_extract_still_gives_a_report(raw, tmp_path, monkeypatch, b
     assert ledger["balances"].all()
     read = ledger.loc[(ledger["source"] == "pnc_arrests") & (ledger["outcome"] == "read"), "rows"].item()
     assert read == (0 if break_pnc == "header_only" else len(pnc))
-    assert (tmp_path / "work" / "reports" / "results.html").stat().st_size > 1000
+    assert (tmp_path / "work" / "reports" / "stro" / "results.html").stat().st_size > 1000
 
 
 def test_a_missing_harm_table_is_one_line(tmp_path):

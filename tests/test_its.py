@@ -447,8 +447,8 @@ def test_subject_panels_add_up_to_the_monthly_series(processed, default_dirs):
 
     cfg = defaults()
     work = default_dirs / "work"
-    cohort = tables.read("cohort", work / tables.path("cohort"))
-    windowed = window_events(tables.read("events", work / tables.path("events")), cohort, cfg)
+    cohort = tables.read("cohort", work / tables.path("cohort", "stro"))
+    windowed = window_events(tables.read("events", work / tables.path("events", "stro")), cohort, cfg)
     months = np.arange(-24, 24)
     panels = its_module.subject_panels(windowed, cohort.loc[cohort["analysed"], "subject_id"], months)
     monthly = processed["monthly_series"]

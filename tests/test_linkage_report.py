@@ -24,7 +24,7 @@ def decided(default_dirs, tmp_path_factory):
     work = tmp_path_factory.mktemp("decided")
     shutil.copytree(default_dirs / "raw", work / "data" / "raw")
     run_all(defaults(), work, until="harm")
-    before = {n: pd.read_csv(work / tables.path(n), keep_default_na=False) for n in ("linkage_quality", "audit_ledger")}
+    before = {n: pd.read_csv(work / tables.path(n, "stro" if tables.per_study(n) else None), keep_default_na=False) for n in ("linkage_quality", "audit_ledger")}
     review = pd.read_csv(work / tables.path("linkage_review"), dtype=str)
     links = pd.read_parquet(work / tables.path("links"))
     accept = review.loc[review["rank"] == "1"].head(1)
@@ -34,7 +34,7 @@ def decided(default_dirs, tmp_path_factory):
                            reject[["rec", "pnc_id"]].assign(decision="reject")])
     decisions.to_csv(work / tables.path("linkage_decisions"), index=False)
     run_all(defaults(), work, until="harm")
-    after = {n: pd.read_csv(work / tables.path(n), keep_default_na=False) for n in ("linkage_quality", "audit_ledger")}
+    after = {n: pd.read_csv(work / tables.path(n, "stro" if tables.per_study(n) else None), keep_default_na=False) for n in ("linkage_quality", "audit_ledger")}
     scores = tables.read("linkage_scores", work / tables.path("linkage_scores"))
     return before, after, scores, accept["rec"].iloc[0]
 

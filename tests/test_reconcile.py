@@ -27,12 +27,12 @@ def run(request, tmp_path_factory):
     (root / "work" / "data" / "raw").symlink_to(root / "raw", target_is_directory=True)
     run_all(defaults(), root / "work", until="harm")
     w = root / "work"
-    result = SimpleNamespace(**{name: tables.read(table, w / tables.path(table)) for name, table in (
+    result = SimpleNamespace(**{name: tables.read(table, w / tables.path(table, "stro" if tables.per_study(table) else None)) for name, table in (
         ("episodes", "orders"), ("outcomes", "row_outcomes"), ("discrepancies", "discrepancies"),
         ("events", "linked_events"), ("links", "links"))})
     truth = {p.stem: pd.read_csv(p) for p in (root / "truth").glob("*.csv")}
-    return {"seed": request.param, "result": result, "truth": truth, "events": pd.read_csv(w / tables.path("events")),
-            "ledger": pd.read_csv(w / tables.path("audit_ledger"), keep_default_na=False), "root": w}
+    return {"seed": request.param, "result": result, "truth": truth, "events": pd.read_csv(w / tables.path("events", "stro")),
+            "ledger": pd.read_csv(w / tables.path("audit_ledger", "stro"), keep_default_na=False), "root": w}
 
 
 def analysed(truth):

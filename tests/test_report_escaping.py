@@ -52,7 +52,7 @@ def hostile(default_dirs, tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("STROSTUDY_PSEUDONYM_KEY", "a-test-key-that-is-long-enough-0123456789")
         processed = run_stages(raw, work / "run", hostile_config(), until="report")
-    reports = work / "run" / "reports"
+    reports = work / "run" / "reports" / "stro"
     return {"html": (reports / "results.html").read_text(), "md": (reports / "results.md").read_text(),
             "unknown": pd.read_csv(processed / "unknown_codes.csv")}
 
@@ -130,7 +130,7 @@ def test_markdown_has_no_planted_markup_or_link(hostile):
         assert raw not in body, raw
     assert not re.search(r"(?<!\\)\]\(javascript:", body)  # a link only forms from an unescaped "]("
     assert "\\[link\\](javascript:alert(3))" in body
-    assert "](../figures/prepost_totals.png)" in body  # the report's own links still work
+    assert "](../../figures/stro/prepost_totals.png)" in body  # the report's own links still work
 
 
 def test_the_config_block_cannot_be_closed_by_a_value(hostile):

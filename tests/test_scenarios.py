@@ -154,13 +154,13 @@ def test_the_pipeline_runs_on_every_scenario(scenario, tmp_path):
 
     write_extracts(simulate(seed=2, scenario=scenario), tmp_path / "work" / "data" / "raw", tmp_path / "truth")
     run_all(defaults(), tmp_path / "work", until="cohort")
-    flow = pd.read_csv(tmp_path / "work" / tables.path("cohort_flow"))
+    flow = pd.read_csv(tmp_path / "work" / tables.path("cohort_flow", "stro"))
     truth = pd.read_csv(tmp_path / "truth" / "cohort_flow.csv")
     cols = ["step", "n_in", "n_out", "n"]
     pd.testing.assert_frame_equal(flow[cols], truth[cols], check_dtype=False)
-    ledger = pd.read_csv(tmp_path / "work" / tables.path("audit_ledger"), keep_default_na=False)
+    ledger = pd.read_csv(tmp_path / "work" / tables.path("audit_ledger", "stro"), keep_default_na=False)
     assert ledger["balances"].all()
-    ours = pd.read_csv(tmp_path / "work" / tables.path("subject_windows")).query("category == 'overall'")
+    ours = pd.read_csv(tmp_path / "work" / tables.path("subject_windows", "stro")).query("category == 'overall'")
     theirs = pd.read_csv(tmp_path / "truth" / "subject_windows.csv").query("category == 'overall'")
     assert abs(ours["events_before"].sum() - theirs["events_before"].sum()) <= 3
     assert abs(ours["events_after"].sum() - theirs["events_after"].sum()) <= 3

@@ -5,6 +5,7 @@ result of prepost_tests."""
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import Processed
 
 from strostudy import tables
 from strostudy.categories import names
@@ -14,6 +15,7 @@ from strostudy.config import defaults
 from strostudy.errors import StrostudyError
 from strostudy.prepost import prepost_tests
 from strostudy.sensitivity import PANEL_COLUMNS, breach_codes, sensitivity_panel
+from strostudy.studies import resolve
 
 # --------------------------------------------------------------------------- the hand-worked cohort
 #
@@ -65,7 +67,7 @@ def hand_events():
 
 
 def hand_config(**sensitivity):
-    cfg = defaults()
+    cfg = resolve(defaults(), "stro")
     cfg["comparison"]["min_clusters"] = 2  # three order subjects in the time-at-risk model
     cfg["comparison"]["sensitivity"] |= sensitivity
     return cfg
@@ -228,7 +230,7 @@ def test_alternative_harm_index_rescores_the_arrests(default_inputs, default_dir
     interim = default_dirs / "work"
     linked = tables.read("linked_events", interim / tables.path("linked_events"))
     offences = tables.read("event_offences", interim / tables.path("event_offences"))
-    cfg = defaults()
+    cfg = resolve(defaults(), "stro")
     cfg["comparison"]["sensitivity"]["alternative_harm_index"] = {"name": "CCHI x 3", "table": "x.csv"}
     weights = curated_weights()
     tripled = rescore(linked, offences, weights.assign(score=3 * weights["score"]), cfg, "CCHI x 3")
@@ -262,7 +264,7 @@ def test_input_errors():
     with pytest.raises(StrostudyError, match="events.csv has no column matched_code; re-run"):
         sensitivity_panel(hand_episodes(), hand_events().drop(columns="matched_code"), hand_config())
     cfg = hand_config()
-    cfg["study"]["order_type"] = "XYZ"
+    cfg["study"]["order_types"] = ["XYZ"]
     with pytest.raises(StrostudyError, match="'XYZ' is not an order type"):
         sensitivity_panel(hand_episodes(), hand_events(), cfg)
     with pytest.raises(StrostudyError, match="needs the harm index's weights"):
@@ -283,7 +285,7 @@ def test_negative_control_by_home_office_group():
 
 @pytest.fixture(scope="module")
 def default_inputs(processed, default_dirs):
-    folder = default_dirs / "work" / "data" / "processed"
+    folder = Processed(default_dirs / "work" / "data" / "processed")
     return tables.read("orders", folder / "orders.csv"), tables.read("events", folder / "events.csv")
 
 
@@ -311,7 +313,7 @@ def assert_main_equal(panel, tests, exact=True):
 
 def test_window_24_is_the_main_result(default_inputs, processed, paper):
     episodes, events = default_inputs
-    cfg = defaults()
+    cfg = resolve(defaults(), "stro")
     panel = sensitivity_panel(episodes, events, cfg)
     assert_main_equal(panel, main_tests(episodes, events, cfg), exact=True)
     assert_main_equal(panel, processed["prepost_tests"], exact=False)
@@ -326,7 +328,7 @@ def test_window_24_is_the_main_result(default_inputs, processed, paper):
 
 def test_default_panel_facts(default_inputs):
     episodes, events = default_inputs
-    panel = sensitivity_panel(episodes, events, defaults())
+    panel = sensitivity_panel(episodes, events, resolve(defaults(), "stro"))
     # Longer windows leave fewer orders with both windows inside the data period.
     n = panel.loc[(panel["measure"] == "events") & (panel["category"] == "overall")].set_index("analysis")["n_subjects"]
     assert n["window_12"] >= n["window_18"] >= n["window_24"] > n["window_36"] > 0
@@ -342,7 +344,7 @@ def test_default_panel_facts(default_inputs):
 
 def test_window_24_equals_main_result_with_bca(default_inputs):
     episodes, events = default_inputs
-    cfg = defaults()
+    cfg = resolve(defaults(), "stro")
     cfg["prepost"]["reduction_interval"] = "bca"
     cfg["prepost"]["bootstrap_resamples"] = 499
     panel = sensitivity_panel(episodes, events, cfg)

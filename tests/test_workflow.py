@@ -37,20 +37,20 @@ def synthetic_run(tmp_path_factory):
 
 def test_default_run_writes_everything_under_workdir(synthetic_run):
     w = synthetic_run
-    assert (w / "reports" / "results.html").stat().st_size > 1000
-    assert (w / "reports" / "results.md").exists()
+    assert (w / "reports" / "stro" / "results.html").stat().st_size > 1000
+    assert (w / "reports" / "stro" / "results.md").exists()
     for name in ("orders.csv", "pnc_arrests.csv", "pnd_records.csv"):
         assert (w / "data" / "raw" / name).exists()
     assert len(list((w / "data" / "raw" / "rocu").glob("*.xlsx"))) == 9
     assert (w / "data" / "truth" / "subject_windows.csv").exists()
-    html = (w / "reports" / "results.html").read_text()
+    html = (w / "reports" / "stro" / "results.html").read_text()
     assert digest(w / "data" / "raw" / "orders.csv") in html  # provenance lists the input hashes
 
 
 def test_seed_from_the_command_line(synthetic_run, tmp_path):
     snakemake(tmp_path, "--config", "seed=123")
     assert digest(tmp_path / "data/raw/orders.csv") != digest(synthetic_run / "data/raw/orders.csv")
-    assert "seed: 123" in (tmp_path / "reports/results.md").read_text()
+    assert "seed: 123" in (tmp_path / "reports/stro/results.md").read_text()
 
 
 def test_source_extracts_reads_data_raw(synthetic_run, tmp_path):
@@ -61,7 +61,7 @@ def test_source_extracts_reads_data_raw(synthetic_run, tmp_path):
     snakemake(tmp_path, env={**os.environ, "STROSTUDY_PSEUDONYM_KEY": "a-long-test-secret-0123456789"})
     assert not (tmp_path / "data" / "truth").exists()  # nothing simulated
     assert digest(tmp_path / "data/raw/orders.csv") == digest(synthetic_run / "data/raw/orders.csv")
-    assert "Source: **extracts**" in (tmp_path / "reports/results.md").read_text()
+    assert "Source: **extracts**" in (tmp_path / "reports/stro/results.md").read_text()
 
 
 def test_bad_config_fails_before_any_rule(tmp_path):
@@ -128,15 +128,16 @@ def test_two_fresh_runs_are_identical(synthetic_run, tmp_path):
     """Byte-identical processed tables and figures; report text identical but for the run date."""
     snakemake(tmp_path)
     a, b = synthetic_run, tmp_path
-    processed = sorted(p.name for p in (a / "data" / "processed").glob("*.csv"))
+    processed = sorted(p.relative_to(a).as_posix() for p in (a / "data" / "processed").rglob("*.csv"))
     assert len(processed) >= 14
     for name in processed:
-        assert digest(a / "data" / "processed" / name) == digest(b / "data" / "processed" / name), name
-    figures = sorted(p.name for p in (a / "figures").glob("*.p*"))
+        assert digest(a / name) == digest(b / name), name
+    figures = sorted(p.name for p in (a / "figures" / "stro").glob("*.p*"))
     assert len(figures) == len(tables.FIGURES) * len(tables.FIGURE_FORMATS)
     for name in figures:
-        assert digest(a / "figures" / name) == digest(b / "figures" / name), name
-    for name in ("results.md", "results.html"):
+        assert digest(a / "figures" / "stro" / name) == digest(b / "figures" / "stro" / name), name
+    assert digest(a / "figures" / "studies_forest.png") == digest(b / "figures" / "studies_forest.png")
+    for name in ("stro/results.md", "stro/results.html", "index.md", "index.html"):
         lines_a = [x for x in (a / "reports" / name).read_text().splitlines() if "run date" not in x]
         lines_b = [x for x in (b / "reports" / name).read_text().splitlines() if "run date" not in x]
         assert lines_a == lines_b, name
@@ -145,7 +146,7 @@ def test_two_fresh_runs_are_identical(synthetic_run, tmp_path):
 def test_report_is_self_contained(synthetic_run):
     import re
 
-    html = (synthetic_run / "reports" / "results.html").read_text()
+    html = (synthetic_run / "reports" / "stro" / "results.html").read_text()
     refs = re.findall(r"""(?:src|href)\s*=\s*["']([^"']*)["']""", html, flags=re.I)
     assert len(refs) >= 6 + 7  # six embedded figures and the contents links
     anchors = set(re.findall(r"""id\s*=\s*["']([^"']+)["']""", html))
@@ -155,14 +156,14 @@ def test_report_is_self_contained(synthetic_run):
         else:
             assert ref.startswith("data:image/png;base64,"), ref[:60]  # nothing external
     assert "<link" not in html and "@import" not in html and "url(" not in html
-    md = (synthetic_run / "reports" / "results.md").read_text()
+    md = (synthetic_run / "reports" / "stro" / "results.md").read_text()
     assert "Every published figure is reproduced." in md and "| differs |" not in md
     for name in ("study_flow", "prepost_totals", "paired_subjects", "monthly_its", "source_agreement", "residual_acf"):
-        assert f"](../figures/{name}.png)" in md
+        assert f"](../../figures/stro/{name}.png)" in md
 
 
 def test_report_makes_no_causal_claim(synthetic_run):
-    text = (synthetic_run / "reports" / "results.md").read_text().lower()
+    text = (synthetic_run / "reports" / "stro" / "results.md").read_text().lower()
     for phrase in ("caused a", "causes a", "led to a reduction", "effect of the order", "reduced offending by",
                    "because of the order", "due to the order"):
         assert phrase not in text
@@ -195,14 +196,14 @@ def rerun_dir(synthetic_run, tmp_path):
 
 def test_a_change_reruns_only_what_reads_it(rerun_dir):
     assert scheduled(rerun_dir) == set()
-    assert scheduled(rerun_dir, lambda c: c["figures"].update(dpi=150)) == {"figures", "report"}
+    assert scheduled(rerun_dir, lambda c: c["figures"].update(dpi=150)) == {"figures", "report", "index"}
     assert scheduled(rerun_dir, lambda c: c["its"].update(hac_lags=4)) == {"its", "decisions", "figures", "report"}
     # The bar figure draws the reduction CIs, so it follows the before/after tests; the sensitivity
     # panel recomputes the main result with the same interval.
     assert scheduled(rerun_dir, lambda c: c["prepost"].update(bootstrap_resamples=999)) == {
-        "prepost", "sensitivity", "decisions", "figures", "report"}
+        "prepost", "sensitivity", "decisions", "figures", "report", "index"}
     assert scheduled(rerun_dir, lambda c: c["comparison"]["matching"].update(caliper=0.2)) == {
-        "comparison", "sensitivity", "decisions", "figures", "report"}
+        "comparison", "sensitivity", "decisions", "figures", "report", "index"}
     # The calibration harness is outside `all`: its settings rerun only the report, which prints the config.
     assert scheduled(rerun_dir, lambda c: c["calibrate"].update(chunk=5)) == {"report"}
 
@@ -212,7 +213,7 @@ def test_a_category_change_reruns_from_harm(rerun_dir):
         c["categories"] = {("fraud" if k == "drugs" else k): v for k, v in c["categories"].items()}
 
     assert scheduled(rerun_dir, rename) == {"harm", "cohort", "prepost", "its", "comparison", "sensitivity",
-                                            "decisions", "figures", "report"}
+                                            "decisions", "figures", "report", "index"}
 
 
 def test_a_new_pseudonymisation_key_reruns_reconcile(rerun_dir):
@@ -225,7 +226,7 @@ def test_a_new_pseudonymisation_key_reruns_reconcile(rerun_dir):
     key_b = {**os.environ, "STROSTUDY_PSEUDONYM_KEY": "second-test-secret-0123456789"}
     assert scheduled(rerun_dir, env=key_b, source="extracts") == {"reconcile", "harm", "cohort", "prepost", "its",
                                                                   "comparison", "sensitivity", "decisions",
-                                                                  "figures", "report"}
+                                                                  "figures", "report", "index"}
 
 
 @pytest.mark.parametrize("config_text, needle", [

@@ -87,12 +87,14 @@ def rep(scenario: str, seed: int, config: dict, workdir: str | Path, rep_number:
 
     from . import tables
     from .stages import run_all
+    from .studies import names
 
     work = Path(workdir)
     quiet = io.StringIO()
+    study = names(config)[0]   # the synthetic extracts' calibrated study (the first)
     with contextlib.redirect_stderr(quiet):
-        run_all(rep_config(config, scenario, seed), work, until=LAST_STAGE)
-    d = tables.read("decisions", work / tables.path("decisions"))
+        run_all(rep_config(config, scenario, seed), work, until=LAST_STAGE, studies=[study])
+    d = tables.read("decisions", work / tables.path("decisions", study))
     effects = pd.read_csv(work / tables.path("truth_effects"))
     # `published` fixes the cohort's totals by design: its ratio is the sample's, not a
     # parameter an interval could miss, and its fall is gradual, not a step (docs/calibration.md).

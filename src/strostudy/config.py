@@ -30,7 +30,7 @@ from strostudy.errors import StrostudyError
 SCHEMA_FILE = "config.schema.yaml"
 # Top-level blocks a config replaces whole instead of merging key by key: renaming a
 # category must not keep the old one.
-REPLACED_WHOLE = ("categories",)
+REPLACED_WHOLE = ("categories", "studies")
 # Keys that moved, old dotted name -> new one, so an old config gets a pointed hint.
 MOVED = {
     "rocu.header_synonyms": "ingest.rocu_header_synonyms",

@@ -122,12 +122,21 @@ def audit_ledger(outcomes: pd.DataFrame, rows_read: dict[str, int]) -> pd.DataFr
 
 
 def run(inputs: dict, output: dict, config: dict, log: str | None = None) -> pd.DataFrame:
-    """The harm stage: score each arrest event once, categorise it, and close the audit
-    ledger (rows behind events quarantined here become quarantined rows)."""
+    """The harm stage of one study: the study's episodes (its order types, A138); each arrest
+    event scored once and categorised by the study's categories; and the audit ledger closed
+    (rows behind events quarantined here become quarantined rows).  ``config`` is the study's
+    (:func:`strostudy.studies.resolve`)."""
     from . import tables
     from .stages import say
+    from .studies import study_episodes
 
     harm_cfg = config["harm"]
+    order_types = config.get("study", {}).get("order_types")
+    if not order_types:
+        raise StrostudyError("the harm stage needs the study's order types (study.order_types); run it through "
+                             "the workflow, or pass strostudy.studies.resolve(config, study)")
+    episodes = tables.read("order_episodes", inputs["order_episodes"])
+    mine = study_episodes(episodes, order_types)
     weights = tables.read("harm_weights", inputs["harm_weights"])
     events = tables.read("linked_events", inputs["linked_events"])
     offences = tables.read("event_offences", inputs["event_offences"])
@@ -141,7 +150,10 @@ def run(inputs: dict, output: dict, config: dict, log: str | None = None) -> pd.
     # The order subjects' events, and the comparison pool's (issue 13), apart: the study's tables
     # read only the first.
     pool = scored["group"].eq("comparison") if "group" in scored else pd.Series(False, index=scored.index)
-    tables.write(scored.loc[~pool].drop(columns="group", errors="ignore"), "events", output["events"])
+    # Arrests of people who hold only orders of other types belong to those types' studies.
+    other = ~pool & ~scored["subject_id"].isin(mine["subject_id"])
+    tables.write(mine, "orders", output["orders"])
+    tables.write(scored.loc[~pool & ~other].drop(columns="group", errors="ignore"), "events", output["events"])
     tables.write(scored.loc[pool].drop(columns="group", errors="ignore"), "comparison_events",
                  output["comparison_events"])
     tables.write(unknown, "unknown_codes", output["unknown_codes"])
@@ -150,6 +162,8 @@ def run(inputs: dict, output: dict, config: dict, log: str | None = None) -> pd.
     if not ledger["balances"].all():
         bad = ledger.loc[~ledger["balances"], "source"].unique()
         raise StrostudyError(f"audit ledger does not balance for {', '.join(bad)}; this is a bug, please report it")
-    say(f"scored {len(scored):,} arrest events ({int(pool.sum()):,} of the comparison pool) on {harm_cfg['index_name']}; "
-        f"{len(quarantined):,} quarantined for {len(unknown):,} unknown offence code(s)", log)
+    say(f"{config['study'].get('name', 'study')}: {len(mine):,} order episodes of {', '.join(order_types)} "
+        f"(of {episodes['subject_id'].nunique():,} people with any order); scored {len(scored):,} arrest events "
+        f"({int(pool.sum()):,} of the comparison pool, {int(other.sum()):,} of people with only other order types) on "
+        f"{harm_cfg['index_name']}; {len(quarantined):,} quarantined for {len(unknown):,} unknown offence code(s)", log)
     return scored

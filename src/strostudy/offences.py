@@ -22,8 +22,11 @@ WEIGHT_COLUMNS = ["cjs_code", "ho_class", "title", "score", "ho_group", "athena_
 
 
 def curated_weights() -> pd.DataFrame:
-    """The package's curated CCHI 2020 table, in the common weights layout."""
-    table = pd.read_csv(data_path("cchi_weights.csv"), dtype=str, keep_default_na=False)
+    """The package's curated CCHI 2020 table, in the common weights layout: the offences of the
+    STRO extracts (``data/cchi_weights.csv``) and the breach offences of other order types that
+    have a CCHI 2020 row of their own (``data/cchi_breach_weights.csv``, A138)."""
+    table = pd.concat([pd.read_csv(data_path(name), dtype=str, keep_default_na=False)
+                       for name in ("cchi_weights.csv", "cchi_breach_weights.csv")], ignore_index=True)
     return _standard(table.rename(columns={"cchi_score": "score"}))
 
 

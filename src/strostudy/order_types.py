@@ -7,8 +7,7 @@ category and of its breach offence, each with its CCHI 2020 score and where that
 from (a row of the index, or a proxy row by the index's own rule, A18, A100-A104).
 
 :func:`categories_for` turns the tables into the default ``categories`` block of a study of
-some order types.  Nothing in the workflow calls this module yet; docs/order-types.md says
-how studies will.
+some order types (:func:`strostudy.studies.categories`, docs/studies.md).
 """
 
 from __future__ import annotations

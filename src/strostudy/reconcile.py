@@ -25,7 +25,7 @@ DISCREPANCY_COLUMNS = ["subject_id", "kind", "field", "source_pair", "value_a", 
 
 @dataclass
 class Reconciled:
-    episodes: pd.DataFrame        # processed/orders.csv (pseudonymous)
+    episodes: pd.DataFrame        # processed/order_episodes.csv: per person and order type (pseudonymous)
     events: pd.DataFrame          # one row per arrest event (pseudonymous)
     offences: pd.DataFrame        # event_id, cjs_code, ho_class, source
     discrepancies: pd.DataFrame   # processed/discrepancies.csv
@@ -205,6 +205,7 @@ def _episode_frame(orders: pd.DataFrame, episode_start: str) -> pd.DataFrame:
         "owning_force": latest["owning_force"].fillna(first["owning_force"]),
         "applicant": latest["applicant"].fillna(first["applicant"]),
         "first_ref": first["order_ref"], "name_key": latest["name_key"].fillna(first["name_key"]),
+        "order_type": first["order_type"],
         "date_of_birth": first["date_of_birth"],
     }, index=first.index)
 
@@ -250,6 +251,11 @@ def build_episodes(ing: Ingested, cfg: dict, key: str, links: pd.DataFrame):
     resolved by precedence (A5, A6, A7) and every disagreement logged."""
     rc = cfg["reconcile"]
     orders = _order_identity(ing.tables["orders"].copy(), ing.tables["rocu_orders"], links)
+    # One episode per person and order type (issue 16, A138): a study takes its types' episodes.
+    from .studies import canonical_order_type
+
+    orders["order_type"] = canonical_order_type(orders["order_type"]).fillna("UNKNOWN")
+    orders["group"] = orders["group"] + "|" + orders["order_type"]
     rocu = ing.tables["rocu_orders"].copy()
     ep = _attach_rocu(_episode_frame(orders, rc["episode_start"]), orders, rocu)
     ep = _resolve_start(ep, list(rc["source_precedence"]))
@@ -412,7 +418,8 @@ def _records(ing: Ingested, ep: pd.DataFrame, orders: pd.DataFrame, links: pd.Da
     """Every arrest record of a linked person (an order subject, or a person of the comparison
     ``pool``: person -> subject_id), one row per (source, arrest), with its offences."""
     match = offence_matcher(weights)
-    person_subject = ep.dropna(subset=["person"]).set_index("person")["subject_id"]
+    # One pseudonym per person, whichever order types they hold (issue 16).
+    person_subject = ep.dropna(subset=["person"]).drop_duplicates("person").set_index("person")["subject_id"]
     if pool is not None and len(pool):
         person_subject = pd.concat([person_subject, pool.astype(person_subject.dtype)])
     quarantine = {}
@@ -709,7 +716,8 @@ def _event_discrepancies(events: pd.DataFrame, merged: pd.DataFrame, offences: p
         "value_a": "PNC title", "value_b": "PND wording differs", "resolution": "used PNC offences",
         "detail": fmt(w["event_date"]).to_numpy()}))
     # Names: PND person fields against the order list, for records linked to a person.
-    name = pnd.assign(order_key=pnd["subject_id"].map(ep.set_index("subject_id")["name_key"]))
+    # A person holding orders of two types has two episodes: the first one's name (issue 16).
+    name = pnd.assign(order_key=pnd["subject_id"].map(ep.drop_duplicates("subject_id").set_index("subject_id")["name_key"]))
     same = name["name_key"] == name["order_key"]
     swapped = ~same & (name["name_key"].str.split().map(sorted, na_action="ignore") ==
                        name["order_key"].str.split().map(sorted, na_action="ignore"))
@@ -749,7 +757,8 @@ def reconcile(ing: Ingested, cfg: dict, weights: pd.DataFrame, decisions: pd.Dat
     # reports on (A106); the comparison pool's arrests are merged by the same rules.
     ev_disc = _event_discrepancies(events.loc[events["group"] == "order"], merged, offences,
                                    pnd.loc[pnd["subject_id"].isin(ep["subject_id"])], ep)
-    person_subject = pd.concat([ep.dropna(subset=["person"]).set_index("person")["subject_id"].astype("string"),
+    person_subject = pd.concat([ep.dropna(subset=["person"]).drop_duplicates("person").set_index("person")["subject_id"]
+                                .astype("string"),
                                 pool_people])
     custody, custody_outcomes, custody_quarantine = custody_periods(ing, person_subject, links)
     quarantine |= {"comparison": pool_quarantine, "custody": custody_quarantine}
@@ -758,10 +767,11 @@ def reconcile(ing: Ingested, cfg: dict, weights: pd.DataFrame, decisions: pd.Dat
     outcomes = _outcomes(ing, orders, rocu, merged, offences,
                          {k: v for k, v in quarantine.items() if k not in OPTIONAL_PERSON_SOURCES}, precedence, links,
                          extra=[pool_outcomes, custody_outcomes])
-    episodes = ep[["subject_id", "identity", "start_date", "start_source", "start_usable", "start_earliest",
-                   "start_latest", "length_months", "length_source", "n_orders", "has_interim", "status",
-                   "status_date", "rocu_return", "region", "owning_force", "applicant", "n_conditions", "age_at_start"]]
-    episodes = episodes.sort_values("subject_id").reset_index(drop=True)
+    episodes = ep[["subject_id", "order_type", "identity", "start_date", "start_source", "start_usable",
+                   "start_earliest", "start_latest", "length_months", "length_source", "n_orders", "has_interim",
+                   "status", "status_date", "rocu_return", "region", "owning_force", "applicant", "n_conditions",
+                   "age_at_start"]]
+    episodes = episodes.sort_values(["subject_id", "order_type"]).reset_index(drop=True)
     return Reconciled(episodes=episodes, events=events, offences=event_offences, discrepancies=discrepancies,
                       outcomes=outcomes, links=links, quarantine=quarantine, review=review,
                       linkage_quality=linkage_quality(record_bases(ing, links)), linkage_scores=linkage_scores(links, rc),
@@ -781,7 +791,7 @@ def run(inputs: dict, output: dict, config: dict, log: str | None = None) -> Rec
     decisions = read_decisions(inputs.get("linkage_decisions"))  # optional: an input only when it exists
     result = reconcile(ing, config, tables.read("harm_weights", inputs["harm_weights"]), decisions)
     ingest.write_quarantine(result.quarantine, output["quarantine_linkage"])
-    tables.write(result.episodes, "orders", output["orders"])
+    tables.write(result.episodes, "order_episodes", output["order_episodes"])
     tables.write(result.discrepancies, "discrepancies", output["discrepancies"])
     tables.write(result.events, "linked_events", output["linked_events"])
     tables.write(result.offences, "event_offences", output["event_offences"])

@@ -610,15 +610,21 @@ def build_context(tables: dict, config: dict, provenance_info: dict, figures: di
     events = t["events"]
     empty = analysed(t["cohort_flow"]) == 0
     paper = published()
-    headline_rows = [] if empty else headline(paper, t, config)
+    # Only a study of STROs alone is set beside the publication (issue 16).
+    types = [str(x) for x in config["study"].get("order_types", ["STRO"])]
+    calibrated = types == ["STRO"]
+    headline_rows = [] if empty or not calibrated else headline(paper, t, config)
     decisions = t["decisions"]
     rules = _rules(decisions)
     level_pct = f"{100 * float(config['prepost']['confidence_level']):g}%"
     measures = list(config["its"]["primary"])
-    claims = [] if empty else claim_rows(decisions, paper)
+    claims = [] if empty or not calibrated else claim_rows(decisions, paper)
     pp = config["prepost"]
     return {
-        "config": config, "provenance": provenance_info, "headline": headline_rows,
+        "config": config, "provenance": provenance_info, "headline": headline_rows, "calibrated": calibrated,
+        "order_words": "a Slavery and Trafficking Risk Order" if calibrated else
+        f"an order of this study: {config['study'].get('label') or ', '.join(types)} ({', '.join(types)})",
+        "orders_plural": "STROs" if calibrated else "these orders", "study_types": ", ".join(types),
         "all_match": bool(headline_rows) and all(r["match"] for r in headline_rows),
         "claims": claims, "claims_holding": sum(c["holds"] for c in claims),
         "empty": empty, "statement": cohort_statement(t["cohort_flow"], config),

@@ -268,7 +268,8 @@ class Weights(_Table):
 
 
 class Episodes(_Table):
-    """``data/processed/orders.csv``: one order episode per person (pseudonymous)."""
+    """``data/processed/<study>/orders.csv``: one order episode per person, of the study's order
+    types (pseudonymous)."""
 
     subject_id: Series[str] = pa.Field(unique=True, str_matches=SUBJECT_ID)
     identity: Series[str] = pa.Field(isin=["pnc_id", "rocu", "linked", "ambiguous", "unmatched"])
@@ -281,6 +282,17 @@ class Episodes(_Table):
     status: Series[str] = pa.Field(nullable=True)
     status_date: Series[pd.Timestamp] = pa.Field(nullable=True)
     rocu_return: Series[bool]
+
+
+class OrderEpisodes(Episodes):
+    """``data/processed/order_episodes.csv``: one order episode per person and order type, every
+    type on the order list (issue 16); a study takes its types' episodes (A138)."""
+
+    class Config:
+        unique = ["subject_id", "order_type"]
+
+    subject_id: Series[str] = pa.Field(str_matches=SUBJECT_ID)
+    order_type: Series[str]
 
 
 class Discrepancies(_Table):
@@ -647,3 +659,19 @@ class Decisions(_Table):
     claim: Series[str]
     note: Series[str] = pa.Field(nullable=True)
 
+
+
+class StudyIndex(_Table):
+    """``data/processed/index.csv``: one row per study (issue 16, :mod:`strostudy.index`), as
+    published: a withheld cell is empty and named in ``suppressed`` (disclosure control)."""
+
+    study: Series[str] = pa.Field(unique=True, str_matches=r"^[a-z][a-z0-9_]*$")
+    label: Series[str]
+    order_types: Series[str]
+    n_listed: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=0)
+    n_full: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=0)
+    n_analysed: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=0)
+    arrests_reduction_pct: Series[float] = pa.Field(nullable=True)
+    harm_reduction_pct: Series[float] = pa.Field(nullable=True)
+    rate_ratio: Series[float] = pa.Field(nullable=True, ge=0)
+    suppressed: Series[str] = pa.Field(nullable=True)

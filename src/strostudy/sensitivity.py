@@ -146,27 +146,40 @@ def window_rows(episodes: pd.DataFrame, events: pd.DataFrame, config: dict, wind
     return pd.concat(out, ignore_index=True)
 
 
-def breach_codes(order_type: str) -> list[str]:
-    """The CJS codes of the breach offences of ``order_type`` (package data, A101)."""
+def study_order_types(config: dict) -> list[str]:
+    """The order types of the study a stage runs for (``study.order_types``, set by
+    :func:`strostudy.studies.resolve`)."""
+    types = config["study"].get("order_types")
+    if not types:
+        raise StrostudyError("the sensitivity stage needs the study's order types (study.order_types); run it "
+                             "through the workflow, or pass strostudy.studies.resolve(config, study)")
+    return [str(t) for t in types]
+
+
+def breach_codes(order_types) -> list[str]:
+    """The CJS codes of the breach offences of the study's order type(s) (a name or a list;
+    package data, A101)."""
     from .order_types import order_type_codes
 
+    wanted = [order_types] if isinstance(order_types, str) else [str(t) for t in order_types]
     codes = order_type_codes()
     known = sorted(set(codes["order_type"]))
-    if order_type not in known:
-        raise StrostudyError(f"config.yaml: study.order_type {order_type!r} is not an order type the package knows "
-                             f"({', '.join(known)}; src/strostudy/data/order_types.csv)")
-    mine = codes.loc[(codes["order_type"] == order_type) & (codes["role"] == "breach"), "cjs_code"].dropna()
+    unknown = [t for t in wanted if t not in known]
+    if unknown:
+        raise StrostudyError(f"config.yaml: studies: {', '.join(map(repr, unknown))} is not an order type the "
+                             f"package knows ({', '.join(known)}; src/strostudy/data/order_types.csv)")
+    mine = codes.loc[codes["order_type"].isin(wanted) & (codes["role"] == "breach"), "cjs_code"].dropna()
     return sorted(set(mine.astype(str).str.upper()))
 
 
 def breach_rows(events: pd.DataFrame, cohort: pd.DataFrame, config: dict, names: list[str],
                 codes: list[str]) -> pd.DataFrame:
     """``breaches_excluded``: every arrest whose principal offence (``matched_code``) is a
-    breach of the study's own order type is dropped, with its harm."""
-    order_type = config["study"]["order_type"]
+    breach of the study's own order type(s) is dropped, with its harm."""
+    order_types = ", ".join(study_order_types(config))
     if not codes:
         return _blank_rows("breaches_excluded", MEASURES, names,
-                           f"no breach offence code is known for {order_type} (order_type_codes.csv leaves it "
+                           f"no breach offence code is known for {order_types} (order_type_codes.csv leaves it "
                            "empty): nothing to exclude", int(cohort["analysed"].sum()))
     is_breach = events["matched_code"].astype("string").str.strip().str.upper().isin(codes).fillna(False)
     windowed = window_events(events.loc[~is_breach.to_numpy(dtype=bool)], cohort, config)
@@ -374,7 +387,7 @@ def sensitivity_panel(episodes: pd.DataFrame, events: pd.DataFrame, config: dict
     n_main = int(cohort["analysed"].sum())
     parts = [
         window_rows(episodes, events, config, s["windows"], names),
-        breach_rows(events, cohort, config, names, breach_codes(str(config["study"]["order_type"]))),
+        breach_rows(events, cohort, config, names, breach_codes(study_order_types(config))),
         itt_rows(episodes, events, config, names, cohort),
         washout_rows(windowed, cohort, config, names, int(s["washout_months"])),
         leave_one_out_rows(main, names),

@@ -16,7 +16,8 @@ from pathlib import Path
 #: The module behind each rule (``harm_index`` belongs to the harm stage but runs first).
 RULE_MODULES = {"ingest": "ingest", "harm_index": "offences", "reconcile": "reconcile", "harm": "harm",
                 "cohort": "cohort", "prepost": "prepost", "its": "its", "comparison": "comparison", "sensitivity": "sensitivity",
-                "decisions": "decisions", "figures": "figures", "report": "report", "simulate": "simulate"}
+                "decisions": "decisions", "figures": "figures", "report": "report", "simulate": "simulate",
+                "index": "index"}
 
 
 def say(message: str, log: str | None = None) -> None:
@@ -45,34 +46,56 @@ def run_rule(smk) -> None:
     extra = {}
     if "threads" in inspect.signature(module.run).parameters:  # stages that can use several cores
         extra["threads"] = int(getattr(smk, "threads", 1) or 1)
-    module.run(inputs=dict(smk.input.items()), output=dict(smk.output.items()), config=smk.params.config, log=log,
-               **extra)
+    config = smk.params.config
+    study = dict(getattr(smk, "wildcards", {}) or {}).get("study")
+    if study is not None:  # a stage of one study runs with the study's settings
+        from .studies import resolve
+
+        config = resolve(config, study)
+    module.run(inputs=dict(smk.input.items()), output=dict(smk.output.items()), config=config, log=log, **extra)
 
 
 #: The rules in the order the workflow runs them (simulate only for synthetic data).
 ORDER = ["simulate", "ingest", "harm_index", "reconcile", "harm", "cohort", "prepost", "its", "comparison",
-         "sensitivity", "decisions", "figures", "report"]
+         "sensitivity", "decisions", "figures", "report", "index"]
 
 
-def run_stage(rule: str, config: dict, workdir: str | Path = ".", log: str | None = None):
+def run_stage(rule: str, config: dict, workdir: str | Path = ".", log: str | None = None, study: str | None = None):
     """Run one rule's stage in this process, with the registry's paths under ``workdir`` (for
-    notebooks and tests; the workflow runs the same function through its script)."""
-    from . import tables
+    notebooks and tests; the workflow runs the same function through its script).  A stage
+    that runs per study (:data:`strostudy.tables.STUDY_STAGES`) needs ``study``, and runs
+    with that study's settings (:func:`strostudy.studies.resolve`)."""
+    from . import studies, tables
 
     work = Path(workdir)
-    inputs = {k: str(work / v) for k, v in tables.inputs(rule, work, source=config.get("source", "extracts")).items()}
-    output = {k: str(work / v) for k, v in tables.outputs(rule).items()}
+    if tables.per_study(rule):
+        if study is None:
+            raise ValueError(f"the {rule} stage runs once per study: give study= (one of {studies.names(config)})")
+        config = studies.resolve(config, study)
+    if rule == "index":
+        found = tables.index_inputs(studies.names(config))
+    else:
+        found = tables.inputs(rule, work, source=config.get("source", "extracts"), study=study)
+    inputs = {k: str(work / v) for k, v in found.items()}
+    output = {k: str(work / v) for k, v in tables.outputs(rule, study).items()}
     return stage_module(rule).run(inputs=inputs, output=output, config=config, log=log)
 
 
-def run_all(config: dict, workdir: str | Path = ".", until: str = "report") -> None:
+def run_all(config: dict, workdir: str | Path = ".", until: str = "index", studies: list[str] | None = None) -> None:
     """Run every stage from the extracts in ``workdir/data/raw`` (simulated first when
-    ``source: synthetic`` and they are missing) up to and including ``until``."""
+    ``source: synthetic`` and they are missing) up to and including ``until``: the shared
+    stages once, each study's stages for every study (or those in ``studies``), then the index."""
     from . import keys, tables
+    from .studies import names
 
     keys.guard(config["source"], Path(workdir) / Path(tables.path("raw_orders")).parent)
     rules = ORDER[: ORDER.index(until) + 1]
     if config["source"] != "synthetic" or (Path(workdir) / tables.path("raw_orders")).exists():
         rules = [r for r in rules if r != "simulate"]
-    for rule in rules:
+    for rule in [r for r in rules if not tables.per_study(r) and r != "index"]:
         run_stage(rule, config, workdir)
+    for study in studies or names(config):
+        for rule in [r for r in rules if tables.per_study(r)]:
+            run_stage(rule, config, workdir, study=study)
+    if "index" in rules:
+        run_stage("index", config, workdir)

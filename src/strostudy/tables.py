@@ -6,6 +6,11 @@ build their ``input:`` and ``output:`` from here, the stages read and write thro
 :func:`read` and :func:`write`, and the report and the tests look paths up here.  A path
 appears nowhere else.
 
+A table written once per study (every stage from harm on, :data:`STUDY_STAGES`; issue 16,
+docs/studies.md) has ``{study}`` in its path: ``data/processed/{study}/cohort.csv``.  The rules
+keep it as a Snakemake wildcard; :func:`path`, :func:`inputs` and :func:`outputs` fill it in
+when given the study's name.
+
 This module imports nothing heavy at the top, so the Snakefile parses quickly; pandas and
 pandera load only when a table is read or written.
 """
@@ -17,7 +22,7 @@ from pathlib import Path
 
 #: The stages in the order the method runs them (the Snakefile includes their rules so).
 STAGES = ["simulate", "ingest", "reconcile", "harm", "cohort", "prepost", "its", "comparison", "sensitivity",
-          "decisions", "figures", "report"]
+          "decisions", "figures", "report", "index"]
 
 
 @dataclass(frozen=True)
@@ -68,7 +73,8 @@ TABLES: dict[str, Table] = dict([
     # harm index: the weights every later step codes and scores offences with, loaded once.
     _t("harm_weights", "data/interim/harm_weights.parquet", "harm", "Weights", "the harm index, one row per code"),
     # reconcile: people linked, order episodes, arrest events (unscored).
-    _t("orders", "data/processed/orders.csv", "reconcile", "Episodes", "one order episode per person"),
+    _t("order_episodes", "data/processed/order_episodes.csv", "reconcile", "OrderEpisodes",
+       "one order episode per person and order type, every type on the order list"),
     _t("discrepancies", "data/processed/discrepancies.csv", "reconcile", "Discrepancies",
        "every disagreement between sources and how it was resolved"),
     _t("linked_events", "data/interim/events.parquet", "reconcile", "LinkedEvents",
@@ -96,53 +102,57 @@ TABLES: dict[str, Table] = dict([
     _t("quarantine_linkage", "data/interim/quarantine_linkage", "reconcile", None,
        "rows of people not on (or not linkable to) the order list, one CSV per source"),
     # harm: scores and categories, and the audit ledger that closes the row accounts.
-    _t("events", "data/processed/events.csv", "harm", "Events", "scored arrest events"),
-    _t("comparison_events", "data/processed/comparison_events.csv", "harm", "Events",
+    # harm, per study: the study's episodes (its order types), and every arrest scored and
+    # categorised by the study's categories.
+    _t("orders", "data/processed/{study}/orders.csv", "harm", "Episodes",
+       "one order episode per person, of the study's order types"),
+    _t("events", "data/processed/{study}/events.csv", "harm", "Events", "scored arrest events of the study's subjects"),
+    _t("comparison_events", "data/processed/{study}/comparison_events.csv", "harm", "Events",
        "scored arrest events of the comparison pool"),
-    _t("unknown_codes", "data/processed/unknown_codes.csv", "harm", "UnknownCodes",
+    _t("unknown_codes", "data/processed/{study}/unknown_codes.csv", "harm", "UnknownCodes",
        "offence codes the harm index does not know"),
-    _t("audit_ledger", "data/processed/audit_ledger.csv", "harm", "AuditLedger",
+    _t("audit_ledger", "data/processed/{study}/audit_ledger.csv", "harm", "AuditLedger",
        "rows read = kept + merged + quarantined, per source"),
-    _t("quarantine_harm", "data/interim/quarantine_harm.csv", "harm", None, "events with an unknown offence code"),
+    _t("quarantine_harm", "data/interim/{study}/quarantine_harm.csv", "harm", None, "events with an unknown offence code"),
     # cohort
-    _t("cohort_flow", "data/processed/cohort_flow.csv", "cohort", "CohortFlow", "orders -> full windows -> analysed"),
-    _t("cohort", "data/processed/cohort.csv", "cohort", "Cohort", "each episode's windows and exclusion"),
-    _t("subject_windows", "data/processed/subject_windows.csv", "cohort", "SubjectWindows",
+    _t("cohort_flow", "data/processed/{study}/cohort_flow.csv", "cohort", "CohortFlow", "orders -> full windows -> analysed"),
+    _t("cohort", "data/processed/{study}/cohort.csv", "cohort", "Cohort", "each episode's windows and exclusion"),
+    _t("subject_windows", "data/processed/{study}/subject_windows.csv", "cohort", "SubjectWindows",
        "arrests and harm before and after, per analysed subject and category"),
-    _t("monthly_series", "data/processed/monthly_series.csv", "cohort", "MonthlySeries",
+    _t("monthly_series", "data/processed/{study}/monthly_series.csv", "cohort", "MonthlySeries",
        "arrests and harm per month of the subjects' own clocks"),
     # prepost
-    _t("prepost_tests", "data/processed/prepost_tests.csv", "prepost", "PrepostTests",
+    _t("prepost_tests", "data/processed/{study}/prepost_tests.csv", "prepost", "PrepostTests",
        "paired before/after tests per measure and category"),
-    _t("correlations", "data/processed/correlations.csv", "prepost", "Correlations", "arrests-harm correlations"),
-    _t("prepost_decisions", "data/processed/prepost_decisions.csv", "prepost", "Decisions",
+    _t("correlations", "data/processed/{study}/correlations.csv", "prepost", "Correlations", "arrests-harm correlations"),
+    _t("prepost_decisions", "data/processed/{study}/prepost_decisions.csv", "prepost", "Decisions",
        "every before/after decision (rule, test, estimate, interval, p, significant)"),
     # its
-    _t("its_models", "data/processed/its_models.csv", "its", "ItsModels", "every model term, both SEs"),
-    _t("its_diagnostics", "data/processed/its_diagnostics.csv", "its", "ItsDiagnostics", "residual diagnostics"),
-    _t("its_summary", "data/processed/its_summary.csv", "its", "ItsSummary", "the findings per measure"),
-    _t("its_fitted", "data/processed/its_fitted.csv", "its", "ItsFitted",
+    _t("its_models", "data/processed/{study}/its_models.csv", "its", "ItsModels", "every model term, both SEs"),
+    _t("its_diagnostics", "data/processed/{study}/its_diagnostics.csv", "its", "ItsDiagnostics", "residual diagnostics"),
+    _t("its_summary", "data/processed/{study}/its_summary.csv", "its", "ItsSummary", "the findings per measure"),
+    _t("its_fitted", "data/processed/{study}/its_fitted.csv", "its", "ItsFitted",
        "observed, fitted and counterfactual values per month and model"),
-    _t("its_decisions", "data/processed/its_decisions.csv", "its", "Decisions",
+    _t("its_decisions", "data/processed/{study}/its_decisions.csv", "its", "Decisions",
        "every time-series decision (level, slope, post-order trend, placebo)"),
     # comparison: the comparison group, matched, and the adjusted effects (issue 13)
-    _t("comparison_cohort", "data/processed/comparison_cohort.csv", "comparison", "ComparisonCohort",
+    _t("comparison_cohort", "data/processed/{study}/comparison_cohort.csv", "comparison", "ComparisonCohort",
        "each order and comparison subject considered: group, index date, covariates, match"),
-    _t("subject_month_panel", "data/processed/subject_month_panel.parquet", "comparison", "SubjectMonthPanel",
+    _t("subject_month_panel", "data/processed/{study}/subject_month_panel.parquet", "comparison", "SubjectMonthPanel",
        "arrests, harm and days at risk per subject, month and category, both groups"),
-    _t("comparison_balance", "data/processed/comparison_balance.csv", "comparison", "ComparisonBalance",
+    _t("comparison_balance", "data/processed/{study}/comparison_balance.csv", "comparison", "ComparisonBalance",
        "covariate balance (standardised differences) before and after matching"),
-    _t("comparison_effects", "data/processed/comparison_effects.csv", "comparison", "ComparisonEffects",
+    _t("comparison_effects", "data/processed/{study}/comparison_effects.csv", "comparison", "ComparisonEffects",
        "naive and adjusted rate ratios per measure and category"),
-    _t("event_study", "data/processed/event_study.csv", "comparison", "EventStudy",
+    _t("event_study", "data/processed/{study}/event_study.csv", "comparison", "EventStudy",
        "order/comparison rate ratios per period relative to the months before the order"),
-    _t("comparison_decisions", "data/processed/comparison_decisions.csv", "comparison", "Decisions",
+    _t("comparison_decisions", "data/processed/{study}/comparison_decisions.csv", "comparison", "Decisions",
        "every comparison-group decision (naive and adjusted rate ratios against no change)"),
     # sensitivity: the main estimator under each variation (docs/sensitivity.md)
-    _t("sensitivity", "data/processed/sensitivity.csv", "sensitivity", "Sensitivity",
+    _t("sensitivity", "data/processed/{study}/sensitivity.csv", "sensitivity", "Sensitivity",
        "the main before/after rate ratio under each sensitivity analysis"),
     # decisions: every decision the report makes, with the headline claims, in one table
-    _t("decisions", "data/processed/decisions.csv", "decisions", "Decisions",
+    _t("decisions", "data/processed/{study}/decisions.csv", "decisions", "Decisions",
        "every decision the report makes, the headline claims included (docs/calibration.md)"),
     # calibration (not part of `all`): the snakemake target `calibration`, or `strostudy calibrate`
     _t("calibration_chunk", "data/calibration/{scenario}/chunk_{chunk}.csv", "calibrate", None,
@@ -152,9 +162,23 @@ TABLES: dict[str, Table] = dict([
     _t("calibration", "data/calibration/calibration.csv", "calibrate", None,
        "per scenario and rule: the rate of significance and the intervals' coverage, with exact 95% intervals"),
     # report
-    _t("results_html", "reports/results.html", "report", None, "the results report, self-contained"),
-    _t("results_md", "reports/results.md", "report", None, "the results report, Markdown"),
+    _t("results_html", "reports/{study}/results.html", "report", None, "the results report, self-contained"),
+    _t("results_md", "reports/{study}/results.md", "report", None, "the results report, Markdown"),
+    # index: one row per study, a forest plot across studies, disclosure-checked (issue 16)
+    _t("index_table", "data/processed/index.csv", "index", "StudyIndex",
+       "one row per study: orders, reductions, adjusted rate ratio (disclosure-checked)"),
+    _t("output_checking_log", "reports/output_checking_log.csv", "index", None,
+       "every cell withheld by disclosure control, with its reason (never its value), to submit with the tables"),
+    _t("index_html", "reports/index.html", "index", None, "the comparison across studies, self-contained"),
+    _t("index_md", "reports/index.md", "index", None, "the comparison across studies, Markdown"),
+    _t("studies_forest_png", "figures/studies_forest.png", "index", None, "the forest plot across studies"),
+    _t("studies_forest_pdf", "figures/studies_forest.pdf", "index", None, "the forest plot across studies"),
 ])
+
+#: The stages run once per study (paths with ``{study}``); the others run once for all studies.
+STUDY_STAGES = ["harm", "cohort", "prepost", "its", "comparison", "sensitivity", "decisions", "figures", "report"]
+#: What the index reads from each study.
+INDEX_TABLES = ["cohort_flow", "prepost_tests", "comparison_effects"]
 
 #: Publication figures (each written as PNG and PDF by the figures stage) and the tables each
 #: is drawn from.
@@ -182,7 +206,7 @@ RULE_INPUTS = {
     "ingest": RAW,
     "harm_index": [],
     "reconcile": [f"clean_{n}" for n in _CLEAN] + ["ingest_outcomes", "rows_read", "extract_mark", "harm_weights"],
-    "harm": ["harm_weights", "linked_events", "event_offences", "row_outcomes", "rows_read"],
+    "harm": ["harm_weights", "order_episodes", "linked_events", "event_offences", "row_outcomes", "rows_read"],
     "cohort": ["orders", "events"],
     "prepost": ["subject_windows", "monthly_series"],
     "comparison": ["cohort", "orders", "events", "comparison_subjects", "comparison_events", "custody"],
@@ -191,6 +215,7 @@ RULE_INPUTS = {
     "decisions": ["prepost_decisions", "its_decisions", "comparison_decisions"],
     "figures": FIGURE_TABLES,
     "report": RAW + REPORT_TABLES,
+    "index": INDEX_TABLES,   # of every study: index_inputs
 }
 #: The rule that writes tables of a stage, where it is not the stage's own name.
 _RULE_OF = {"harm_weights": "harm_index"}
@@ -201,46 +226,73 @@ OPTIONAL_INPUTS = {"ingest": ["raw_comparison", "raw_custody"], "reconcile": ["l
                    "report": ["analysis_plan"]}
 
 
-def inputs(rule: str, workdir: str | Path = ".", source: str = "extracts") -> dict[str, str]:
+STUDY = "{study}"
+
+
+def _in_study(path: str, study: str | None) -> str:
+    """``path`` with its study folder filled in (left as the ``{study}`` wildcard when ``study``
+    is None, as the rules want it)."""
+    return path if study is None else path.replace(STUDY, study)
+
+
+def inputs(rule: str, workdir: str | Path = ".", source: str = "extracts", study: str | None = None) -> dict[str, str]:
     """Every file ``rule`` reads, name -> path: its tables, the optional ones that exist under
     ``workdir`` (or, with ``source: synthetic``, that the simulator writes), and (for the
-    report) every figure.  Paths stay relative to ``workdir``."""
+    report) every figure.  Paths stay relative to ``workdir``; a study's paths name ``study``
+    (or keep the ``{study}`` wildcard without one)."""
     found = {n: TABLES[n].path for n in RULE_INPUTS[rule]}
     found |= {n: TABLES[n].path for n in OPTIONAL_INPUTS.get(rule, [])
               if (Path(workdir) / TABLES[n].path).exists() or (source == "synthetic" and TABLES[n].stage == "simulate")}
-    return {**found, **figures()} if rule == "report" else found
+    found = {**found, **figures()} if rule == "report" else found
+    return {n: _in_study(p, study) for n, p in found.items()}
 
 
-def outputs(rule: str) -> dict[str, str]:
-    """Every file ``rule`` writes, name -> path."""
+def index_inputs(studies) -> dict[str, str]:
+    """What the index reads: :data:`INDEX_TABLES` of every study, ``{study}__{table}`` -> path."""
+    return {f"{s}__{t}": path(t, s) for s in studies for t in INDEX_TABLES}
+
+
+def outputs(rule: str, study: str | None = None) -> dict[str, str]:
+    """Every file ``rule`` writes, name -> path (a study's named, or with the wildcard)."""
     if rule == "figures":
-        return figures()
+        return {n: _in_study(p, study) for n, p in figures().items()}
     stage = {"harm_index": "harm"}.get(rule, rule)
-    return {t.name: t.path for t in TABLES.values()
+    return {t.name: _in_study(t.path, study) for t in TABLES.values()
             if t.stage == stage and _RULE_OF.get(t.name, stage) == rule}
 
 
-def figure_path(name: str, ext: str) -> str:
-    return f"figures/{name}.{ext}"
+def per_study(rule_or_table: str) -> bool:
+    """Whether a rule runs (or a table is written) once per study."""
+    if rule_or_table in TABLES:
+        return STUDY in TABLES[rule_or_table].path
+    return rule_or_table in STUDY_STAGES
 
 
-def path(name: str) -> str:
-    """The path of table ``name`` (KeyError names the table if it is not registered)."""
-    return TABLES[name].path
+def figure_path(name: str, ext: str, study: str | None = None) -> str:
+    return _in_study(f"figures/{STUDY}/{name}.{ext}", study)
 
 
-def paths(*names: str) -> dict[str, str]:
-    return {n: TABLES[n].path for n in names}
+def path(name: str, study: str | None = None) -> str:
+    """The path of table ``name`` (KeyError names the table if it is not registered); a study's
+    table needs the study's name (:func:`strostudy.studies.names` lists them)."""
+    p = TABLES[name].path
+    if STUDY in p and study is None:
+        raise KeyError(f"{name} is written once per study: give the study's name (tables.path({name!r}, study))")
+    return _in_study(p, study)
 
 
-def written_by(stage: str) -> dict[str, str]:
+def paths(*names: str, study: str | None = None) -> dict[str, str]:
+    return {n: path(n, study) for n in names}
+
+
+def written_by(stage: str, study: str | None = None) -> dict[str, str]:
     """Every table ``stage`` writes, name -> path."""
-    return {t.name: t.path for t in TABLES.values() if t.stage == stage}
+    return {t.name: _in_study(t.path, study) for t in TABLES.values() if t.stage == stage}
 
 
-def figures() -> dict[str, str]:
-    """Every figure file, ``{name}_{ext}`` -> path."""
-    return {f"{n}_{e}": figure_path(n, e) for n in FIGURES for e in FIGURE_FORMATS}
+def figures(study: str | None = None) -> dict[str, str]:
+    """Every figure file of a study, ``{name}_{ext}`` -> path."""
+    return {f"{n}_{e}": figure_path(n, e, study) for n in FIGURES for e in FIGURE_FORMATS}
 
 
 # --------------------------------------------------------------------------- reading and writing
