@@ -72,3 +72,9 @@ rule all:
     input:
         [T.path("results_html", s) for s in strostudies.names(config)],
         T.path("index_html"),
+
+
+# `snakemake all_figures --forcerun figures` redraws every study's figures from its tables alone.
+rule all_figures:
+    input:
+        [p for s in strostudies.names(config) for p in T.figures(s).values()],

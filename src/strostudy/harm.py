@@ -162,6 +162,11 @@ def run(inputs: dict, output: dict, config: dict, log: str | None = None) -> pd.
     if not ledger["balances"].all():
         bad = ledger.loc[~ledger["balances"], "source"].unique()
         raise StrostudyError(f"audit ledger does not balance for {', '.join(bad)}; this is a bug, please report it")
+    if mine.empty:  # most likely a study naming a type the order list spells otherwise
+        listed = episodes["order_type"].value_counts().sort_index()
+        say(f"{config['study'].get('name', 'study')}: no order on the order list is of type {', '.join(order_types)}; "
+            f"its types are {', '.join(f'{t} ({n})' for t, n in listed.items()) or 'none'}. Check the study's "
+            "order_types in config.yaml (studies:)", log)
     say(f"{config['study'].get('name', 'study')}: {len(mine):,} order episodes of {', '.join(order_types)} "
         f"(of {episodes['subject_id'].nunique():,} people with any order); scored {len(scored):,} arrest events "
         f"({int(pool.sum()):,} of the comparison pool, {int(other.sum()):,} of people with only other order types) on "
