@@ -139,3 +139,12 @@ def test_the_example_config_is_valid_and_documented():
     text = Path(THREE).read_text()
     assert "make run CONFIGFILE=docs/examples/three_studies.yaml" in text
     assert set(yaml.safe_load(text)["studies"]) == {"stro", "shpo", "dapo"}
+
+
+def test_a_report_names_its_studys_orders():
+    from strostudy.report import order_words
+
+    assert order_words(["SHPO"]) == "an order: Sexual harm prevention order (SHPO)"
+    assert order_words(["STRO", "STPO"]) == ("an order: Slavery and trafficking risk order (STRO) or "
+                                             "Slavery and trafficking prevention order (STPO)")
+    assert order_words(["XYZ"]) == "an order: XYZ"

@@ -599,6 +599,15 @@ def plan_context(plan_file: str | None, config: dict) -> dict:
                            for d in plan.deviations(frozen, config)]}
 
 
+def order_words(types: list[str]) -> str:
+    """``an order: Sexual harm prevention order (SHPO)``: the study's order types by their names
+    in ``data/order_types.csv`` (a type the package does not know, by its code)."""
+    from .order_types import order_types
+
+    known = order_types().set_index("order_type")["name"]
+    return "an order: " + " or ".join(f"{known[t]} ({t})" if t in known.index else t for t in types)
+
+
 def build_context(tables: dict, config: dict, provenance_info: dict, figures: dict,
                   plan_info: dict | None = None) -> dict:
     from .config import published
@@ -622,8 +631,7 @@ def build_context(tables: dict, config: dict, provenance_info: dict, figures: di
     pp = config["prepost"]
     return {
         "config": config, "provenance": provenance_info, "headline": headline_rows, "calibrated": calibrated,
-        "order_words": "a Slavery and Trafficking Risk Order" if calibrated else
-        f"an order of this study: {config['study'].get('label') or ', '.join(types)} ({', '.join(types)})",
+        "order_words": "a Slavery and Trafficking Risk Order" if calibrated else order_words(types),
         "orders_plural": "STROs" if calibrated else "these orders", "study_types": ", ".join(types),
         "all_match": bool(headline_rows) and all(r["match"] for r in headline_rows),
         "claims": claims, "claims_holding": sum(c["holds"] for c in claims),

@@ -70,7 +70,10 @@ def run_stage(rule: str, config: dict, workdir: str | Path = ".", log: str | Non
     work = Path(workdir)
     if tables.per_study(rule):
         if study is None:
-            raise ValueError(f"the {rule} stage runs once per study: give study= (one of {studies.names(config)})")
+            from .errors import StrostudyError
+
+            raise StrostudyError(f"the {rule} stage runs once per study: give study= (one of "
+                                 f"{', '.join(studies.names(config))})")
         config = studies.resolve(config, study)
     if rule == "index":
         found = tables.index_inputs(studies.names(config))
