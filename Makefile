@@ -60,5 +60,6 @@ lint: venv-test
 	$(BIN)/snakemake --lint
 
 clean:
-	rm -rf data/raw/*.csv data/raw/rocu data/truth data/calibration data/interim/* data/processed/* figures/*.png figures/*.pdf reports/*.html reports/*.md .snakemake
+	rm -rf data/raw/*.csv data/raw/rocu data/truth data/calibration data/interim/* data/processed/* .snakemake
+	find figures reports -mindepth 1 ! -name README.md -exec rm -rf {} +   # every study's folder too
 	git checkout -- data figures reports 2>/dev/null || true
