@@ -38,6 +38,8 @@ import math
 import os
 from pathlib import Path
 
+from . import studies
+
 #: The index table's columns and dtypes, in order (one row per study).
 COLUMNS = {
     "study": "string", "label": "string", "order_types": "string",
@@ -114,7 +116,7 @@ def study_row(name: str, study_cfg: dict, cohort_flow, prepost_tests, comparison
     note = _effect(comparison_effects, "events", "note")
     row = {
         "study": str(name),
-        "label": str(study_cfg.get("label") or ", ".join(order_types)),
+        "label": studies.label(study_cfg),
         "order_types": ", ".join(order_types),
         "n_listed": _first(flow, flow["step"] == "orders_listed", "n_in") if len(flow) else math.nan,
         "n_full": _first(flow, flow["step"] == "full_windows", "n_out") if len(flow) else math.nan,

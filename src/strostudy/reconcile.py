@@ -254,7 +254,7 @@ def build_episodes(ing: Ingested, cfg: dict, key: str, links: pd.DataFrame):
     # One episode per person and order type (issue 16, A138): a study takes its types' episodes.
     from .studies import canonical_order_type
 
-    orders["order_type"] = canonical_order_type(orders["order_type"]).fillna("UNKNOWN")
+    orders["order_type"] = canonical_order_type(orders["order_type"])
     orders["group"] = orders["group"] + "|" + orders["order_type"]
     rocu = ing.tables["rocu_orders"].copy()
     ep = _attach_rocu(_episode_frame(orders, rc["episode_start"]), orders, rocu)

@@ -68,7 +68,7 @@ def run_stage(rule: str, config: dict, workdir: str | Path = ".", log: str | Non
     from . import studies, tables
 
     work = Path(workdir)
-    if tables.per_study(rule):
+    if rule in tables.STUDY_STAGES:
         if study is None:
             from .errors import StrostudyError
 
@@ -95,10 +95,10 @@ def run_all(config: dict, workdir: str | Path = ".", until: str = "index", studi
     rules = ORDER[: ORDER.index(until) + 1]
     if config["source"] != "synthetic" or (Path(workdir) / tables.path("raw_orders")).exists():
         rules = [r for r in rules if r != "simulate"]
-    for rule in [r for r in rules if not tables.per_study(r) and r != "index"]:
+    for rule in [r for r in rules if r not in tables.STUDY_STAGES and r != "index"]:
         run_stage(rule, config, workdir)
     for study in studies or names(config):
-        for rule in [r for r in rules if tables.per_study(r)]:
+        for rule in [r for r in rules if r in tables.STUDY_STAGES]:
             run_stage(rule, config, workdir, study=study)
     if "index" in rules:
         run_stage("index", config, workdir)

@@ -25,6 +25,8 @@ from .errors import StrostudyError
 
 #: A study's name: a folder name and a Snakemake wildcard value.
 NAME = r"[a-z][a-z0-9_]*"
+#: The order type of an order whose type is none the package knows (A138).
+OTHER = "OTHER"
 #: Study keys that override a config setting: key -> the setting's dotted path (A138).
 OVERRIDES = {"window_months": "study.window_months", "exclusions": "cohort.exclusions",
              "require_rocu_return": "cohort.require_rocu_return"}
@@ -51,9 +53,9 @@ def params(chosen: dict, studies: dict):
     return for_job
 
 
-def label(config: dict, study: str) -> str:
-    """The study's name for readers: its ``label``, else its order types."""
-    entry = config["studies"][study]
+def label(entry: dict) -> str:
+    """A study's name for readers, from its entry of ``studies``: its ``label``, else its order
+    types."""
     return str(entry.get("label") or ", ".join(entry["order_types"]))
 
 
@@ -103,7 +105,7 @@ def resolve(config: dict, study: str) -> dict:
     if "categories" in out:
         out["categories"] = categories(config, study)
     out.setdefault("study", {})
-    out["study"].update(name=study, order_types=list(entry["order_types"]), label=label(config, study))
+    out["study"].update(name=study, order_types=list(entry["order_types"]), label=label(entry))
     return out
 
 
@@ -114,8 +116,9 @@ def canonical_order_type(raw):
     """Each order's type as the package's short name (STRO, SHPO, ...): the word "interim"
     dropped (an interim order has its full order's type), spaces squeezed, upper case; a full
     name from ``data/order_types.csv`` (``Slavery and trafficking risk order``) becomes its
-    short name.  A type the package does not know is kept, upper-cased, so no study takes it
-    unless one names it (A138)."""
+    short name.  Anything else (a type the package does not know, a blank, or whatever was typed
+    into the cell) becomes ``OTHER``, which no study takes: the column is free text from the
+    extract, and only the package's own codes may pass ``data/interim/`` (A138)."""
     import pandas as pd
 
     from .order_types import order_types
@@ -123,9 +126,10 @@ def canonical_order_type(raw):
     text = (pd.Series(raw, dtype="string").str.replace(r"(?i)\binterim\b", " ", regex=True)
             .str.replace(r"\s+", " ", regex=True).str.strip())
     known = order_types()
-    by_name = dict(zip(known["name"].str.upper(), known["order_type"]))
     upper = text.str.upper()
-    return upper.map(lambda t: by_name.get(t, t) if isinstance(t, str) else t).astype("string")
+    by_name = upper.map(dict(zip(known["name"].str.upper(), known["order_type"])))
+    code = upper.where(upper.isin(set(known["order_type"])), by_name)
+    return code.fillna(OTHER).astype("string")
 
 
 def study_episodes(order_episodes, order_types):

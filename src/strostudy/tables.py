@@ -261,11 +261,10 @@ def outputs(rule: str, study: str | None = None) -> dict[str, str]:
             if t.stage == stage and _RULE_OF.get(t.name, stage) == rule}
 
 
-def per_study(rule_or_table: str) -> bool:
-    """Whether a rule runs (or a table is written) once per study."""
-    if rule_or_table in TABLES:
-        return STUDY in TABLES[rule_or_table].path
-    return rule_or_table in STUDY_STAGES
+def per_study(table: str) -> bool:
+    """Whether table ``table`` is written once per study (its path has a study folder).  A
+    rule runs once per study when it is in :data:`STUDY_STAGES`."""
+    return STUDY in TABLES[table].path
 
 
 def figure_path(name: str, ext: str, study: str | None = None) -> str:
