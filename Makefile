@@ -10,9 +10,9 @@ TEST_WORKERS ?= auto
 
 help:
 	@echo "make run   - set up .venv and run the workflow on the synthetic default (reports/index.html, reports/stro/results.html); CONFIGFILE=F adds a config, e.g. docs/examples/three_studies.yaml"
-	@echo "make test  - set up .venv with the test extras and run the test suite"
+	@echo "make test  - set up .venv with the test extras and run the test suite (but the slow speed benchmarks: make bench)"
 	@echo "make lint  - ruff and snakemake --lint"
-	@echo "make bench - the workflow at 5 sizes up to 5M PNC rows (benchmarks/results.csv; long), then the linkage benchmarks"
+	@echo "make bench - the workflow at 5 sizes up to 5M PNC rows (benchmarks/results.csv; long), then the linkage benchmarks and the slow tests (pytest -m slow)"
 	@echo "make calibration - the Monte Carlo calibration of every decision (long: see docs/calibration.md)"
 	@echo "make clean - remove everything the workflow wrote (data/*, figures, reports)"
 
@@ -36,7 +36,7 @@ run: venv
 	@echo "Done: open reports/index.html (each study's report is reports/<study>/results.html)"
 
 test: venv-test
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not slow"
 	@wd=$$(mktemp -d) && echo "Notebooks: a fresh synthetic run in $$wd, then nbmake" && \
 	$(BIN)/snakemake -s $(CURDIR)/Snakefile -d $$wd --cores $(CORES) --quiet all && \
 	STROSTUDY_WORKDIR=$$wd $(BIN)/python -m pytest -p no:cacheprovider -n $(TEST_WORKERS) --nbmake notebooks/*.ipynb
@@ -47,9 +47,10 @@ $(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed
 
 # BENCH_SIZES=default,0.5M for a quick look; the full set takes hours on 2 cores (docs/scale.md).
 BENCH_SIZES ?= default,0.5M,1M,2M,5M
-bench: $(VENV)/.installed-bench
+bench: $(VENV)/.installed-bench venv-test
 	$(BIN)/python benchmarks/bench.py --sizes $(BENCH_SIZES)
 	$(BIN)/python benchmarks/linkage_benchmark.py --scale
+	$(BIN)/python -m pytest -m slow -p no:cacheprovider
 
 calibration: venv
 	$(BIN)/snakemake calibration --cores $(CORES) --rerun-incomplete

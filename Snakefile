@@ -58,7 +58,8 @@ include: "rules/its.smk"
 include: "rules/comparison.smk"
 include: "rules/sensitivity.smk"
 include: "rules/decisions.smk"
-# 7. Figures and the report.
+# 7. What leaves the secure setting (disclosure control), its figures and the report.
+include: "rules/release.smk"
 include: "rules/figures.smk"
 include: "rules/report.smk"
 # 8. The comparison across studies (reports/index.html), disclosure-checked.

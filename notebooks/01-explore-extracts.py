@@ -25,7 +25,8 @@ discrepancies.groupby(["kind", "source_pair"]).size().sort_values(ascending=Fals
 
 # %%
 style.apply(CONFIG["figures"])
-figures.source_agreement(discrepancies, CONFIG)
+# The figure draws from the released (disclosure-checked) summary, as the report does.
+figures.source_agreement(table("released_discrepancy_summary"), CONFIG)
 
 # %%
 table("unknown_codes")

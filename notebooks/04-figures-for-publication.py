@@ -16,7 +16,7 @@ journal = merge(CONFIG, {"figures": {"width_in": 3.5, "font_size": 7, "font_fami
 style.apply(journal["figures"])
 
 # %%
-fig = figures.monthly_its(table("its_fitted"), journal)
+fig = figures.monthly_its(table("its_fitted"), table("released_its_observed"), journal)
 fig
 
 # %%
@@ -25,5 +25,5 @@ written = style.save(fig, out, journal["figures"])
 [(p.name, p.stat().st_size) for p in written]
 
 # %%
-fig = figures.prepost_totals(table("prepost_tests"), journal)
+fig = figures.prepost_totals(table("released_tests"), journal)
 fig

@@ -23,6 +23,8 @@ rule harm_index:
 
 rule harm:
     input:
+        # The study's own harm table (studies.<name>.harm.table, A140), if it names a file.
+        lambda wildcards: strostudies.harm_file(config, wildcards.study),
         **T.inputs("harm"),
     output:
         **outputs("harm"),

@@ -115,3 +115,31 @@ def count_design(panel: pd.DataFrame, estimator: str):
     X = (np.column_stack([np.ones(len(d)), treated, post, treated * post]) if estimator == "did"
          else np.column_stack([np.ones(len(d)), post]))
     return d, X
+
+
+def released(t: dict, rule=None) -> dict:
+    """``t`` (processed tables by registry name, built by hand) with the released tables the
+    report reads (``released_<name>``, :mod:`strostudy.release`) for those of its inputs that
+    ``t`` holds, and the study's output-checking log."""
+    from strostudy import disclosure, release
+
+    rule = rule or disclosure.Rule()
+    makers = {"flow": ("cohort_flow",), "tests": ("prepost_tests", "subject_windows"), "correlations": ("correlations",),
+              "ledger": ("audit_ledger",), "discrepancy_summary": ("discrepancies",),
+              "unknown_codes": ("unknown_codes",), "linkage_quality": ("linkage_quality",),
+              "linkage_summary": ("linkage_scores",), "sensitivity": ("sensitivity",)}
+    out, logs = dict(t), []
+    for name, needs in makers.items():
+        if all(n in t for n in needs):
+            parts = getattr(release, name)(*[t[n] for n in needs])
+            out[f"released_{name}"], log = release.publish(name, parts if isinstance(parts, list) else [parts], rule)
+            logs.append(log)
+    if {"comparison_cohort", "custody", "comparison_effects", "comparison_balance"} <= set(t):
+        groups = release.comparison_groups(t["comparison_cohort"], t["custody"])
+        for name, part in (("comparison_groups", groups), ("comparison_effects", release.comparison_effects(
+                t["comparison_effects"])), ("comparison_balance", release.comparison_balance(
+                t["comparison_balance"], groups.table))):
+            out[f"released_{name}"], log = release.publish(name, [part], rule)
+            logs.append(log)
+    out["study_checking_log"] = pd.concat(logs, ignore_index=True) if logs else disclosure.log_frame()
+    return out

@@ -15,7 +15,7 @@ from strostudy.config import defaults
 @pytest.mark.skipif(sys.platform != "linux", reason="parallel drawing forks, on Linux only")
 def test_parallel_figures_are_byte_identical_to_serial(default_dirs, tmp_path):
     work = tmp_path / "work"
-    run_stages(default_dirs / "raw", work, until="decisions")
+    run_stages(default_dirs / "raw", work, until="release")
     inputs = {k: str(work / v) for k, v in tables.inputs("figures", study="stro").items()}
     outs = {}
     for threads in (1, 2):

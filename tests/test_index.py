@@ -37,8 +37,8 @@ def prepost_table(n: int, arrests: tuple, harm: tuple) -> pd.DataFrame:
                      "total_after": after, "reduction_pct": pct, "reduction_ci_low": lo, "reduction_ci_high": hi,
                      "note": None})
         # A category row with other numbers: it must never be read as the overall one.
-        rows.append({"measure": measure, "category": "violence", "n_subjects": n, "total_before": 1,
-                     "total_after": 1, "reduction_pct": 0.0, "reduction_ci_low": -99.0, "reduction_ci_high": 99.0,
+        rows.append({"measure": measure, "category": "violence", "n_subjects": n, "total_before": 12,
+                     "total_after": 11, "reduction_pct": 0.0, "reduction_ci_low": -99.0, "reduction_ci_high": 99.0,
                      "note": None})
     return pd.DataFrame(rows)
 
@@ -304,11 +304,38 @@ def test_figure_files_are_byte_identical_when_written_twice(tmp_path):
 # --------------------------------------------------------------------------- the stage
 
 
+def subject_windows(tests: pd.DataFrame) -> pd.DataFrame:
+    """Per-subject windows behind ``tests``: each total shared equally by its subjects."""
+    rows = []
+    for category, t in tests.groupby("category", sort=False):
+        by = t.set_index("measure")
+        n = int(by.loc["events", "n_subjects"])
+        for i in range(n):
+            rows.append({"subject_id": f"S{i}", "category": category,
+                         **{f"{m}_{w}": float(by.loc[m, f"total_{w}"]) / n for m in ("events", "harm")
+                            for w in ("before", "after")}})
+    return pd.DataFrame(rows)
+
+
+def released_inputs(flow_table, tests, effects_table, rule) -> dict[str, pd.DataFrame]:
+    """A study's released tables and log, as the release stage writes them."""
+    from strostudy import release
+
+    out, logs = {}, []
+    for name, parts in (("flow", [release.flow(flow_table)]),
+                        ("tests", release.tests(tests, subject_windows(tests))),
+                        ("comparison_effects", [release.comparison_effects(effects_table)])):
+        out[f"released_{name}"], log = release.publish(name, parts, rule)
+        logs.append(log)
+    out["study_checking_log"] = pd.concat(logs, ignore_index=True)
+    return out
+
+
 def _stage_files(root, cfg) -> tuple[dict, dict]:
     data = inputs_for()
     inputs = {}
     for name in cfg["studies"]:
-        for table_name, frame in zip(("cohort_flow", "prepost_tests", "comparison_effects"), data[name]):
+        for table_name, frame in released_inputs(*data[name], index.rule(cfg)).items():
             file = root / "data" / name / f"{table_name}.csv"
             file.parent.mkdir(parents=True, exist_ok=True)
             frame.to_csv(file, index=False)
@@ -327,7 +354,7 @@ def test_run_writes_every_output_and_the_same_bytes_twice(tmp_path, capsys):
         index.run(inputs, output, cfg, log=str(tmp_path / run / "index.log"))
         outputs.append({k: open(v, "rb").read() for k, v in output.items()})
     assert outputs[0] == outputs[1]
-    assert "3 studies, 17 cell(s) withheld" in capsys.readouterr().err
+    assert "3 studies, 17 cell(s) withheld (the log lists them and the studies' own 27)" in capsys.readouterr().err
 
     markdown, html = outputs[0]["index_md"].decode(), outputs[0]["index_html"].decode()
     assert "![Percentage reduction in arrests" in markdown and "(../figures/studies_forest.png)" in markdown
@@ -337,7 +364,12 @@ def test_run_writes_every_output_and_the_same_bytes_twice(tmp_path, capsys):
     assert list(published["n_analysed"].astype("Int64")) == [41, 25, pd.NA]
     assert published.loc[2, SUPPRESSED].startswith("n_analysed;n_subjects;")
     logged = pd.read_csv(tmp_path / "a" / "reports" / "output_checking_log.csv")
-    assert list(logged.columns) == list(LOG_COLUMNS) and len(logged) == 17
+    assert list(logged.columns) == ["study", *LOG_COLUMNS] and len(logged) == 17 + 27
+    assert (logged["study"].iloc[:17] == index.ALL_STUDIES).all() and (logged["table"].iloc[:17] == "index_table").all()
+    # The studies' own withheld cells follow, each with its study: the small study's 7 people
+    # are withheld in its released flow, and the index withholds them too.
+    small = logged.loc[logged["study"] == "small"]
+    assert {"flow", "tests"} <= set(small["table"]) and "step=analysed; reason=" in set(small["row_key"])
     assert "7" not in outputs[0]["output_checking_log"].decode()
     assert (tmp_path / "a" / "index.log").read_text().startswith("wrote ")
 
@@ -345,7 +377,7 @@ def test_run_writes_every_output_and_the_same_bytes_twice(tmp_path, capsys):
 def test_run_without_a_comparison_input_and_with_a_formula_label(tmp_path):
     cfg = config({"stro": {"order_types": ["STRO"], "label": "=HYPERLINK(1)"}})
     inputs, output = _stage_files(tmp_path, cfg)
-    del inputs["stro__comparison_effects"]
+    del inputs["stro__released_comparison_effects"]
     index.run(inputs, output, cfg)
     # No comparison input: a dash; a label a spreadsheet would run as a formula: written as text.
     assert md_row(open(output["index_md"]).read(), "stro")[-1] == "–"

@@ -10,9 +10,10 @@ import shutil
 import pandas as pd
 import pytest
 
-from strostudy import tables
+from strostudy import release, tables
 from strostudy.config import defaults
-from strostudy.report import linkage_context, render
+from strostudy.disclosure import MARKER, Rule
+from strostudy.report import linkage_context, render, shown
 
 
 @pytest.fixture(scope="module")
@@ -84,25 +85,41 @@ def test_missed_links_are_the_unlinked_records_probabilities():
         "p_listed": [0.99, 0.98, 0.4, 0.9, 0.0, 0.2], "match_weight": [20.0, 17.0, 5.0, 3.0, None, 2.0]})
     quality = pd.DataFrame({"source": ["pnd_records"] * 3, "basis": ["pnc_id", "probabilistic", "no_match"],
                             "records": [10, 1, 3]})
-    ctx = linkage_context(quality, scores)
+
+    def context(rule):
+        q, _ = release.publish("linkage_quality", [release.linkage_quality(quality)], rule)
+        s, _ = release.publish("linkage_summary", [release.linkage_summary(scores)], rule)
+        return linkage_context(shown(q), shown(s))
+
+    ctx = context(Rule(min_cell=1))   # nothing withheld
     # 0.98 (ambiguous) + 0.4 + 0.0 (no match); the rejected and the accepted records are decided.
     assert (ctx["missed"], ctx["missed_ambiguous"], ctx["missed_no_match"]) == ("1.4", "1.0", "0.4")
-    assert (ctx["linked"], ctx["ambiguous"], ctx["no_match"], ctx["review"]) == (2, 1, 3, 2)
-    assert (ctx["accepted"], ctx["rejected"], ctx["no_candidate"], ctx["total"]) == (1, 1, 1, 14)
-    assert ctx["bases"] == ["PNC ID", "probabilistic", "no match"] and ctx["rows"][0]["counts"] == [10, 1, 3]
+    assert (ctx["linked"], ctx["ambiguous"], ctx["no_match"], ctx["review"]) == ("2", "1", "3", "2")
+    assert (ctx["accepted"], ctx["rejected"], ctx["no_candidate"], ctx["total"]) == ("1", "1", "1", "14")
+    assert ctx["bases"] == ["PNC ID", "probabilistic", "no match"] and ctx["rows"][0]["counts"] == ["10", "1", "3"]
     assert linkage_context(None, None) is None
+    # Under the default rule, every count here but the 10 and the 14 is below 10: withheld, and
+    # the estimate of links missed (a sum over the ambiguous and unmatched records) with them.
+    ctx = context(Rule())
+    assert ctx["rows"][0]["counts"] == ["10", MARKER, MARKER] and ctx["total"] == "14"
+    assert ctx["linked"] == ctx["missed"] == ctx["missed_no_match"] == MARKER
 
 
 def test_the_section_is_rendered_and_escaped(decided):
     """Both reports carry the section; a value rendered goes through the reports' escaping."""
+    from conftest import released
     from test_report import FIGURES, PROVENANCE
 
     from strostudy.report import build_context
 
     cfg = defaults()
+    cfg["disclosure"]["min_cell"] = 1   # the counts themselves, to check where they land
     base = {"cohort_flow": pd.DataFrame({"step": ["orders_listed", "full_windows"], "n_in": [1, 1], "n_out": [1, 0],
                                          "reason": ["", "window_outside_data_period"], "n": [0, 1]}),
-            "prepost_tests": pd.DataFrame(columns=["measure", "category", "p_holm"]),
+            "prepost_tests": pd.DataFrame(columns=["measure", "category", "n_subjects", "total_before", "total_after",
+                                                   "reduction_pct", "reduction_ci_low", "reduction_ci_high", "p_holm"]),
+            "subject_windows": pd.DataFrame(columns=["subject_id", "category", "events_before", "harm_before",
+                                                     "events_after", "harm_after"]),
             "its_models": pd.DataFrame(columns=["measure", "category", "model", "term", "note"]),
             "correlations": pd.DataFrame(columns=["level", "n", "p_value", "p_method", "rho"]),
             "audit_ledger": pd.DataFrame({"source": ["orders"], "outcome": ["read"], "reason": [""], "rows": [1],
@@ -115,13 +132,23 @@ def test_the_section_is_rendered_and_escaped(decided):
     quality = decided[1]["linkage_quality"].assign(basis=lambda d: d["basis"].astype(str))
     scores = decided[2]
     figures = {**FIGURES, "linkage_scores": {**FIGURES["linkage_scores"], "caption": "<b>*scores*</b>"}}
-    md, html = render(build_context({**base, "linkage_quality": quality, "linkage_scores": scores}, cfg,
-                                    PROVENANCE, figures))
+    t = released({**base, "linkage_quality": quality, "linkage_scores": scores}, Rule(min_cell=1))
+    md, html = render(build_context(t, cfg, PROVENANCE, figures))
     for text in (md, html):
         assert "Linkage quality" in text and "clerical: accepted" in text
         assert "1 clerical acceptances and 1 rejections were applied" in text
     assert "| PND | 3443 | 0 | 1302 | " in md  # one probabilistic link fewer: the rejected one
     assert "&lt;b&gt;\\*scores\\*&lt;/b&gt;" in md and "&lt;b&gt;*scores*&lt;/b&gt;" in html and "<b>*" not in html
+
+
+def _released_linkage(scores: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The linkage figure's inputs, as the release stage makes them (disclosure-checked)."""
+    from strostudy import disclosure, release
+
+    rule = disclosure.Rule()
+    bins, _ = release.publish("linkage_score_bins", [release.linkage_score_bins(scores)], rule)
+    summary, _ = release.publish("linkage_summary", [release.linkage_summary(scores)], rule)
+    return bins, summary
 
 
 def test_figure_bytes_are_deterministic(decided, tmp_path):
@@ -131,9 +158,10 @@ def test_figure_bytes_are_deterministic(decided, tmp_path):
     style.apply(cfg["figures"])
     digests = []
     for i in range(2):
-        written = style.save(figures.linkage_scores(decided[2], cfg), tmp_path / f"f{i}", cfg["figures"])
+        written = style.save(figures.linkage_scores(*_released_linkage(decided[2]), cfg), tmp_path / f"f{i}",
+                             cfg["figures"])
         digests.append([hashlib.sha256(p.read_bytes()).hexdigest() for p in written])
     assert digests[0] == digests[1]
     empty = decided[2].iloc[:0]
-    fig = figures.linkage_scores(empty, cfg)
+    fig = figures.linkage_scores(*_released_linkage(empty), cfg)
     assert "No record was linked" in " ".join(t.get_text() for t in fig.axes[0].texts)

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from strostudy import tables
 from strostudy.errors import StrostudyError
 from strostudy.workflow import mock_snakemake, snakefile_rules
 
@@ -180,8 +181,7 @@ def workdir(tmp_path_factory):
 #: Wildcards for the rules that take them (one calibration chunk).
 WILDCARDS = {"calibration_chunk": {"scenario": "null", "chunk": "3"},
              # every rule from harm on runs once per study: the default's one study
-             **{rule: {"study": "stro"} for rule in ("harm", "cohort", "prepost", "its", "comparison", "sensitivity",
-                                                     "decisions", "figures", "report")}}
+             **{rule: {"study": "stro"} for rule in tables.STUDY_STAGES}}
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import released
 
 from strostudy import plan, tables
 from strostudy.config import defaults
@@ -54,13 +55,14 @@ def report_tables():
     models = pd.DataFrame({"measure": ["events"], "category": ["overall"], "model": ["segmented_quasipoisson"],
                            "term": ["post"], "estimate": [0.1], "se": [0.2], "se_type": ["model"], "ci_low": [-0.3],
                            "ci_high": [0.5], "p_value": [0.6]})
-    return cfg, {"cohort_flow": flow, "prepost_tests": tests, "correlations": corr, "decisions": decided,
+    return cfg, released({"cohort_flow": flow, "prepost_tests": tests, "subject_windows": COHORT,
+                          "correlations": corr, "decisions": decided,
                  "its_summary": pd.DataFrame(), "its_models": models,
                  "audit_ledger": pd.DataFrame({"source": ["orders"], "outcome": ["read"], "reason": [""],
                                                "rows": [143], "balances": [True]}),
                  "discrepancies": pd.DataFrame(columns=["kind", "source_pair"]),
                  "unknown_codes": pd.DataFrame(columns=["cjs_code", "ho_class", "offences", "arrests"]),
-                 "events": pd.DataFrame({"harm_index": ["Cambridge Crime Harm Index 2020"]})}
+                 "events": pd.DataFrame({"harm_index": ["Cambridge Crime Harm Index 2020"]})})
 
 
 def rendered(cfg, t, plan_info=None) -> tuple[str, str]:

@@ -258,7 +258,10 @@ def test_published_effects_are_the_design_ratios(truth):
     assert truth["custody"].empty and list(truth["custody"].columns) == ["subject_id", "start", "end", "kind", "group"]
 
 
+@pytest.mark.slow
 def test_simulates_national_scale_in_seconds():
+    """A speed benchmark (about 40 s): `make bench` runs it, `make test` leaves it out (the `slow`
+    marker); test_scales_to_large_cohorts checks the simulator at 5,000 orders in every run."""
     import time
 
     t0 = time.perf_counter()

@@ -149,3 +149,32 @@ def test_a_report_names_its_studys_orders():
     assert order_words(["STRO", "STPO"]) == ("an order: Slavery and trafficking risk order (STRO) or "
                                              "Slavery and trafficking prevention order (STPO)")
     assert order_words(["XYZ"]) == "an order: XYZ"
+
+
+def test_a_study_with_its_own_harm_index_scores_its_arrests_on_it(default_dirs, tmp_path):
+    """Two studies of the same orders, one on the curated CCHI table and one on another index
+    (every score doubled, as a CSV): the second's arrests score twice the first's, the shared
+    stages run once, and the rule reads the study's table (so editing it re-runs the study)."""
+    from strostudy.offences import curated_weights
+    from strostudy.studies import harm_file, resolve
+
+    other = curated_weights()[["cjs_code", "ho_class", "title", "score"]].assign(
+        score=lambda d: d["score"].astype(float) * 2)
+    other.to_csv(tmp_path / "doubled.csv", index=False)
+    cfg = load(None)
+    cfg["studies"] = {"stro": {"order_types": ["STRO"]},
+                      "doubled": {"order_types": ["STRO"], "harm": {"table": str(tmp_path / "doubled.csv"),
+                                                                    "index_name": "Doubled CCHI",
+                                                                    "short_name": "2x CCHI"}}}
+    assert harm_file(cfg, "doubled") == [str(tmp_path / "doubled.csv")] and harm_file(cfg, "stro") == []
+    assert resolve(cfg, "doubled")["harm"]["table"] == str(tmp_path / "doubled.csv")
+    assert resolve(cfg, "doubled")["harm"]["arrest_score"] == cfg["harm"]["arrest_score"]  # the rest kept
+    work = tmp_path / "work"
+    (work / "data").mkdir(parents=True)
+    (work / "data" / "raw").symlink_to((default_dirs / "raw").resolve(), target_is_directory=True)
+    run_all(cfg, work, until="harm")
+    a = tables.read("events", work / tables.path("events", "stro")).set_index("event_id")
+    b = tables.read("events", work / tables.path("events", "doubled")).set_index("event_id")
+    assert a.index.equals(b.index) and len(a) > 1000
+    assert (b["harm_score"] == 2 * a["harm_score"]).all()
+    assert set(b["harm_index"]) == {"Doubled CCHI"} and set(a["harm_index"]) == {"Cambridge Crime Harm Index 2020"}

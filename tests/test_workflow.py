@@ -198,12 +198,12 @@ def test_a_change_reruns_only_what_reads_it(rerun_dir):
     assert scheduled(rerun_dir) == set()
     assert scheduled(rerun_dir, lambda c: c["figures"].update(dpi=150)) == {"figures", "report", "index"}
     assert scheduled(rerun_dir, lambda c: c["its"].update(hac_lags=4)) == {"its", "decisions", "figures", "report"}
-    # The bar figure draws the reduction CIs, so it follows the before/after tests; the sensitivity
-    # panel recomputes the main result with the same interval.
+    # The bar figure draws the reduction CIs, so it follows the before/after tests (through the
+    # released tables); the sensitivity panel recomputes the main result with the same interval.
     assert scheduled(rerun_dir, lambda c: c["prepost"].update(bootstrap_resamples=999)) == {
-        "prepost", "sensitivity", "decisions", "figures", "report", "index"}
+        "prepost", "sensitivity", "decisions", "release", "figures", "report", "index"}
     assert scheduled(rerun_dir, lambda c: c["comparison"]["matching"].update(caliper=0.2)) == {
-        "comparison", "sensitivity", "decisions", "figures", "report", "index"}
+        "comparison", "sensitivity", "decisions", "release", "figures", "report", "index"}
     # The calibration harness is outside `all`: its settings rerun only the report, which prints the config.
     assert scheduled(rerun_dir, lambda c: c["calibrate"].update(chunk=5)) == {"report"}
 
@@ -213,7 +213,7 @@ def test_a_category_change_reruns_from_harm(rerun_dir):
         c["categories"] = {("fraud" if k == "drugs" else k): v for k, v in c["categories"].items()}
 
     assert scheduled(rerun_dir, rename) == {"harm", "cohort", "prepost", "its", "comparison", "sensitivity",
-                                            "decisions", "figures", "report", "index"}
+                                            "decisions", "release", "figures", "report", "index"}
 
 
 def test_a_new_pseudonymisation_key_reruns_reconcile(rerun_dir):
@@ -226,7 +226,7 @@ def test_a_new_pseudonymisation_key_reruns_reconcile(rerun_dir):
     key_b = {**os.environ, "STROSTUDY_PSEUDONYM_KEY": "second-test-secret-0123456789"}
     assert scheduled(rerun_dir, env=key_b, source="extracts") == {"reconcile", "harm", "cohort", "prepost", "its",
                                                                   "comparison", "sensitivity", "decisions",
-                                                                  "figures", "report", "index"}
+                                                                  "release", "figures", "report", "index"}
 
 
 @pytest.mark.parametrize("config_text, needle", [

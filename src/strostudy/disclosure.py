@@ -86,6 +86,9 @@ REASONS = ("primary:below_min_cell", "primary:few_contributors", "primary:domina
 LOG_COLUMNS = ("table", "row_key", "column", "reason", "rule")
 
 _OK = ""  # a published cell in a reasons frame
+#: Keys of the config's ``disclosure`` block that say how a table is laid out before it is
+#: checked (:mod:`strostudy.release`), not how a cell is checked: not part of :class:`Rule`.
+PRESENTATION_KEYS = ("series_bin_months",)
 
 
 class DisclosureError(StrostudyError, ValueError):
@@ -129,6 +132,8 @@ class Rule:
         d = dict(d or {})
         if isinstance(d.get("disclosure"), Mapping):
             d = dict(d["disclosure"])
+        for key in PRESENTATION_KEYS:
+            d.pop(key, None)
         known = [f.name for f in fields(cls)]
         unknown = sorted(set(d) - set(known))
         if unknown:
@@ -476,8 +481,14 @@ def _spec(table, count_cols, key_cols, contributors, top_share, lines, derived):
 def apply(table: pd.DataFrame, count_cols: Sequence[str] = (), *, table_name: str, rule: Rule = Rule(),
           key_cols: Sequence[str] | None = None, contributors: Mapping[str, str] | None = None,
           top_share: Mapping[str, str] | None = None, lines: Sequence[Line] | Line = (),
-          derived: Mapping[str, Sequence[str]] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+          derived: Mapping[str, Sequence[str]] | None = None, upstream: pd.DataFrame | None = None,
+          upstream_rule: str = "inputs=upstream") -> tuple[pd.DataFrame, pd.DataFrame]:
     """Primary, secondary and derived suppression of one table: ``(published, log)``.
+
+    ``upstream`` (optional): a boolean frame (the table's index; some of its columns) of cells
+    already withheld where they come from, e.g. a study's released table behind the index.  They
+    are withheld here too (reason ``derived``, rule ``upstream_rule``) before secondary and
+    derived suppression run, so what is computed from them goes with them.
 
     ``published`` is the table with every withheld cell set to pandas NA (each checked column
     in a nullable dtype: Int64, Float64, boolean or object, whether or not anything is
@@ -500,7 +511,16 @@ def apply(table: pd.DataFrame, count_cols: Sequence[str] = (), *, table_name: st
     count_cols, key_cols, contributors, top_share, lines, derived, cols, aux = _spec(
         table, count_cols, key_cols, contributors, top_share, lines, derived)
     reasons = primary(table, count_cols, rule=rule, contributors=contributors, top_share=top_share)
+    if upstream is not None:
+        up = list(upstream.columns)
+        cols = _ordered(table, [*cols, *up])
+        reasons = _reasons_frame(reasons, table, up)
+        for c in up:
+            seed = upstream[c].to_numpy(dtype=bool) & (reasons[c].to_numpy(dtype=object) == _OK)
+            reasons.loc[seed, c] = "derived"
     reasons, why = _extend(reasons, table, lines, derived)
+    if upstream is not None:
+        why = why.mask((reasons == "derived") & (why == _OK), upstream_rule)
     reasons, why = reasons.reindex(columns=cols, fill_value=_OK), why.reindex(columns=cols, fill_value=_OK)
     r = reasons.to_numpy(dtype=object)
     withheld = r != _OK
@@ -525,7 +545,7 @@ def flags(published: pd.DataFrame) -> pd.DataFrame:
     if SUPPRESSED not in published.columns:
         raise DisclosureError(f"table has no {SUPPRESSED!r} column: it did not come from disclosure.apply")
     cols = [c for c in published.columns if c != SUPPRESSED]
-    listed = ";" + published[SUPPRESSED].fillna("").astype("str") + ";"
+    listed = ";" + published[SUPPRESSED].astype("string").fillna("").astype("str") + ";"
     return pd.DataFrame({c: listed.str.contains(f";{c};", regex=False).to_numpy(dtype=bool) for c in cols},
                         index=published.index, columns=cols)
 

@@ -137,7 +137,14 @@ def run(inputs: dict, output: dict, config: dict, log: str | None = None) -> pd.
                              "the workflow, or pass strostudy.studies.resolve(config, study)")
     episodes = tables.read("order_episodes", inputs["order_episodes"])
     mine = study_episodes(episodes, order_types)
-    weights = tables.read("harm_weights", inputs["harm_weights"])
+    if config["study"].get("own_harm_table"):
+        # The study's own index (A140): its weights loaded here, for this study alone.
+        from .offences import load_weights
+
+        weights = load_weights(harm_cfg)
+        say(f"harm: the study's own index, {len(weights):,} offence codes from {harm_cfg['table']}", log)
+    else:
+        weights = tables.read("harm_weights", inputs["harm_weights"])
     events = tables.read("linked_events", inputs["linked_events"])
     offences = tables.read("event_offences", inputs["event_offences"])
     scored, quarantined, unknown = score_events(events, offences, weights, harm_cfg, config["categories"],

@@ -2,8 +2,10 @@
 studies' reductions, and disclosure control of every count, with an output-checking log.
 
 Each study has its own tables and report (``reports/<study>/results.html``).  The index reads
-three of each study's tables (``cohort_flow``, ``prepost_tests`` and, where there is one,
-``comparison_effects``), puts one row per study in config order (:func:`study_row`,
+three of each study's *released* tables (:mod:`strostudy.release`: the flow, the before/after
+tests and, where there is one, the comparison's effects), so a cell a study's report withholds
+is withheld here too (:func:`upstream_cells`), and merges each study's output-checking log into
+its own.  It puts one row per study in config order (:func:`study_row`,
 :func:`index_table`), withholds what the disclosure rule says must not be published
 (:func:`disclose`, :mod:`strostudy.disclosure`), and writes ``reports/index.html`` and
 ``reports/index.md`` (:func:`render`), the forest plot (:func:`forest_figure`), the published
@@ -16,12 +18,10 @@ Disclosure, as applied here (:data:`COUNT_COLUMNS`, :data:`DERIVED`):
 * a statistic of a study whose analysed count or arrest totals are withheld (its reductions,
   their intervals, its rate ratios and the comparison's note) is withheld with them: it
   describes fewer people, or fewer arrests, than the threshold allows;
-* harm totals: the index's inputs hold no per-person contributions, so neither the
-  few-contributors rule nor the dominance rule can be evaluated on them here.  A harm total is
+* harm totals: the few-contributors and dominance rules are evaluated on each study's own
+  subjects by its release (a harm total they fail arrives withheld).  Here a harm total is also
   treated as derived from the study's analysed count and its arrests in the same window, and
-  withheld when those are (a harm total summed over fewer than ``min_cell`` people or
-  arrests); the harm reductions and ratios follow their totals.  No contributor counts are
-  invented.
+  withheld when those are; the harm reductions and ratios follow their totals.
 * the rows are different studies (different sets of people), so no cells add up across rows,
   and within a row the counts are nested, not parts of a published total: there are no
   lines, hence no secondary suppression.  The differences between published counts (e.g.
@@ -72,6 +72,10 @@ DERIVED = {
 KEY_COLUMNS = ("study",)
 #: The index's name in the output-checking log.
 TABLE_NAME = "index_table"
+#: The ``study`` entry of the merged output-checking log for the index's own cells.
+ALL_STUDIES = "(index)"
+#: The log's rule for an index cell withheld because its study's release withheld it.
+UPSTREAM_RULE = "inputs=the study's released tables"
 #: The adjusted estimator the index shows (:mod:`strostudy.comparison`).
 ADJUSTED = "did_matched"
 #: The order types of the one study calibrated to a publication (the College of Policing's
@@ -106,8 +110,16 @@ def _effect(effects, measure: str, column: str):
                   & (effects["category"] == "overall"), column)
 
 
+def _released_flow(flow) -> dict:
+    """The index's counts from a study's released flow (one count per step)."""
+    return {"n_listed": _first(flow, flow["step"] == "orders_listed", "n"),
+            "n_full": _first(flow, flow["step"] == "full_windows", "n"),
+            "n_analysed": _first(flow, flow["step"] == "analysed", "n")}
+
+
 def study_row(name: str, study_cfg: dict, cohort_flow, prepost_tests, comparison_effects) -> dict:
-    """One study's row of the index (the keys of :data:`COLUMNS`), from its cohort flow, its
+    """One study's row of the index (the keys of :data:`COLUMNS`), from its cohort flow (as the
+    cohort stage writes it, or as the release stage publishes it), its
     before/after tests (the ``overall`` rows of arrests and harm) and its comparison effects
     (the matched difference in differences, ``overall``; NaN where there is none, with the
     comparison's note when it gave one).  Missing steps or rows give NaN, not an error."""
@@ -118,9 +130,10 @@ def study_row(name: str, study_cfg: dict, cohort_flow, prepost_tests, comparison
         "study": str(name),
         "label": studies.label(study_cfg),
         "order_types": ", ".join(order_types),
-        "n_listed": _first(flow, flow["step"] == "orders_listed", "n_in") if len(flow) else math.nan,
-        "n_full": _first(flow, flow["step"] == "full_windows", "n_out") if len(flow) else math.nan,
-        "n_analysed": flow["n_out"].iloc[-1] if len(flow) else math.nan,
+        **(_released_flow(flow) if "n_in" not in flow.columns else {
+            "n_listed": _first(flow, flow["step"] == "orders_listed", "n_in") if len(flow) else math.nan,
+            "n_full": _first(flow, flow["step"] == "full_windows", "n_out") if len(flow) else math.nan,
+            "n_analysed": flow["n_out"].iloc[-1] if len(flow) else math.nan}),
         "n_subjects": _overall(prepost_tests, "events", "n_subjects"),
         "arrests_before": _overall(prepost_tests, "events", "total_before"),
         "arrests_after": _overall(prepost_tests, "events", "total_after"),
@@ -159,14 +172,17 @@ def rule(config: dict):
     return Rule.from_config(config.get("disclosure"))
 
 
-def disclose(table, rule):
+def disclose(table, rule, upstream=None):
     """``(published, log)``: the index with every cell the rule withholds set to NA and listed
-    in its ``suppressed`` column, and one log row per withheld cell (never its value).  Raises
+    in its ``suppressed`` column, and one log row per withheld cell (never its value).
+    ``upstream``: the cells (a boolean frame, :func:`upstream_cells`) whose study withheld them
+    in its own released tables, withheld here too with what is computed from them.  Raises
     :class:`strostudy.disclosure.DisclosureError` if the published table fails the final gate."""
     from . import disclosure
 
     spec = {"key_cols": list(KEY_COLUMNS), "derived": DERIVED}
-    published, log = disclosure.apply(table, COUNT_COLUMNS, table_name=TABLE_NAME, rule=rule, **spec)
+    published, log = disclosure.apply(table, COUNT_COLUMNS, table_name=TABLE_NAME, rule=rule, upstream=upstream,
+                                      upstream_rule=UPSTREAM_RULE, **spec)
     problems = disclosure.check(published, COUNT_COLUMNS, rule=rule, source=table, **spec)
     if problems:
         shown = "; ".join(f"{k} {c}: {p}" for k, c, p in problems[:5])
@@ -342,6 +358,10 @@ def _rows(table, links: dict[str, str]) -> tuple[list[dict], list[str]]:
     return rows, notes
 
 
+def studies_label(entry: dict) -> str:
+    return studies.label(entry)
+
+
 def overlaps(studies: dict) -> list[str]:
     """Each pair of studies that share an order type, in words ("stro and stro_stpo both
     include STRO"): their counts could be differenced."""
@@ -364,6 +384,11 @@ def context(table, log, config: dict, links: dict[str, str], figure: dict | None
     sdc = rule(config)
     rows, notes = _rows(table, links)
     studies = config["studies"]
+    # A study scored on its own harm index (A140): its harm column is on another scale.
+    notes = [*notes, *[f"{studies_label(studies[n])}: harm is scored on its own index "
+                       f"({(studies[n].get('harm') or {}).get('index_name') or (studies[n].get('harm') or {}).get('table')}),"
+                       f" not the {config['harm']['short_name']} of the other studies, so its harm column is not "
+                       "comparable with theirs" for n in studies if (studies[n].get("harm") or {})]]
     published_only = [n for n, s in studies.items() if tuple(s["order_types"]) == PUBLISHED_ORDER_TYPES]
     others = [n for n in studies if n not in published_only]
     reasons = log["reason"].astype(str)
@@ -401,13 +426,45 @@ def render(table, log, config: dict, links: dict[str, str], *, figure: dict | No
 
 
 def _inputs_of(study: str) -> dict[str, str]:
-    return {t: f"{study}__{t}" for t in ("cohort_flow", "prepost_tests", "comparison_effects")}
+    return {t: f"{study}__{t}" for t in tables_of_study()}
+
+
+def tables_of_study() -> list[str]:
+    from .tables import INDEX_TABLES
+
+    return list(INDEX_TABLES)
+
+
+def upstream_cells(withheld_rows: list[dict]):
+    """The index's cells that come from a cell a study's release withheld (from
+    :func:`study_row` on each study's :func:`withheld_view`: 1.0 where withheld)."""
+    import pandas as pd
+
+    cols = [c for c in COLUMNS if c not in ("study", "label", "order_types")]
+    return pd.DataFrame({c: [r.get(c) == 1.0 for r in withheld_rows] for c in cols}, dtype=bool)
+
+
+def withheld_view(released):
+    """A study's released table with each checked value replaced by 1.0 where it was withheld
+    and 0.0 where it was published (keys and text kept), so that :func:`study_row` on it says
+    which cells of the index come from a withheld cell."""
+    import pandas as pd
+
+    from .disclosure import SUPPRESSED, flags
+
+    out = released.drop(columns=[SUPPRESSED]).copy()
+    f = flags(released)
+    for c in f.columns:
+        if pd.api.types.is_numeric_dtype(released[c]) or f[c].any():
+            out[c] = f[c].astype(float)
+    return out
 
 
 def run(inputs: dict, output: dict, config: dict, log: str | None = None) -> None:
-    """The index stage.  ``inputs``: ``{study}__cohort_flow``, ``{study}__prepost_tests`` and
-    (optional: without it the study has no adjusted ratio) ``{study}__comparison_effects`` for
-    each study of ``config["studies"]``.  ``output``: ``index_html``, ``index_md``,
+    """The index stage.  ``inputs``: for each study of ``config["studies"]``, its released
+    tables (:mod:`strostudy.release`) ``{study}__released_flow``, ``{study}__released_tests`` and
+    (optional: without it the study has no adjusted ratio) ``{study}__released_comparison_effects``,
+    and its ``{study}__study_checking_log``, merged into the index's.  ``output``: ``index_html``, ``index_md``,
     ``index_table`` (the published index, CSV), ``output_checking_log`` (CSV),
     ``studies_forest_png``, ``studies_forest_pdf``."""
     import base64
@@ -415,23 +472,30 @@ def run(inputs: dict, output: dict, config: dict, log: str | None = None) -> Non
     import pandas as pd
 
     from . import tables
+    from .disclosure import SUPPRESSED
     from .errors import StrostudyError
     from .stages import say
 
     studies = config.get("studies") or {}
     if not studies:
         raise StrostudyError("config has no studies: the index needs config['studies'] (name: {order_types: [...]})")
-    rows = []
+    rows, hidden, study_logs = [], [], []
     for name, study_cfg in studies.items():
         keys = _inputs_of(name)
-        for table_name in ("cohort_flow", "prepost_tests"):
-            if keys[table_name] not in inputs:
-                raise StrostudyError(f"index: no input {keys[table_name]!r} for study {name!r}")
-        effects = (tables.read("comparison_effects", inputs[keys["comparison_effects"]])
-                   if keys["comparison_effects"] in inputs else pd.DataFrame())
-        rows.append(study_row(name, study_cfg, tables.read("cohort_flow", inputs[keys["cohort_flow"]]),
-                              tables.read("prepost_tests", inputs[keys["prepost_tests"]]), effects))
-    published, checking_log = disclose(index_table(rows), rule(config))
+        missing = [keys[t] for t in ("released_flow", "released_tests", "study_checking_log") if keys[t] not in inputs]
+        if missing:
+            raise StrostudyError(f"index: no input {missing[0]!r} for study {name!r}")
+        # Without a comparison input the study has no adjusted ratio.
+        released = [tables.read(t, inputs[keys[t]]) if keys[t] in inputs else pd.DataFrame(
+            {"measure": [], "category": [], "estimator": [], SUPPRESSED: []})
+            for t in ("released_flow", "released_tests", "released_comparison_effects")]
+        rows.append(study_row(name, study_cfg, *[r.drop(columns="suppressed") for r in released]))
+        hidden.append(study_row(name, study_cfg, *[withheld_view(r) for r in released]))
+        study_logs.append(pd.read_csv(inputs[keys["study_checking_log"]], dtype=str, keep_default_na=False)
+                          .assign(study=name))
+    published, index_log = disclose(index_table(rows), rule(config), upstream_cells(hidden))
+    checking_log = pd.concat([index_log.assign(study=ALL_STUDIES), *study_logs], ignore_index=True)
+    checking_log = checking_log[["study", *[c for c in checking_log.columns if c != "study"]]]
 
     fig_cfg = config["figures"]
     png, pdf = Path(output["studies_forest_png"]), Path(output["studies_forest_pdf"])
@@ -442,11 +506,12 @@ def run(inputs: dict, output: dict, config: dict, log: str | None = None) -> Non
               "caption": caption(config)}
     links = {name: f"{name}/results.html" for name in studies}
     log_shown = os.path.relpath(output["output_checking_log"], html_file.parent.parent)
-    markdown, html = render(published, checking_log, config, links, figure=figure, log_path=log_shown)
+    markdown, html = render(published, index_log, config, links, figure=figure, log_path=log_shown)
     for file, text in ((md_file, markdown), (html_file, html)):
         file.parent.mkdir(parents=True, exist_ok=True)
         file.write_text(text)
     tables.write(published, "index_table", output["index_table"])
     tables.write_csv_file(checking_log, output["output_checking_log"])
     say(f"wrote {html_file} and {md_file}: {len(published)} stud{'y' if len(published) == 1 else 'ies'}, "
-        f"{len(checking_log)} cell(s) withheld", log)
+        f"{len(index_log)} cell(s) withheld (the log lists them and the studies' own "
+        f"{len(checking_log) - len(index_log)})", log)

@@ -21,6 +21,7 @@ import yaml
 
 from . import categories
 from .cohort import EXCLUSION_RULES
+from .disclosure import MARKER
 from .schemas import MEASURES
 from .style import window_words
 
@@ -83,7 +84,14 @@ def provenance(inputs: dict, config: dict) -> dict:
     }
 
 
+def _withheld(value) -> bool:
+    """Whether a released cell was withheld by disclosure control (shown as ``[c]``)."""
+    return isinstance(value, str) and value == MARKER
+
+
 def _fmt(value, digits: int = 1) -> str:
+    if _withheld(value):
+        return MARKER
     if value is None or (isinstance(value, float) and not np.isfinite(value)):
         return "–"
     if isinstance(value, (int, np.integer)) or float(value).is_integer() and abs(value) >= 10:
@@ -92,6 +100,8 @@ def _fmt(value, digits: int = 1) -> str:
 
 
 def _p(value) -> str:
+    if _withheld(value):
+        return MARKER
     if value is None or not np.isfinite(value):
         return "–"
     return "< 0.0001" if value < 1e-4 else f"{value:.4f}"
@@ -99,11 +109,15 @@ def _p(value) -> str:
 
 def _num(value, spec: str = ".2f") -> str:
     """``value`` formatted by ``spec``, or a dash when it is missing (a test not run)."""
+    if _withheld(value):
+        return MARKER
     return "–" if value is None or not np.isfinite(value) else format(value, spec)
 
 
 def _g(value) -> str:
     """Any estimate or interval end, with as many digits as its size needs; ∞ for an open end."""
+    if _withheld(value):
+        return MARKER
     if value is None or np.isnan(value):
         return "–"
     if np.isinf(value):
@@ -111,8 +125,13 @@ def _g(value) -> str:
     return format(value, ",.0f" if abs(value) >= 100 else ".3g")
 
 
+def _count(value) -> str:
+    """A released count: the whole number, or ``[c]`` where it was withheld."""
+    return MARKER if _withheld(value) else "–" if value is None or not np.isfinite(value) else f"{int(value)}"
+
+
 def _finite(value) -> bool:
-    return value is not None and bool(np.isfinite(value))
+    return value is not None and not isinstance(value, str) and bool(np.isfinite(value))
 
 
 def _at(frame, key, column):
@@ -132,36 +151,47 @@ def _measure_word(measure: str) -> str:
 
 
 def analysed(flow) -> int:
-    """The number of subjects analysed: what the cohort flow's last step leaves."""
+    """The number of subjects analysed: what the cohort flow's last step leaves (the processed
+    flow: it decides what the report can say, and is never printed)."""
     return int(flow["n_out"].iloc[-1]) if len(flow) else 0
 
 
-def cohort_statement(flow, config: dict) -> str:
+def flow_count(flow, step: str):
+    """A released flow's count at ``step`` (``[c]`` where withheld; NaN where the step is absent)."""
+    hit = flow.loc[flow["step"] == step, "n"]
+    return hit.iloc[0] if len(hit) else np.nan
+
+
+def cohort_statement(n: int, flow, config: dict) -> str:
     """A plain statement of why no test could run (no analysed subject) or why no test can show
-    a change (fewer subjects than :func:`strostudy.prepost.min_pairs`); "" otherwise."""
+    a change (fewer subjects than :func:`strostudy.prepost.min_pairs`); "" otherwise.  ``n`` is
+    the processed count (it decides what is said); the counts printed come from the released
+    flow ``flow`` (shown with ``[c]`` where withheld)."""
     from .prepost import min_pairs
 
     study = config["study"]
     alpha = float(study["alpha"])
-    n, fewest = analysed(flow), min_pairs(alpha)
+    fewest = min_pairs(alpha)
     if n >= fewest:
         return ""
     if n > 0:
-        who, whose = ("1 subject was", "this subject's") if n == 1 else (f"{n} subjects were", "these subjects'")
+        shown = _count(flow_count(flow, "analysed"))
+        who, whose = ("1 subject was", "this subject's") if shown == "1" else (f"{shown} subjects were",
+                                                                             "these subjects'")
         return (f"Only {who} analysed, fewer than {fewest}: too few for the exact signed-rank test to reach p < "
                 f"{alpha:g} (its smallest two-sided p with n subjects is 2/2^n), so the before/after tests cannot "
                 f"show a change; the reductions' intervals are not computed, and the time series hold {whose} arrests "
                 "alone. Read every result below as a description, not as evidence of a change; published figures "
                 "this run does not match are marked as differing.")
-    listed = int(flow["n_out"].iloc[0])
-    full = int(flow.loc[flow["step"] == "full_windows", "n_out"].iloc[0])
+    listed, full = _count(flow_count(flow, "orders_listed")), _count(flow_count(flow, "full_windows"))
     period = f"the data period ({study['earliest_reliable_date']} to {study['extraction_date']})"
     windows = f"full {window_words(study['window_months'])} windows before and after the order"
-    if full == 0:
+    if full == "0":
         why = f"none of the {listed} orders listed has {windows} inside {period}"
     else:
-        excl = flow.loc[(flow["step"] == "exclusions") & (flow["n"] > 0)]
-        reasons = "; ".join(f"{int(r.n)}: {EXCLUSION_RULES.get(r.reason, str(r.reason)).split(' (')[0]}"
+        excl = flow.loc[flow["step"] == "excluded"]
+        excl = excl.loc[[_withheld(v) or v > 0 for v in excl["n"]]]
+        reasons = "; ".join(f"{_count(r.n)}: {EXCLUSION_RULES.get(r.reason, str(r.reason)).split(' (')[0]}"
                             for r in excl.itertuples())
         why = f"{full} of the {listed} orders listed have {windows} inside {period}, but all were excluded ({reasons})"
     return (f"No test could run: no order reached the analysed cohort, because {why}. The before/after tests, "
@@ -169,23 +199,26 @@ def cohort_statement(flow, config: dict) -> str:
             "with this run. The cohort flow and the data-quality sections (ingest, reconcile, harm) are complete.")
 
 
-def _row(figure: str, published, reproduced: str, match: bool) -> dict:
-    return {"figure": figure, "published": str(published), "reproduced": reproduced, "match": bool(match)}
+def _row(figure: str, published, reproduced: str, match: bool | None) -> dict:
+    """A headline row; ``match`` is None where the reproduced value is withheld (disclosure
+    control), so that whether it matches is not shown either."""
+    return {"figure": figure, "published": str(published), "reproduced": reproduced,
+            "match": None if match is None else bool(match)}
 
 
-def _count_rows(published: dict, t: dict, window: int) -> list[dict]:
-    flow, tests = t["cohort_flow"], t["prepost_tests"].set_index(["measure", "category"])
+def _count_rows(published: dict, t: dict, window: int, n: int) -> list[dict]:
+    flow, tests = t["flow"], t["tests"].set_index(["measure", "category"])
     study = published["study"]
-    rows = [("Orders listed", study["orders_listed"], flow["n_out"].iloc[0]),
+    rows = [("Orders listed", study["orders_listed"], flow_count(flow, "orders_listed")),
             (f"Orders with full {window_words(window)} windows", study["orders_with_full_windows"],
-             flow["n_out"].iloc[1]),
-            ("Orders analysed", study["orders_analysed"], flow["n_out"].iloc[-1]),
+             flow_count(flow, "full_windows")),
+            ("Orders analysed", study["orders_analysed"], flow_count(flow, "analysed")),
             (f"Arrests in the {window} months before", published["offending_events"]["before"],
-             _at(tests, ("events", "overall"), "total_before") if analysed(flow) else np.nan),
+             _at(tests, ("events", "overall"), "total_before") if n else np.nan),
             (f"Arrests in the {window} months after", published["offending_events"]["after"],
-             _at(tests, ("events", "overall"), "total_after") if analysed(flow) else np.nan)]
-    return [_row(f, p, str(int(r)), p == int(r)) if _finite(r) else _row(f, p, "not run", False)
-            for f, p, r in rows]
+             _at(tests, ("events", "overall"), "total_after") if n else np.nan)]
+    return [_row(f, p, MARKER, None) if _withheld(r) else _row(f, p, str(int(r)), p == int(r)) if _finite(r)
+            else _row(f, p, "not run", False) for f, p, r in rows]
 
 
 def _reduction_rows(published: dict, tests, cat_labels: dict) -> list[dict]:
@@ -196,6 +229,8 @@ def _reduction_rows(published: dict, tests, cat_labels: dict) -> list[dict]:
             got = _at(tests, (measure, cat), "reduction_pct")
             if (measure, cat) not in tests.index:
                 out.append(_row(figure, pub, "category not in config", False))
+            elif _withheld(got):
+                out.append(_row(figure, pub, MARKER, None))
             elif not _finite(got):
                 out.append(_row(figure, pub, "not computed", False))
             else:
@@ -203,13 +238,15 @@ def _reduction_rows(published: dict, tests, cat_labels: dict) -> list[dict]:
     return out
 
 
-def headline(published: dict, t: dict, config: dict) -> list[dict]:
-    """Every published count and percentage beside the value this run reproduced, and whether
-    they match.  A published category this run's config does not have, and a value this run
-    could not compute (a test not run), show as not reproduced.  The published study's claims
-    of significance are not here: they are :func:`claim_rows`, each decided by a test."""
-    tests = t["prepost_tests"].set_index(["measure", "category"])
-    return (_count_rows(published, t, int(config["study"]["window_months"]))
+def headline(published: dict, t: dict, config: dict, n: int) -> list[dict]:
+    """Every published count and percentage beside the value this run reproduced (from the
+    released tables ``t["flow"]`` and ``t["tests"]``, shown as displayed), and whether they
+    match.  A published category this run's config does not have, and a value this run could
+    not compute (a test not run), show as not reproduced; a value withheld by disclosure
+    control shows as ``[c]``, and whether it matches is not said.  The published study's
+    claims of significance are not here: they are :func:`claim_rows`, each decided by a test."""
+    tests = t["tests"].set_index(["measure", "category"])
+    return (_count_rows(published, t, int(config["study"]["window_months"]), n)
             + _reduction_rows(published, tests, categories.labels(config["categories"])))
 
 
@@ -264,10 +301,12 @@ def backing(row: dict, rules: dict) -> list[str]:
     return []
 
 
-def claim_rows(decisions, published: dict) -> list[dict]:
+def claim_rows(decisions, published: dict, hidden: frozenset = frozenset()) -> list[dict]:
     """One row per headline claim of the decisions table (``test == "headline"``): the claim,
     whether it holds, the published finding it re-tests, the decisions that back it and their
-    numbers, and the note (which says where Wilcoxon and an interval disagree)."""
+    numbers, and the note (which says where Wilcoxon and an interval disagree).  A decision on
+    a category whose totals are withheld (``hidden``: (measure, category) pairs) has its numbers
+    shown as ``[c]``."""
     rules = _rules(decisions)
     findings = published.get("significance", {})
     out = []
@@ -278,13 +317,15 @@ def claim_rows(decisions, published: dict) -> list[dict]:
         out.append({"claim": row["claim"], "holds": bool(row["significant"]),
                     "published": _published_words(findings[key]) if key in findings else "–",
                     "backed_by": ", ".join(backed) or "–",
-                    "evidence": evidence(single) if single is not None else "", "note": row["note"]})
+                    "evidence": "" if single is None else MARKER if (single["measure"], single["category"]) in hidden
+                    else evidence(single), "note": row["note"]})
     return out
 
 
-def _verdict(rules: dict, measure: str, category: str, alpha: float) -> str:
+def _verdict(rules: dict, measure: str, category: str, alpha: float, show_p: bool = True) -> str:
     """Whether a reduction is called a change (only when its interval excludes no change), and
-    where the Holm-adjusted Wilcoxon test says otherwise."""
+    where the Holm-adjusted Wilcoxon test says otherwise (with its p unless ``show_p`` is false:
+    the p is withheld by disclosure control)."""
     boot, wil = rules.get(f"reduction_{measure}_{category}"), rules.get(f"wilcoxon_{measure}_{category}")
     if boot is None:
         return "not tested"
@@ -295,17 +336,20 @@ def _verdict(rules: dict, measure: str, category: str, alpha: float) -> str:
     else:
         said = "interval includes no change"
     if wil is not None and _finite(wil["p_value"]) and bool(wil["significant"]) != bool(boot["significant"]):
-        said += (f"; Wilcoxon (Holm p = {_p(wil['p_value'])}) disagrees: "
+        said += (f"; Wilcoxon (Holm p = {_p(wil['p_value']) if show_p else MARKER}) disagrees: "
                  + ("it finds a change" if wil["significant"] else f"it does not reach p < {alpha:g}"))
     return said
 
 
-def difference_sentence(rules: dict, level_pct: str, method: str = "fieller") -> str:
-    """Harm's reduction minus arrests' and its interval (``reduction_harm_minus_events_overall``)."""
+def difference_sentence(rules: dict, level_pct: str, method: str = "fieller", hidden: frozenset = frozenset()) -> str:
+    """Harm's reduction minus arrests' and its interval (``reduction_harm_minus_events_overall``);
+    withheld where either overall reduction is (``hidden``)."""
     rule = "reduction_harm_minus_events_overall"
     row = rules.get(rule)
     if row is None:
         return f"Harm's reduction against arrests': not tested ({rule} was not run)."
+    if {("events", "overall"), ("harm", "overall")} & set(hidden):
+        return f"Harm's reduction against arrests': {MARKER} (an overall total is withheld by disclosure control)."
     if not _finite(row["estimate"]):
         return f"Harm's reduction against arrests': not computed ({row['note'] or 'no estimate'})."
     said = ("harm fell by more than arrests did" if row["significant"] and row["ci_low"] > 0
@@ -413,31 +457,30 @@ PERSON_SOURCE_WORDS = {"orders": "order list", "pnd_records": "PND", "rocu_order
                        "rocu_offending": "ROCU offending"}
 
 
-def linkage_context(quality, scores) -> dict | None:
-    """The linkage-quality section: records per source by how they were tied to a person, and
-    the model's own estimate of the links it did not make (A87): the sum, over the records
-    left unlinked without a clerical decision, of the probability that the record's person is
-    one of its candidates.  None when the run wrote no linkage tables."""
-    if quality is None or scores is None:
+def linkage_context(quality, summary) -> dict | None:
+    """The linkage-quality section, from the released tables: records per source by how they
+    were tied to a person (with each source's and each basis's total), and the model's own
+    estimate of the links it did not make (A87): the sum, over the records left unlinked
+    without a clerical decision, of the probability that the record's person is one of its
+    candidates.  Withheld counts show as ``[c]``.  None when the run wrote no linkage tables."""
+    if quality is None or summary is None or not len(summary):
         return None
+    cell = {(r.source, r.basis): r.records for r in quality.itertuples()}
     bases = [b for b in LINK_BASIS_WORDS if b in set(quality["basis"])]
-    wide = quality.pivot_table(index="source", columns="basis", values="records", aggfunc="sum", fill_value=0)
-    wide = wide.reindex(index=[s for s in PERSON_SOURCE_WORDS if s in wide.index], columns=bases, fill_value=0)
-    rows = [{"source": PERSON_SOURCE_WORDS[src], "counts": [int(v) for v in r], "total": int(sum(r))}
-            for src, r in zip(wide.index, wide.to_numpy())]
-    basis = scores["link_basis"].fillna("")
-    status = scores["link_status"]
-    unlinked = status.ne("linked") & ~basis.isin(["clerical_accept", "clerical_reject"])
-    missed = scores["p_listed"].where(unlinked, 0.0)
+    sources = [s for s in PERSON_SOURCE_WORDS if s in set(quality["source"])]
+    rows = [{"source": PERSON_SOURCE_WORDS[src], "counts": [_count(cell.get((src, b), 0)) for b in bases],
+             "total": _count(cell.get((src, "total"), 0))} for src in sources]
+    s = summary.iloc[0]
+
+    def missed(col):
+        return MARKER if _withheld(s[col]) else f"{float(s[col]):.1f}"
+
     return {"bases": [LINK_BASIS_WORDS[b] for b in bases], "rows": rows,
-            "totals": [int(v) for v in wide.sum(axis=0)], "total": int(wide.to_numpy().sum()),
-            "by_name": len(scores), "linked": int(status.eq("linked").sum()),
-            "ambiguous": int(status.eq("ambiguous").sum()), "no_match": int(status.eq("no_match").sum()),
-            "review": int(scores["review"].astype(bool).sum()), "accepted": int(basis.eq("clerical_accept").sum()),
-            "rejected": int(basis.eq("clerical_reject").sum()),
-            "no_candidate": int(scores["match_weight"].isna().sum()),
-            "missed": f"{missed.sum():.1f}", "missed_ambiguous": f"{missed[status.eq('ambiguous')].sum():.1f}",
-            "missed_no_match": f"{missed[status.eq('no_match')].sum():.1f}"}
+            "totals": [_count(cell.get(("all", b), 0)) for b in bases], "total": _count(cell.get(("all", "total"), 0)),
+            **{k: _count(s[k]) for k in ("by_name", "linked", "ambiguous", "no_match", "review", "accepted",
+                                          "rejected", "no_candidate")},
+            "missed": missed("missed"), "missed_ambiguous": missed("missed_ambiguous"),
+            "missed_no_match": missed("missed_no_match")}
 
 
 # --------------------------------------------------------------------------- comparison group
@@ -450,6 +493,8 @@ ESTIMATOR_WORDS = {"naive_prepost": "before/after (order group only)",
 def _ratio_text(row, why: bool = True) -> str:
     """``0.44 (0.36 to 0.55)``; the estimate alone where it has no interval; where there is no
     estimate, the reason (``why``) or a dash."""
+    if row is not None and _withheld(row.get("estimate")):
+        return MARKER
     if row is None or not _finite(row.get("estimate")):
         return f"not estimated: {_text(row.get('note'))}" if row is not None and why else "–"
     if not (_finite(row.get("ci_low")) and _finite(row.get("ci_high"))):
@@ -457,13 +502,16 @@ def _ratio_text(row, why: bool = True) -> str:
     return f"{row['estimate']:.2f} ({row['ci_low']:.2f} to {row['ci_high']:.2f})"
 
 
+
+
 #: The comparison section of a report built without the comparison stage's tables.
-NO_COMPARISON = {"available": False, "custody_periods": 0}
+NO_COMPARISON = {"available": False, "custody_periods": "0", "has_custody": False}
 
 
-def comparison_context(cohort, balance, effects, custody, config: dict) -> dict:
+def comparison_context(groups, balance, effects, config: dict) -> dict:
     """The section "How much of the fall is the order?": the comparison group's size, the
-    naive and adjusted rate ratios side by side, the balance, and what the design can show."""
+    naive and adjusted rate ratios side by side, the balance, and what the design can show;
+    all from the released tables (``[c]`` where withheld)."""
     from .comparison import INTERVAL_WORDS, naive_interval
 
     cc = config["comparison"]
@@ -472,10 +520,7 @@ def comparison_context(cohort, balance, effects, custody, config: dict) -> dict:
         intervals = (f"{intervals} for the differences in differences; for the before/after ratio, a "
                      f"{INTERVAL_WORDS[naive_interval(cc)]} and its p, {int(cc['wild_draws'])} draws")
     names = categories.labels(config["categories"])
-    order = cohort.loc[cohort["group"] == "order"]
-    pool = cohort.loc[cohort["group"] == "comparison"]
-    included = pool.loc[pool["included"].astype(bool)]
-    matched = int(pool["matched"].astype(bool).sum())
+    g = groups.iloc[0]
     by = {(r["measure"], r["category"], r["estimator"]): r for r in effects.to_dict("records")}
     rows = []
     for measure in MEASURES:
@@ -499,11 +544,13 @@ def comparison_context(cohort, balance, effects, custody, config: dict) -> dict:
     else:
         summary = ""
     return {
-        "available": len(included) > 0, "n_order": len(order), "n_listed": len(pool), "n_full": len(included),
-        "n_matched": matched, "method": cc["matching"]["method"], "ratio": cc["matching"]["ratio"],
+        "available": _withheld(g["n_full"]) or g["n_full"] > 0, "n_order": _count(g["n_order"]),
+        "n_listed": _count(g["n_pool"]), "n_full": _count(g["n_full"]), "n_matched": _count(g["n_matched"]),
+        "method": cc["matching"]["method"], "ratio": cc["matching"]["ratio"],
         "caliper": cc["matching"]["caliper"], "family": cc["family"], "level": level,
         "intervals": intervals,
-        "custody_periods": len(custody), "custody_subjects": int(custody["subject_id"].nunique()),
+        "custody_periods": _count(g["custody_periods"]), "custody_subjects": _count(g["custody_subjects"]),
+        "has_custody": _withheld(g["custody_periods"]) or g["custody_periods"] > 0,
         "estimators": list(ESTIMATOR_WORDS.values()), "rows": rows, "summary": summary,
         "balance": [{"feature": str(r.feature).replace("_", " "), "all": _num(r.smd_all), "matched": _num(r.smd_matched),
                      "mean_treated": _g(r.mean_treated), "mean_all": _g(r.mean_control_all),
@@ -511,6 +558,14 @@ def comparison_context(cohort, balance, effects, custody, config: dict) -> dict:
         "imbalanced": [str(r.feature).replace("_", " ") for r in balance.itertuples()
                        if _finite(r.smd_matched) and abs(r.smd_matched) > 0.1],
     }
+
+
+def _largest(counts) -> str:
+    """The largest of some released counts, or ``[c]`` when any is withheld."""
+    values = list(counts)
+    if any(_withheld(v) for v in values):
+        return MARKER
+    return _count(max(values)) if values else "–"
 
 
 def sensitivity_context(panel, config: dict) -> list[dict]:
@@ -526,23 +581,24 @@ def sensitivity_context(panel, config: dict) -> list[dict]:
         note = next(iter(notes.values())) if len(set(notes.values())) == 1 else "; ".join(
             f"{'arrests' if m == 'events' else 'harm'}: {n}" for m, n in notes.items())
         out.append({"analysis": str(analysis).replace("_", " "), "events": _ratio_text(by.get("events"), why=False),
-                    "harm": _ratio_text(by.get("harm"), why=False), "n": int(r["n_subjects"].max()), "note": note})
+                    "harm": _ratio_text(by.get("harm"), why=False), "n": _largest(r["n_subjects"]), "note": note})
     return out
 
 
 # --------------------------------------------------------------------------- the context
 
 
-def _test_rows(tests, rules: dict, config: dict) -> list[dict]:
+def _test_rows(tests, rules: dict, config: dict, hidden: frozenset = frozenset()) -> list[dict]:
     names = categories.labels(config["categories"])
     alpha = float(config["study"]["alpha"])
     return [{
         "measure": "Arrests" if r.measure == "events" else "Harm", "category": names.get(r.category, r.category),
         "before": _fmt(r.total_before), "after": _fmt(r.total_after),
-        "reduction": f"{r.reduction_pct:.1f}% ({_fmt(r.reduction_ci_low)} to {_fmt(r.reduction_ci_high)})"
+        "reduction": MARKER if _withheld(r.reduction_pct) else
+        f"{r.reduction_pct:.1f}% ({_fmt(r.reduction_ci_low)} to {_fmt(r.reduction_ci_high)})"
         if _finite(r.reduction_pct) else "–",
-        "verdict": _verdict(rules, r.measure, r.category, alpha),
-        "v": _fmt(r.wilcoxon_v), "n_nonzero": int(r.n_nonzero), "p": _p(r.p_value), "p_holm": _p(r.p_holm),
+        "verdict": _verdict(rules, r.measure, r.category, alpha, show_p=not _withheld(r.p_holm)),
+        "v": _fmt(r.wilcoxon_v), "n_nonzero": _count(r.n_nonzero), "p": _p(r.p_value), "p_holm": _p(r.p_holm),
         "p_exact": _p(r.p_exact), "r": _num(r.effect_r), "rb": _num(r.rank_biserial),
         "hl": f"{_g(r.hl_estimate)} ({_g(r.hl_ci_low)} to {_g(r.hl_ci_high)})",
         "note": _text(r.note)} for r in tests.itertuples()]
@@ -564,8 +620,9 @@ def _its_rows(models, primary: dict) -> list[dict]:
 
 def _correlation_rows(correlations) -> list[dict]:
     """Each correlation as text; ``rho`` is None where it was not computed (``note`` says why)."""
-    return [{"level": str(c.level).replace("_", " "), "n": int(c.n), "p": _p(c.p_value), "note": c.p_method,
-             "rho": f"{c.rho:.2f}" if _finite(c.rho) else None} for c in correlations.itertuples()]
+    return [{"level": str(c.level).replace("_", " "), "n": _count(c.n), "p": _p(c.p_value), "note": c.p_method,
+             "rho": MARKER if _withheld(c.rho) else f"{c.rho:.2f}" if _finite(c.rho) else None}
+            for c in correlations.itertuples()]
 
 
 def _shown(value) -> str:
@@ -608,45 +665,85 @@ def order_words(types: list[str]) -> str:
     return "an order: " + " or ".join(f"{known[t]} ({t})" if t in known.index else t for t in types)
 
 
+def shown(released):
+    """A released table as the report shows it: withheld cells as ``[c]`` (object columns),
+    without the ``suppressed`` column."""
+    from .disclosure import render
+
+    return render(released)
+
+
+def hidden_decisions(t: dict) -> frozenset:
+    """The (measure, category) pairs of the decisions whose numbers are withheld (a decision's
+    estimate and interval describe the cells it is computed from): those whose before or after
+    total, or reduction, the released tests withhold; the difference of the two overall
+    reductions when either is; the correlations when their count of subjects is."""
+    from .disclosure import flags
+
+    tests = t["released_tests"]
+    f = flags(tests)[["total_before", "total_after", "reduction_pct"]].any(axis=1).to_numpy()
+    hidden = set(zip(tests["measure"].astype(str)[f], tests["category"].astype(str)[f]))
+    if {("events", "overall"), ("harm", "overall")} & hidden:
+        hidden.add(("harm_minus_events", "overall"))
+    if "released_correlations" in t and flags(t["released_correlations"]).to_numpy().any():
+        d = t["decisions"].loc[t["decisions"]["test"] == "spearman"]
+        hidden |= set(zip(d["measure"], d["category"]))
+    return frozenset(hidden)
+
+
 def build_context(tables: dict, config: dict, provenance_info: dict, figures: dict,
                   plan_info: dict | None = None) -> dict:
+    """What the templates need.  Every number about people or records comes from a released
+    table (``released_*``, :mod:`strostudy.release`), shown with ``[c]`` where disclosure
+    control withheld it; the processed cohort flow only decides what can be said."""
     from .config import published
+    from .disclosure import Rule, flags, markdown_note
 
     t = tables
-    ledger = t["audit_ledger"].fillna("")
-    disc = t["discrepancies"].groupby(["kind", "source_pair"]).size().reset_index(name="n").sort_values(
-        ["n", "kind"], ascending=[False, True])
+    r = {name.removeprefix("released_"): shown(frame) for name, frame in t.items() if name.startswith("released_")}
+    hidden = hidden_decisions(t)
+    ledger = r["ledger"]
+    summary = r["discrepancy_summary"]
+    disc = summary.loc[~((summary["kind"] == "all") & (summary["source_pair"] == "all"))]
+    total_disc = summary.loc[(summary["kind"] == "all") & (summary["source_pair"] == "all"), "n"]
     events = t["events"]
-    empty = analysed(t["cohort_flow"]) == 0
+    n = analysed(t["cohort_flow"])
+    empty = n == 0
     paper = published()
     # Only a study of STROs alone is set beside the publication (issue 16).
     types = [str(x) for x in config["study"].get("order_types", ["STRO"])]
     calibrated = types == ["STRO"]
-    headline_rows = [] if empty or not calibrated else headline(paper, t, config)
+    headline_rows = [] if empty or not calibrated else headline(paper, r, config, n)
     decisions = t["decisions"]
     rules = _rules(decisions)
     level_pct = f"{100 * float(config['prepost']['confidence_level']):g}%"
     measures = list(config["its"]["primary"])
-    claims = [] if empty or not calibrated else claim_rows(decisions, paper)
+    claims = [] if empty or not calibrated else claim_rows(decisions, paper, hidden)
     pp = config["prepost"]
+    rule = Rule.from_config(config.get("disclosure"))
+    log = t.get("study_checking_log", ())
     return {
         "config": config, "provenance": provenance_info, "headline": headline_rows, "calibrated": calibrated,
         "order_words": "a Slavery and Trafficking Risk Order" if calibrated else order_words(types),
         "orders_plural": "STROs" if calibrated else "these orders", "study_types": ", ".join(types),
-        "all_match": bool(headline_rows) and all(r["match"] for r in headline_rows),
+        "all_match": bool(headline_rows) and all(row["match"] is not False for row in headline_rows),
+        "headline_withheld": sum(row["match"] is None for row in headline_rows),
         "claims": claims, "claims_holding": sum(c["holds"] for c in claims),
-        "empty": empty, "statement": cohort_statement(t["cohort_flow"], config),
+        "empty": empty, "statement": cohort_statement(n, r["flow"], config),
         "harm_index": str(events["harm_index"].iloc[0]) if len(events) else config["harm"]["index_name"],
         "harm_table": config["harm"]["table"],
-        "flow": t["cohort_flow"].fillna("").to_dict("records"),
-        "ledger": ledger.to_dict("records"), "quarantine": ledger.loc[ledger["outcome"] == "quarantined"].to_dict(
-            "records"),
-        "discrepancies": disc.to_dict("records"), "n_discrepancies": len(t["discrepancies"]),
-        "unknown_codes": t["unknown_codes"].fillna("").to_dict("records"),
-        "tests": _test_rows(t["prepost_tests"], rules, config),
-        "n_tests": int(t["prepost_tests"]["p_holm"].notna().sum()),
+        "flow": [{"step": row.step.replace("_", " "), "reason": _text(row.reason), "n": _count(row.n)}
+                 for row in r["flow"].itertuples()],
+        "ledger": [{**row, "rows": _count(row["rows"]), "reason": _text(row["reason"])}
+                   for row in ledger.to_dict("records")],
+        "discrepancies": [{**row, "n": _count(row["n"])} for row in disc.to_dict("records")],
+        "n_discrepancies": _count(total_disc.iloc[0]) if len(total_disc) else "0",
+        "unknown_codes": [{**row, "offences": _count(row["offences"]), "arrests": _count(row["arrests"])}
+                          for row in r["unknown_codes"].fillna("").to_dict("records")],
+        "tests": _test_rows(r["tests"], rules, config),
+        "n_tests": int((t["released_tests"]["p_holm"].notna() | flags(t["released_tests"])["p_holm"]).sum()),
         "alternative": pp["alternative"], "mu": pp["mu"],
-        "difference": difference_sentence(rules, level_pct, pp["reduction_interval"]),
+        "difference": difference_sentence(rules, level_pct, pp["reduction_interval"], hidden),
         "reduction_interval": ("Fieller intervals of the ratio of paired means (Student's t on n − 1 df; a "
                                "reduction's interval excludes no change exactly when the paired t-test of the "
                                "per-subject change rejects)" if pp["reduction_interval"] == "fieller"
@@ -655,12 +752,14 @@ def build_context(tables: dict, config: dict, provenance_info: dict, figures: di
         "its_statements": its_statements(decisions, measures, t["its_models"]),
         "its_decisions": its_decision_rows(decisions),
         "not_fitted": not_fitted(t["its_models"], measures),
-        "correlations": _correlation_rows(t["correlations"]),
-        "linkage": linkage_context(t.get("linkage_quality"), t.get("linkage_scores")),
-        "sensitivity": sensitivity_context(t["sensitivity"], config) if "sensitivity" in t else [],
+        "correlations": _correlation_rows(r["correlations"]),
+        "linkage": linkage_context(r.get("linkage_quality"), r.get("linkage_summary")),
+        "sensitivity": sensitivity_context(r["sensitivity"], config) if "sensitivity" in r else [],
         "main_window": f"window {int(config['study']['window_months'])}",
-        "comparison": comparison_context(t["comparison_cohort"], t["comparison_balance"], t["comparison_effects"],
-                                         t["custody"], config) if "comparison_effects" in t else NO_COMPARISON,
+        "comparison": comparison_context(r["comparison_groups"], r["comparison_balance"], r["comparison_effects"],
+                                         config) if "comparison_effects" in r else NO_COMPARISON,
+        "disclosure": {"note": MdSafe(markdown_note(rule)), "withheld": len(log), "log": "output_checking_log.csv",
+                       "tables": "tables/", "min_cell": rule.min_cell},
         "plan": plan_info or plan_context(None, config),
         "config_fence": md_fence(provenance_info["config_yaml"], "yaml"),
         "figures": figures, "published_source": "College of Policing, Going equipped issue 12 (25 June 2026), "
@@ -741,10 +840,13 @@ def run(inputs: dict, output: dict, config: dict, log: str | None = None) -> Non
     self-contained), from the declared inputs only."""
     import base64
 
+    import pandas as pd
+
     from . import tables as registry
     from .stages import say
 
     t = {name: registry.read(name, inputs[name]) for name in registry.REPORT_TABLES}
+    t["study_checking_log"] = pd.read_csv(inputs["study_checking_log"], dtype=str, keep_default_na=False)
     figs = {}
     for name in registry.FIGURES:
         png = Path(inputs[f"{name}_png"])

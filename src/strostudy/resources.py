@@ -34,6 +34,9 @@ MODEL: dict[str, tuple[float, float, float, float]] = {
 }
 #: Not measured yet: the index asks for what the report does (it reads a few small tables).
 MODEL["index"] = MODEL["report"]
+#: Not measured yet: the release stage aggregates the subject-month panel, as prepost does the
+#: subject windows, so it asks for what prepost does.
+MODEL["release"] = MODEL["prepost"]
 #: A rule that is not in :data:`MODEL` asks for this (MB, MB per MB, minutes, minutes per GB).
 FALLBACK = (1000.0, 10.0, 10.0, 30.0)
 #: MB of raw extracts the simulator writes per order (with its comparison pool), for sizing

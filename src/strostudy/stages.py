@@ -16,7 +16,7 @@ from pathlib import Path
 #: The module behind each rule (``harm_index`` belongs to the harm stage but runs first).
 RULE_MODULES = {"ingest": "ingest", "harm_index": "offences", "reconcile": "reconcile", "harm": "harm",
                 "cohort": "cohort", "prepost": "prepost", "its": "its", "comparison": "comparison", "sensitivity": "sensitivity",
-                "decisions": "decisions", "figures": "figures", "report": "report", "simulate": "simulate",
+                "decisions": "decisions", "release": "release", "figures": "figures", "report": "report", "simulate": "simulate",
                 "index": "index"}
 
 
@@ -57,7 +57,7 @@ def run_rule(smk) -> None:
 
 #: The rules in the order the workflow runs them (simulate only for synthetic data).
 ORDER = ["simulate", "ingest", "harm_index", "reconcile", "harm", "cohort", "prepost", "its", "comparison",
-         "sensitivity", "decisions", "figures", "report", "index"]
+         "sensitivity", "decisions", "release", "figures", "report", "index"]
 
 
 def run_stage(rule: str, config: dict, workdir: str | Path = ".", log: str | None = None, study: str | None = None):

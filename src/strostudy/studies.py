@@ -104,9 +104,20 @@ def resolve(config: dict, study: str) -> dict:
             _set(out, dotted, entry[key])
     if "categories" in out:
         out["categories"] = categories(config, study)
+    own = dict(entry.get("harm") or {})
+    if own:  # the study's own harm index (A140): the keys it gives replace harm's
+        out["harm"] = {**(out.get("harm") or {}), **own}
     out.setdefault("study", {})
-    out["study"].update(name=study, order_types=list(entry["order_types"]), label=label(entry))
+    out["study"].update(name=study, order_types=list(entry["order_types"]), label=label(entry),
+                        own_harm_table="table" in own)
     return out
+
+
+def harm_file(config: dict, study: str) -> list[str]:
+    """The study's own harm table, as a file the harm rule reads (so editing it re-runs the
+    study's harm stage): ``[path]``, or ``[]`` when the study uses harm's (or the curated) table."""
+    table = ((config.get("studies") or {}).get(study) or {}).get("harm", {}).get("table")
+    return [] if table in (None, "curated") else [str(table)]
 
 
 # --------------------------------------------------------------------------- order types

@@ -22,7 +22,7 @@ from pathlib import Path
 
 #: The stages in the order the method runs them (the Snakefile includes their rules so).
 STAGES = ["simulate", "ingest", "reconcile", "harm", "cohort", "prepost", "its", "comparison", "sensitivity",
-          "decisions", "figures", "report", "index"]
+          "decisions", "release", "figures", "report", "index"]
 
 
 @dataclass(frozen=True)
@@ -162,6 +162,23 @@ TABLES: dict[str, Table] = dict([
     _t("calibration", "data/calibration/calibration.csv", "calibrate", None,
        "per scenario and rule: the rate of significance and the intervals' coverage, with exact 95% intervals"),
     # report
+    # What leaves the secure setting: every number the report and figures show, disclosure-checked
+    # (strostudy.release, docs/disclosure.md), and the log of what was withheld.
+    *[_t(f"released_{n}", f"reports/{{study}}/tables/{n}.csv", "release", None, f"released: {d}") for n, d in (
+        ("flow", "the cohort flow, one count per row"), ("tests", "the before/after tests"),
+        ("subject_change", "subjects whose arrests or harm fell, stayed the same or rose"),
+        ("correlations", "the arrests-harm correlations"),
+        ("its_observed", "the order group's observed series, binned until every point passes"),
+        ("controlled_series", "the order and comparison groups' rates, binned alike"),
+        ("comparison_groups", "the comparison's group sizes"), ("comparison_effects", "the rate ratios"),
+        ("comparison_balance", "the covariate balance"), ("sensitivity", "the sensitivity panel"),
+        ("ledger", "the audit ledger"), ("discrepancy_summary", "disagreements between sources, by kind"),
+        ("unknown_codes", "offence codes the harm table does not know"),
+        ("linkage_quality", "records by source and how they were linked"),
+        ("linkage_summary", "the linkage paragraph's counts"),
+        ("linkage_score_bins", "the linkage figure's histogram"))],
+    _t("study_checking_log", "reports/{study}/output_checking_log.csv", "release", None,
+       "every cell of the study's released tables withheld by disclosure control, with its reason (never its value)"),
     _t("results_html", "reports/{study}/results.html", "report", None, "the results report, self-contained"),
     _t("results_md", "reports/{study}/results.md", "report", None, "the results report, Markdown"),
     # index: one row per study, a forest plot across studies, disclosure-checked (issue 16)
@@ -176,26 +193,36 @@ TABLES: dict[str, Table] = dict([
 ])
 
 #: The stages run once per study (paths with ``{study}``); the others run once for all studies.
-STUDY_STAGES = ["harm", "cohort", "prepost", "its", "comparison", "sensitivity", "decisions", "figures", "report"]
+STUDY_STAGES = ["harm", "cohort", "prepost", "its", "comparison", "sensitivity", "decisions", "release", "figures",
+                "report"]
 #: What the index reads from each study.
-INDEX_TABLES = ["cohort_flow", "prepost_tests", "comparison_effects"]
+INDEX_TABLES = ["released_flow", "released_tests", "released_comparison_effects", "study_checking_log"]
 
 #: Publication figures (each written as PNG and PDF by the figures stage) and the tables each
 #: is drawn from.
-FIGURE_INPUTS = {"study_flow": ["cohort_flow"], "prepost_totals": ["prepost_tests"],
-                 "paired_subjects": ["subject_windows"], "monthly_its": ["its_fitted"],
-                 "source_agreement": ["discrepancies"], "residual_acf": ["its_diagnostics"],
-                 "linkage_scores": ["linkage_scores"], "event_study": ["event_study"],
-                 "comparison_effects": ["comparison_effects"], "comparison_balance": ["comparison_balance"],
-                 "sensitivity": ["sensitivity"], "controlled_series": ["subject_month_panel", "comparison_cohort"]}
+FIGURE_INPUTS = {"study_flow": ["released_flow"], "prepost_totals": ["released_tests"],
+                 "paired_subjects": ["released_subject_change"], "monthly_its": ["its_fitted", "released_its_observed"],
+                 "source_agreement": ["released_discrepancy_summary"], "residual_acf": ["its_diagnostics"],
+                 "linkage_scores": ["released_linkage_score_bins", "released_linkage_summary"],
+                 "event_study": ["event_study"], "comparison_effects": ["released_comparison_effects"],
+                 "comparison_balance": ["released_comparison_balance"], "sensitivity": ["released_sensitivity"],
+                 "controlled_series": ["released_controlled_series"]}
 FIGURES = list(FIGURE_INPUTS)
 FIGURE_TABLES = sorted({t for needs in FIGURE_INPUTS.values() for t in needs})
 FIGURE_FORMATS = ["png", "pdf"]
 
-#: The tables the report reads (besides the raw extracts, for provenance, and the figures).
-REPORT_TABLES = ["cohort_flow", "prepost_tests", "its_models", "correlations", "audit_ledger",
-                 "discrepancies", "unknown_codes", "events", "decisions", "linkage_quality", "linkage_scores",
-                 "comparison_cohort", "comparison_balance", "comparison_effects", "custody", "sensitivity"]
+#: The tables the report reads (besides the raw extracts, for provenance, and the figures):
+#: every number it shows from a released table (strostudy.release); the processed cohort flow
+#: only decides what it can say (whether anyone was analysed), and is not printed.
+REPORT_TABLES = ["cohort_flow", "its_models", "events", "decisions", "released_flow", "released_tests", "released_correlations",
+                 "released_comparison_groups", "released_comparison_effects", "released_comparison_balance",
+                 "released_sensitivity", "released_ledger", "released_discrepancy_summary", "released_unknown_codes",
+                 "released_linkage_quality", "released_linkage_summary", "study_checking_log"]
+#: What the release stage reads: every processed table a number in the report or a figure
+#: comes from (strostudy.release).
+RELEASE_TABLES = ["cohort_flow", "prepost_tests", "subject_windows", "correlations", "subject_month_panel",
+                  "comparison_cohort", "custody", "comparison_effects", "comparison_balance", "sensitivity",
+                  "audit_ledger", "discrepancies", "unknown_codes", "linkage_quality", "linkage_scores"]
 
 
 RAW = ["raw_orders", "raw_pnc_arrests", "raw_pnd_records", "raw_rocu"]
@@ -213,6 +240,7 @@ RULE_INPUTS = {
     "sensitivity": ["orders", "events", "subject_month_panel", "harm_weights", "linked_events", "event_offences"],
     "its": ["monthly_series", "events", "cohort"],
     "decisions": ["prepost_decisions", "its_decisions", "comparison_decisions"],
+    "release": RELEASE_TABLES,
     "figures": FIGURE_TABLES,
     "report": RAW + REPORT_TABLES,
     "index": INDEX_TABLES,   # of every study: index_inputs
