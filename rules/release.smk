@@ -7,7 +7,7 @@ rule release:
     output:
         **outputs("release"),
     params:
-        config=scfg("disclosure"),
+        config=scfg("disclosure", "study.window_months", "comparison.sensitivity.negative_control"),
     conda:
         "../environment.yml"
     resources:

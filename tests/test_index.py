@@ -354,7 +354,7 @@ def test_run_writes_every_output_and_the_same_bytes_twice(tmp_path, capsys):
         index.run(inputs, output, cfg, log=str(tmp_path / run / "index.log"))
         outputs.append({k: open(v, "rb").read() for k, v in output.items()})
     assert outputs[0] == outputs[1]
-    assert "3 studies, 17 cell(s) withheld (the log lists them and the studies' own 27)" in capsys.readouterr().err
+    assert "3 studies, 17 cell(s) withheld (the log lists them and the studies' own 31)" in capsys.readouterr().err
 
     markdown, html = outputs[0]["index_md"].decode(), outputs[0]["index_html"].decode()
     assert "![Percentage reduction in arrests" in markdown and "(../figures/studies_forest.png)" in markdown
@@ -364,7 +364,7 @@ def test_run_writes_every_output_and_the_same_bytes_twice(tmp_path, capsys):
     assert list(published["n_analysed"].astype("Int64")) == [41, 25, pd.NA]
     assert published.loc[2, SUPPRESSED].startswith("n_analysed;n_subjects;")
     logged = pd.read_csv(tmp_path / "a" / "reports" / "output_checking_log.csv")
-    assert list(logged.columns) == ["study", *LOG_COLUMNS] and len(logged) == 17 + 27
+    assert list(logged.columns) == ["study", *LOG_COLUMNS] and len(logged) == 17 + 31
     assert (logged["study"].iloc[:17] == index.ALL_STUDIES).all() and (logged["table"].iloc[:17] == "index_table").all()
     # The studies' own withheld cells follow, each with its study: the small study's 7 people
     # are withheld in its released flow, and the index withholds them too.

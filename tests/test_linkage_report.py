@@ -95,13 +95,14 @@ def test_missed_links_are_the_unlinked_records_probabilities():
     # 0.98 (ambiguous) + 0.4 + 0.0 (no match); the rejected and the accepted records are decided.
     assert (ctx["missed"], ctx["missed_ambiguous"], ctx["missed_no_match"]) == ("1.4", "1.0", "0.4")
     assert (ctx["linked"], ctx["ambiguous"], ctx["no_match"], ctx["review"]) == ("2", "1", "3", "2")
-    assert (ctx["accepted"], ctx["rejected"], ctx["no_candidate"], ctx["total"]) == ("1", "1", "1", "14")
+    assert (ctx["accepted"], ctx["rejected"], ctx["no_candidate"], ctx["by_name"]) == ("1", "1", "1", "6")
+    assert ctx["totals"] == ["10", "1", "3"]   # each source's total is its rows read, in the ledger
     assert ctx["bases"] == ["PNC ID", "probabilistic", "no match"] and ctx["rows"][0]["counts"] == ["10", "1", "3"]
     assert linkage_context(None, None) is None
     # Under the default rule, every count here but the 10 and the 14 is below 10: withheld, and
     # the estimate of links missed (a sum over the ambiguous and unmatched records) with them.
     ctx = context(Rule())
-    assert ctx["rows"][0]["counts"] == ["10", MARKER, MARKER] and ctx["total"] == "14"
+    assert ctx["rows"][0]["counts"] == ["10", MARKER, MARKER] and ctx["totals"] == ["10", MARKER, MARKER]
     assert ctx["linked"] == ctx["missed"] == ctx["missed_no_match"] == MARKER
 
 

@@ -111,18 +111,29 @@ def test_a_series_is_binned_until_every_point_passes():
     assert (events["month_start"] % 6 == 0).all() and list(events["month_start"]) == [-12, -6, 0, 6]
 
 
-def test_balance_means_that_give_a_small_total_back_are_withheld():
-    groups = pd.DataFrame([{"n_order": 41, "n_full": 146, "n_matched": 41}])
-    balance = pd.DataFrame({"feature": ["events_m24_m13", "harm_m24_m13", "age"],
-                            "mean_treated": [0.1, 900.0, 30.0], "mean_control_all": [2.0, 800.0, 31.0],
-                            "smd_all": [0.5, 0.1, 0.1], "mean_control_matched": [1.9, 700.0, 30.5],
-                            "smd_matched": [0.2, 0.05, 0.0]})
-    part = release.comparison_balance(balance, groups)
-    published, log = release.publish("comparison_balance", [part], RULE)
-    small = release._small_totals(published, RULE)
-    # 0.1 x 41 = 4 arrests: the order group's mean goes, with the same period's harm mean.
-    assert list(small["mean_treated"]) == [True, True, False]
-    assert not small["mean_control_all"].any() and not small["mean_control_matched"].any()
+def test_balance_means_that_give_a_withheld_total_back_are_withheld():
+    """A mean over a group's months before the index date, times the group's published size, is
+    that group's total: withheld where the rule would withhold the total."""
+    months = np.arange(-24, 0)
+    rows = []
+    for i in range(41):   # the order group: 4 arrests in months -24..-13; one person holds most harm later
+        for m in months:
+            hit = (i < 4 and m == -20)
+            rows.append({"subject_id": f"S{i}", "group": "order", "month": m, "category": "overall",
+                         "events": int(hit) + int(m == -5), "harm": (1000.0 if i == 0 and m == -5 else 1.0 * (m == -5))
+                         + 5.0 * hit, "days_at_risk": 30})
+    for i in range(60):   # the comparison pool: plenty in every period
+        for m in months:
+            rows.append({"subject_id": f"C{i}", "group": "comparison", "month": m, "category": "overall",
+                         "events": int(m in (-20, -5)), "harm": 3.0 * (m in (-20, -5)), "days_at_risk": 30})
+    panel = pd.DataFrame(rows)
+    cohort = pd.DataFrame({"subject_id": [f"C{i}" for i in range(60)], "matched": [i < 41 for i in range(60)]})
+    balance = pd.DataFrame({"feature": ["events_m24_m13", "harm_m24_m13", "events_m12_m1", "harm_m12_m1", "age"]})
+    masks = release.balance_totals(balance, panel, cohort, RULE)
+    # 4 arrests (months -24..-13): withheld, and the same months' harm (4 people); months -12..-1:
+    # 41 arrests pass, but one person holds 1000 of 1040 harm (96%).
+    assert list(masks["mean_treated"]) == [True, True, False, True, False]
+    assert not masks["mean_control_all"].any() and not masks["mean_control_matched"].any()
 
 
 # --------------------------------------------------------------------------- the default study, end to end
@@ -196,3 +207,82 @@ def test_a_threshold_above_the_cohort_withholds_it_everywhere(decided, tmp_path)
         f = flags(published)
         for column in f.columns[f.any().to_numpy()]:
             assert published.loc[f[column], column].isna().all(), (file.name, column)
+
+
+# --------------------------------------------------------------------------- cells one table gives another
+
+
+def test_the_non_zero_changes_go_with_a_withheld_count_of_unchanged_subjects():
+    """n_nonzero is fell + rose: published beside n_subjects it would give 'same' back."""
+    w = windows([10.0] * 20)
+    w.loc[(w["category"] == "overall") & (w["subject_id"].isin(["S0", "S1", "S2"])), "events_after"] = 4  # unchanged
+    change, _ = release.publish("subject_change", [release.subject_change(w)], RULE)
+    assert flags(change).set_index(change["measure"]).loc["events", "same"]            # 3 unchanged: withheld
+    # 17 of the 20 changed: a count that passes the threshold, but 20 - 17 is the withheld 3.
+    t = prepost_rows(w).assign(n_nonzero=lambda d: np.where(d["category"] == "overall", 17, 20))
+    published, log = release.publish("tests", release.tests(t, w, change), RULE)
+    row = published.set_index(["measure", "category"]).loc[("events", "overall")]
+    assert pd.isna(row["n_nonzero"]) and pd.isna(row["p_value"]) and pd.isna(row["p_holm"])
+    assert "n_nonzero" in row[SUPPRESSED] and "p_value" in row[SUPPRESSED]
+    rules = set(log.loc[log["column"] == "n_nonzero", "rule"])
+    assert any(r.startswith("inputs=subject_change") for r in rules)
+
+
+def test_sensitivity_withholds_leave_one_out_numbered_notes_and_near_copies_of_the_main_analysis():
+    rows = []
+    for analysis, n, note in (("window_24", 41, ""), ("intention_to_treat", 43, "2 order(s) kept in"),
+                              ("leave_one_out_lowest", 40, "left out: 3.8% of the before total"),
+                              ("window_36", 12, ""), ("washout_3", 41, "")):
+        for category in ("overall", "violence"):
+            rows.append({"analysis": analysis, "measure": "events", "category": category, "estimate": 0.5,
+                         "ci_low": 0.3, "ci_high": 0.8, "n_subjects": n, "note": note})
+    published, log = release.publish("sensitivity", [release.sensitivity(pd.DataFrame(rows), RULE, "window_24")], RULE)
+    assert set(published["category"]) == {"overall"}              # only the rows the report shows
+    p = published.set_index("analysis")
+    assert p.loc["window_24", "estimate"] == 0.5 and p.loc["washout_3", "estimate"] == 0.5
+    assert p.loc["window_36", "estimate"] == 0.5                   # 12 subjects, its own cohort
+    assert pd.isna(p.loc["leave_one_out_lowest", "estimate"])      # one subject's counts
+    assert pd.isna(p.loc["intention_to_treat", "estimate"]) and pd.isna(p.loc["intention_to_treat", "n_subjects"])
+    assert pd.isna(p.loc["intention_to_treat", "note"]) and pd.isna(p.loc["leave_one_out_lowest", "note"])
+    assert not log["reason"].isin(["primary:below_min_cell"]).any()
+
+
+def test_a_series_withholds_the_days_that_would_give_a_small_count_of_people_back():
+    months = np.arange(-12, 12)
+    rows = [{"subject_id": f"S{i}", "group": "order", "month": m, "category": "overall", "events": 3,
+             "harm": 5.0 * (i + 1), "days_at_risk": 30} for i in range(5) for m in months]
+    parts = release.its_observed(pd.DataFrame(rows), RULE, bins=(1, 12))
+    published, log = release.publish("its_observed", parts, RULE)
+    assert published["people"].isna().all() and published["days_at_risk"].isna().all()
+    assert set(log.loc[log["column"] == "people", "reason"]) == {"primary:below_min_cell"}
+
+
+def test_linkage_quality_publishes_no_source_totals():
+    # As reconcile writes it: every source with every basis, zeros included.
+    counts = {("orders", "pnc_id"): 135, ("orders", "order_ref"): 2, ("rocu_orders", "order_ref"): 46,
+              ("pnd_records", "pnc_id"): 3000}
+    quality = pd.DataFrame([{"source": s, "basis": b, "records": counts.get((s, b), 0)}
+                            for s in ("orders", "pnd_records", "rocu_orders") for b in ("pnc_id", "order_ref")])
+    published, _ = release.publish("linkage_quality", [release.linkage_quality(quality)], RULE)
+    assert "total" not in set(published["basis"])                  # each is the ledger's rows read
+    cell = published.set_index(["source", "basis"])["records"]
+    assert pd.isna(cell[("orders", "order_ref")])
+    # Each source's total is public (the ledger's rows read), so no source's row may hold a
+    # single withheld cell: the 2 would come back as 137 - 135, and a withheld 46 as its total.
+    for source in ("orders", "rocu_orders", "pnd_records"):
+        assert cell.loc[source].isna().sum() != 1, source
+
+
+def test_one_withheld_bin_of_a_window_takes_another_with_it():
+    """The two 12-month bins of the before window add up to the tests' before total: one
+    withheld alone would come back by subtraction."""
+    months = np.arange(-24, 24)
+    rows = [{"subject_id": f"S{i}", "group": "order", "month": m, "category": "overall",
+             "events": int(m == -18 and i < 5) + int(m in (-6, 6, 18) and i < 12), "harm": 1.0, "days_at_risk": 30}
+            for i in range(20) for m in months]
+    published, log = release.publish("its_observed", release.its_observed(pd.DataFrame(rows), RULE, bins=(12,)), RULE)
+    events = published.loc[published["measure"] == "events"].set_index("month_start")
+    # months -24..-13 hold 5 arrests (withheld); -12..-1 hold 12, withheld with them.
+    assert events["total"].isna().tolist() == [True, True, False, False]
+    assert set(log.loc[log["column"] == "total", "reason"]) == {"primary:below_min_cell", "secondary"}
+    assert "side" not in published.columns

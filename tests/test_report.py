@@ -17,6 +17,7 @@ from conftest import released
 from strostudy import plan, tables
 from strostudy.config import defaults
 from strostudy.decisions import combine, decision, frame
+from strostudy.disclosure import Rule
 from strostudy.prepost import correlations, prepost_decisions, prepost_tests
 from strostudy.report import _verdict, build_context, claim_rows, evidence, its_statements, plan_context, render
 
@@ -55,6 +56,8 @@ def report_tables():
     models = pd.DataFrame({"measure": ["events"], "category": ["overall"], "model": ["segmented_quasipoisson"],
                            "term": ["post"], "estimate": [0.1], "se": [0.2], "se_type": ["model"], "ci_low": [-0.3],
                            "ci_high": [0.5], "p_value": [0.6]})
+    # These tests are about what the report says; disclosure control is tested in test_release.
+    cfg["disclosure"]["min_cell"] = 1
     return cfg, released({"cohort_flow": flow, "prepost_tests": tests, "subject_windows": COHORT,
                           "correlations": corr, "decisions": decided,
                  "its_summary": pd.DataFrame(), "its_models": models,
@@ -62,7 +65,7 @@ def report_tables():
                                                "rows": [143], "balances": [True]}),
                  "discrepancies": pd.DataFrame(columns=["kind", "source_pair"]),
                  "unknown_codes": pd.DataFrame(columns=["cjs_code", "ho_class", "offences", "arrests"]),
-                 "events": pd.DataFrame({"harm_index": ["Cambridge Crime Harm Index 2020"]})})
+                 "events": pd.DataFrame({"harm_index": ["Cambridge Crime Harm Index 2020"]})}, Rule(min_cell=1))
 
 
 def rendered(cfg, t, plan_info=None) -> tuple[str, str]:

@@ -25,7 +25,6 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import janitor  # noqa: F401 - registers DataFrame.clean_names
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
@@ -82,6 +81,8 @@ def read_csv_extract(path: Path, source: str) -> tuple[pd.DataFrame, pd.DataFram
     """Read a CSV as text, keep its row numbers, set aside repeated header rows and exact
     duplicate rows.  Returns (rows, outcomes for the rows set aside).  A header with no rows
     under it is a valid, empty extract."""
+    import janitor  # noqa: F401 - registers DataFrame.clean_names; imported here, not by the stages that only read tables
+
     frame = _read_csv_text(Path(path), source)
     # Headers: trimmed, lower case, snake_case (pyjanitor), whatever the extract's styling.
     frame = frame.clean_names(remove_special=True, strip_underscores=True).rename(columns={"pncid": "pnc_id"})

@@ -30,8 +30,8 @@ What is checked, table by table (:data:`BUILDERS`):
   standardised differences are derived from the sizes they describe.  A rate ratio of a
   category whose before/after totals the tests table withholds is withheld with them (the
   ratio and one total give the other back).  A covariate mean times its group's size is a
-  total: where that total of arrests is below the threshold the mean is withheld, with the
-  same period's harm mean.
+  total: where the rule would withhold that total (arrests below the threshold; harm from too
+  few people or dominated by one) the mean is withheld.
 * **ledger**, **discrepancy_summary**, **unknown_codes**, **linkage_quality**,
   **linkage_summary**, **linkage_score_bins**: counts of records from the data-quality
   sections, checked as frequency cells, with their totals as lines.
@@ -78,6 +78,9 @@ class Part:
     lines: tuple = ()
     derived: dict = field(default_factory=dict)
     helper: tuple = ()
+    #: Cells withheld in another released table that this one would give back (a boolean frame).
+    upstream: pd.DataFrame | None = None
+    upstream_rule: str = "inputs=upstream"
 
     def spec(self) -> dict:
         return {"key_cols": list(self.key_cols), "contributors": self.contributors, "top_share": self.top_share,
@@ -90,7 +93,8 @@ def publish(name: str, parts: list[Part], rule) -> tuple[pd.DataFrame, pd.DataFr
     whose rows follow different rules, like arrests and harm, is checked part by part)."""
     frames, logs = [], []
     for part in parts:
-        published, log = disclosure.apply(part.table, part.count_cols, table_name=name, rule=rule, **part.spec())
+        published, log = disclosure.apply(part.table, part.count_cols, table_name=name, rule=rule, **part.spec(),
+                                          upstream=part.upstream, upstream_rule=part.upstream_rule)
         problems = disclosure.check(published, part.count_cols, rule=rule, source=part.table, **part.spec())
         if problems:  # pragma: no cover - the engine's own tests cover the gate
             shown = "; ".join(f"{k} {c}: {p}" for k, c, p in problems[:5])
@@ -155,25 +159,43 @@ def flow(cohort_flow: pd.DataFrame) -> Part:
                 lines=(Line(("n",), by=("line_listed",)), Line(("n",), by=("line_full",))))
 
 
-def tests(prepost_tests: pd.DataFrame, subject_windows: pd.DataFrame) -> list[Part]:
-    """The before/after tests: arrests and harm checked apart (a harm total is a magnitude)."""
+def tests(prepost_tests: pd.DataFrame, subject_windows: pd.DataFrame,
+          change: pd.DataFrame | None = None) -> list[Part]:
+    """The before/after tests: arrests and harm checked apart (a harm total is a magnitude).
+    Every test statistic (V, z, the p-values, r, the rank-biserial, the Hodges-Lehmann estimate
+    and its interval, whose ends can be one person's change) and the note are derived from the
+    number of subjects and of non-zero changes.  ``change``: the released
+    :func:`subject_change`; where it withholds a count, the overall row's ``n_nonzero`` (which
+    is fell + rose) is withheld too."""
     t = prepost_tests.copy()
     people = tuple(c for c in ("n_subjects", "n_nonzero", "effect_r_n") if c in t.columns)
-    stats = [c for c in _STATS if c in t.columns]
+    stats = [c for c in (*_STATS, "note") if c in t.columns]
+    count = [c for c in ("n_subjects", "n_nonzero") if c in t.columns]
     derived = {**{c: ["total_before", "total_after", "n_subjects"] for c in
                   ("reduction_pct", "reduction_ci_low", "reduction_ci_high")},
-               **{c: ["n_subjects"] for c in stats}}
+               **{c: count for c in stats}}
     line = Line(("total_before", "total_after"), by=("measure",))
-    events = Part(t.loc[t["measure"] == "events"].reset_index(drop=True),
-                  count_cols=(*people, "total_before", "total_after"), key_cols=("measure", "category"),
-                  lines=(line,), derived=derived)
+
+    def upstream(rows: pd.DataFrame):
+        if change is None or "n_nonzero" not in rows.columns or not len(change):
+            return None
+        gone = disclosure.flags(change)[["fell", "same", "rose"]].any(axis=1)
+        gone_measures = set(change["measure"].astype(str)[gone.to_numpy()])
+        mask = rows["measure"].astype(str).isin(gone_measures) & (rows["category"] == "overall")
+        return pd.DataFrame({"n_nonzero": mask.to_numpy(dtype=bool)}, index=rows.index)
+
+    rule = "inputs=subject_change (n_nonzero is fell + rose)"
+    ev = t.loc[t["measure"] == "events"].reset_index(drop=True)
+    events = Part(ev, count_cols=(*people, "total_before", "total_after"), key_cols=("measure", "category"),
+                  lines=(line,), derived=derived, upstream=upstream(ev), upstream_rule=rule)
     harm = t.loc[t["measure"] != "events"].reset_index(drop=True)
     c = disclosure.contributions(subject_windows, ["category"], ["harm_before", "harm_after"], unit="subject_id")
     harm = harm.merge(c.drop(columns=["harm_before", "harm_after"]), on="category", how="left")
     aux = {f"total_{w}": f"harm_{w}" for w in ("before", "after")}
     return [events, Part(harm, count_cols=people, key_cols=("measure", "category"), lines=(line,), derived=derived,
                          contributors={k: f"{v}_contributors" for k, v in aux.items()},
-                         top_share={k: f"{v}_top_share" for k, v in aux.items()})]
+                         top_share={k: f"{v}_top_share" for k, v in aux.items()}, upstream=upstream(harm),
+                         upstream_rule=rule)]
 
 
 def subject_change(subject_windows: pd.DataFrame) -> Part:
@@ -225,11 +247,17 @@ def _series_part(panel: pd.DataFrame, by: list[str], measure: str, rule, people:
                  bins=SERIES_BINS) -> Part:
     """One measure's series, binned at the finest of ``bins`` months at which no point fails
     the primary rule (at the coarsest, with what still fails withheld)."""
-    count_cols = (*(("total",) if measure == "events" else ()), *(("people",) if people else ()))
+    # The people at liberty are counted whether or not a figure shows them (days at liberty give
+    # them back), so both are checked.
+    count_cols = (*(("total",) if measure == "events" else ()), "people")
     for k in sorted(int(b) for b in bins):
         b = _binned(panel, k, by, measure)
+        # The bins of a window add up to its before or after total, published in the tests: one
+        # withheld bin beside its published neighbours would come back by subtraction.
+        b["side"] = np.where(b["month_start"] < 0, "before", "after")
         part = Part(b, count_cols=count_cols, key_cols=(*by, "measure", "month_start", "month_end"),
-                    derived={"per_month": ["total"], "rate": ["total"]})
+                    derived={"per_month": ["total"], "rate": ["total"], "days_at_risk": ["people"]},
+                    lines=(Line(("total",), by=(*by, "side")),), helper=("side",))
         if measure != "events":
             part.contributors, part.top_share = {"total": "total_contributors"}, {"total": "total_top_share"}
         failing = disclosure.primary(b, part.count_cols, rule=rule, contributors=part.contributors,
@@ -277,6 +305,7 @@ def comparison_groups(cohort: pd.DataFrame, custody: pd.DataFrame) -> Part:
 
 def comparison_effects(effects: pd.DataFrame) -> Part:
     stats = [c for c in ("estimate", "ci_low", "ci_high", "p_value", "se", "theta") if c in effects.columns]
+    stats += [c for c in ("df", "note") if c in effects.columns]
     return Part(effects.reset_index(drop=True), count_cols=("n_treated", "n_comparison"),
                 key_cols=("measure", "category", "estimator"),
                 derived={c: ["n_treated", "n_comparison"] for c in stats})
@@ -295,28 +324,67 @@ def comparison_balance(balance: pd.DataFrame, groups: pd.DataFrame) -> Part:
                 derived=derived)
 
 
-def _small_totals(published: pd.DataFrame, rule) -> dict[str, np.ndarray]:
-    """Per group column of the balance table, the rows whose mean, times the group's size, is a
-    total of arrests below the threshold (and the same period's harm row)."""
-    feature = published["feature"].astype(str)
+#: A balance covariate that is a group's mean total over some months before the index date:
+#: ``events_m24_m13`` (arrests in months -24 to -13), ``harm_m12_m1``.
+_PERIOD_FEATURE = r"^(events|harm)_m(\d+)_m(\d+)$"
+
+
+def balance_totals(balance: pd.DataFrame, panel: pd.DataFrame, cohort: pd.DataFrame, rule) -> dict[str, np.ndarray]:
+    """Per group column of the balance table, the rows whose mean, times the group's size
+    (published), is a total the rule withholds: the group's arrests over the feature's months
+    below the threshold, or its harm over them from too few people or dominated by one.  The
+    totals are computed from the subject-month panel (order group; the comparison pool; the
+    matched comparison group)."""
+    feature = balance["feature"].astype(str)
+    parts = feature.str.extract(_PERIOD_FEATURE)
+    overall = panel.loc[panel["category"] == "overall"]
+    matched = set(cohort.loc[cohort["matched"].astype(bool), "subject_id"])
+    groups = {"mean_treated": overall["group"].eq("order"), "mean_control_all": overall["group"].eq("comparison"),
+              "mean_control_matched": overall["group"].eq("comparison") & overall["subject_id"].isin(matched)}
     out = {}
-    for mean, n in (("mean_treated", "n_treated"), ("mean_control_all", "n_control_all"),
-                    ("mean_control_matched", "n_control_matched")):
-        total = np.rint(published[mean].astype("Float64").to_numpy(float, na_value=np.nan)
-                        * published[n].astype("Float64").to_numpy(float, na_value=np.nan))
-        small = feature.str.startswith("events_").to_numpy() & (total > 0) & (total < rule.min_cell)
-        if rule.suppress_zeros:
-            small |= feature.str.startswith("events_").to_numpy() & (total == 0)
-        periods = set(feature[small].str.removeprefix("events_"))
-        out[mean] = small | feature.str.removeprefix("harm_").isin(periods).to_numpy() & \
-            feature.str.startswith("harm_").to_numpy()
+    for mean, in_group in groups.items():
+        mask = np.zeros(len(balance), dtype=bool)
+        for i in np.flatnonzero(parts[0].notna().to_numpy()):
+            measure, first, last = parts.iloc[i, 0], -int(parts.iloc[i, 1]), -int(parts.iloc[i, 2])
+            rows = overall.loc[in_group & overall["month"].between(first, last)]
+            if measure == "events":
+                cell = pd.DataFrame({"total": [int(rows["events"].sum())]})
+                failing = disclosure.primary(cell, ["total"], rule=rule)
+            else:
+                c = disclosure.contributions(rows, [], ["harm"], unit="subject_id")
+                failing = disclosure.primary(c.rename(columns=lambda x: x.replace("harm", "total")), rule=rule,
+                                             contributors={"total": "total_contributors"},
+                                             top_share={"total": "total_top_share"})
+            mask[i] = bool((failing != "").to_numpy().any())
+        out[mean] = mask
     return out
 
 
-def sensitivity(panel: pd.DataFrame) -> Part:
-    stats = [c for c in ("estimate", "ci_low", "ci_high") if c in panel.columns]
-    return Part(panel.reset_index(drop=True), count_cols=("n_subjects",), key_cols=("analysis", "measure", "category"),
-                derived={c: ["n_subjects"] for c in stats})
+#: Sensitivity analyses whose ratio is the main result with one subject left out: set beside the
+#: published totals it gives that subject's own counts back, so it is never released.
+LEAVE_ONE_OUT = ("leave_one_out_lowest", "leave_one_out_highest")
+
+
+def sensitivity(panel: pd.DataFrame, rule, main: str | None = None, shown=("overall",)) -> Part:
+    """The sensitivity rows the report and figure show (``shown`` categories: overall and the
+    negative control).  Withheld besides the rule: the leave-one-out ratios (individual-level);
+    a note that quotes a number (the notes count arrests and orders no rule has checked); and
+    an analysis whose subjects differ from the main analysis's (``main``) by fewer than
+    ``min_cell``, since its ratio against the main totals describes those few people."""
+    p = panel.loc[panel["category"].isin(list(shown))].reset_index(drop=True)
+    stats = [c for c in ("estimate", "ci_low", "ci_high") if c in p.columns]
+    n = pd.to_numeric(p["n_subjects"], errors="coerce")
+    n_main = n.loc[p["analysis"] == main].max() if main is not None else np.nan
+    few = (n - n_main).abs().between(1, rule.min_cell - 1) if np.isfinite(n_main) else pd.Series(False, index=p.index)
+    loo = p["analysis"].isin(LEAVE_ONE_OUT)
+    numbered = p["note"].fillna("").astype(str).str.contains(r"\d", regex=True) if "note" in p else loo & False
+    up = pd.DataFrame({**{c: (loo | few).to_numpy(dtype=bool) for c in stats},
+                       "n_subjects": few.to_numpy(dtype=bool),
+                       **({"note": numbered.to_numpy(dtype=bool)} if "note" in p else {})}, index=p.index)
+    return Part(p, count_cols=("n_subjects",), key_cols=("analysis", "measure", "category"),
+                derived={c: ["n_subjects"] for c in stats}, upstream=up,
+                upstream_rule="individual-level (one subject left out), a note quoting a count, or fewer than "
+                              "min_cell subjects apart from the main analysis")
 
 
 # --------------------------------------------------------------------------- data quality
@@ -351,10 +419,10 @@ def linkage_quality(quality: pd.DataFrame) -> Part:
     """Records per person source and basis, with each source's and each basis's total."""
     q = quality.loc[quality["source"].isin(LINKED_SOURCES)]
     q = q.groupby(["source", "basis"], sort=False)["records"].sum().reset_index()
-    by_source = q.groupby("source", sort=False)["records"].sum().reset_index().assign(basis="total")
+    # No source totals: each is that source's rows read, which the ledger publishes, so they
+    # cannot protect a cell; the source lines are checked against that total all the same.
     by_basis = q.groupby("basis", sort=False)["records"].sum().reset_index().assign(source="all")
-    everything = pd.DataFrame([{"source": "all", "basis": "total", "records": int(q["records"].sum())}])
-    t = pd.concat([q, by_source, by_basis, everything], ignore_index=True)[["source", "basis", "records"]]
+    t = pd.concat([q, by_basis], ignore_index=True)[["source", "basis", "records"]]
     t["records"] = t["records"].astype("int64")
     return Part(t, count_cols=("records",), key_cols=("source", "basis"),
                 lines=(Line(("records",), by=("source",)), Line(("records",), by=("basis",))))
@@ -420,10 +488,12 @@ def linkage_score_bins(scores: pd.DataFrame) -> Part:
 # --------------------------------------------------------------------------- the stage
 
 
-def release(t: dict, rule, bins=SERIES_BINS) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+def release(t: dict, rule, bins=SERIES_BINS, main: str | None = None,
+            shown=("overall",)) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     """Every released table of one study, by name, and the study's output-checking log (in
     table order), from the processed tables ``t`` (by registry name); time series binned at
-    the finest of ``bins`` months at which every point passes."""
+    the finest of ``bins`` months at which every point passes; ``main`` the sensitivity panel's
+    main analysis and ``shown`` the categories its report and figure show."""
     out, logs = {}, []
 
     def put(name, parts):
@@ -432,8 +502,8 @@ def release(t: dict, rule, bins=SERIES_BINS) -> tuple[dict[str, pd.DataFrame], p
 
     logs_by: dict[str, pd.DataFrame] = {}
     put("flow", flow(t["cohort_flow"]))
-    put("tests", tests(t["prepost_tests"], t["subject_windows"]))
     put("subject_change", subject_change(t["subject_windows"]))
+    put("tests", tests(t["prepost_tests"], t["subject_windows"], out["subject_change"]))
     put("correlations", correlations(t["correlations"]))
     put("its_observed", its_observed(t["subject_month_panel"], rule, bins))
     put("controlled_series", controlled_series(t["subject_month_panel"], t["comparison_cohort"], rule, bins))
@@ -441,7 +511,7 @@ def release(t: dict, rule, bins=SERIES_BINS) -> tuple[dict[str, pd.DataFrame], p
     put("comparison_groups", groups)
     put("comparison_effects", comparison_effects(t["comparison_effects"]))
     put("comparison_balance", comparison_balance(t["comparison_balance"], groups.table))
-    put("sensitivity", sensitivity(t["sensitivity"]))
+    put("sensitivity", sensitivity(t["sensitivity"], rule, main, shown))
     put("ledger", ledger(t["audit_ledger"]))
     put("discrepancy_summary", discrepancy_summary(t["discrepancies"]))
     put("unknown_codes", unknown_codes(t["unknown_codes"]))
@@ -462,19 +532,19 @@ def release(t: dict, rule, bins=SERIES_BINS) -> tuple[dict[str, pd.DataFrame], p
         out[name], logs_by[name] = withhold(frame, logs_by[name], mask, [c for c in cols if c in frame.columns],
                                             table=name, key_cols=keys, because="tests.total_before+total_after")
     balance = out["comparison_balance"]
-    for mean, mask in _small_totals(balance, rule).items():
+    for mean, mask in balance_totals(balance, t["subject_month_panel"], t["comparison_cohort"], rule).items():
         smd = {"mean_treated": ("smd_all", "smd_matched"), "mean_control_all": ("smd_all",),
                "mean_control_matched": ("smd_matched",)}[mean]
         balance, logs_by["comparison_balance"] = withhold(
             balance, logs_by["comparison_balance"], mask, [mean, *smd], table="comparison_balance",
-            key_cols=("feature",), because=f"{mean}*group size (a total of arrests)")
+            key_cols=("feature",), because=f"{mean}*group size (a total the rule withholds)")
     out["comparison_balance"] = balance
     logs = [logs_by[name] for name in out]
     return out, pd.concat(logs, ignore_index=True)
 
 
 #: The released tables, in the order they are written and logged.
-RELEASED = ["flow", "tests", "subject_change", "correlations", "its_observed", "controlled_series",
+RELEASED = ["flow", "subject_change", "tests", "correlations", "its_observed", "controlled_series",
             "comparison_groups", "comparison_effects", "comparison_balance", "sensitivity", "ledger",
             "discrepancy_summary", "unknown_codes", "linkage_quality", "linkage_summary", "linkage_score_bins"]
 
@@ -487,7 +557,10 @@ def run(inputs: dict, output: dict, config: dict, log: str | None = None) -> Non
 
     t = {name: registry.read(name, inputs[name]) for name in registry.RULE_INPUTS["release"]}
     rule = disclosure_rule(config)
-    published, checking_log = release(t, rule, config["disclosure"].get("series_bin_months", SERIES_BINS))
+    sens = config["comparison"]["sensitivity"]
+    published, checking_log = release(t, rule, config["disclosure"].get("series_bin_months", SERIES_BINS),
+                                      main=f"window_{int(config['study']['window_months'])}",
+                                      shown=("overall", sens["negative_control"]["name"]))
     for name in RELEASED:
         registry.write_csv_file(published[name], output[f"released_{name}"])
     registry.write_csv_file(checking_log, output["study_checking_log"])

@@ -178,7 +178,9 @@ def cohort_statement(n: int, flow, config: dict) -> str:
         shown = _count(flow_count(flow, "analysed"))
         who, whose = ("1 subject was", "this subject's") if shown == "1" else (f"{shown} subjects were",
                                                                              "these subjects'")
-        return (f"Only {who} analysed, fewer than {fewest}: too few for the exact signed-rank test to reach p < "
+        # A withheld count is not narrowed down by saying how far below the test's minimum it is.
+        fewer = f", fewer than {fewest}" if shown != MARKER else ""
+        return (f"Only {who} analysed{fewer}: too few for the exact signed-rank test to reach p < "
                 f"{alpha:g} (its smallest two-sided p with n subjects is 2/2^n), so the before/after tests cannot "
                 f"show a change; the reductions' intervals are not computed, and the time series hold {whose} arrests "
                 "alone. Read every result below as a description, not as evidence of a change; published figures "
@@ -314,11 +316,16 @@ def claim_rows(decisions, published: dict, hidden: frozenset = frozenset()) -> l
         backed = backing(row, rules)
         single = rules.get(backed[0]) if len(backed) == 1 else None
         key = PUBLISHED_FINDING.get(row["measure"])
+        if any((rules[b]["measure"], rules[b]["category"]) in hidden for b in backed if b in rules):
+            # Whether it holds, and which categories its note names, come from withheld cells.
+            out.append({"claim": row["claim"], "holds": None, "backed_by": ", ".join(backed) or "–",
+                        "published": _published_words(findings[key]) if key in findings else "–",
+                        "evidence": MARKER, "note": MARKER})
+            continue
         out.append({"claim": row["claim"], "holds": bool(row["significant"]),
                     "published": _published_words(findings[key]) if key in findings else "–",
                     "backed_by": ", ".join(backed) or "–",
-                    "evidence": "" if single is None else MARKER if (single["measure"], single["category"]) in hidden
-                    else evidence(single), "note": row["note"]})
+                    "evidence": evidence(single) if single is not None else "", "note": row["note"]})
     return out
 
 
@@ -468,15 +475,15 @@ def linkage_context(quality, summary) -> dict | None:
     cell = {(r.source, r.basis): r.records for r in quality.itertuples()}
     bases = [b for b in LINK_BASIS_WORDS if b in set(quality["basis"])]
     sources = [s for s in PERSON_SOURCE_WORDS if s in set(quality["source"])]
-    rows = [{"source": PERSON_SOURCE_WORDS[src], "counts": [_count(cell.get((src, b), 0)) for b in bases],
-             "total": _count(cell.get((src, "total"), 0))} for src in sources]
+    rows = [{"source": PERSON_SOURCE_WORDS[src], "counts": [_count(cell.get((src, b), 0)) for b in bases]}
+            for src in sources if src != "all"]
     s = summary.iloc[0]
 
     def missed(col):
         return MARKER if _withheld(s[col]) else f"{float(s[col]):.1f}"
 
     return {"bases": [LINK_BASIS_WORDS[b] for b in bases], "rows": rows,
-            "totals": [_count(cell.get(("all", b), 0)) for b in bases], "total": _count(cell.get(("all", "total"), 0)),
+            "totals": [_count(cell.get(("all", b), 0)) for b in bases],
             **{k: _count(s[k]) for k in ("by_name", "linked", "ambiguous", "no_match", "review", "accepted",
                                           "rejected", "no_candidate")},
             "missed": missed("missed"), "missed_ambiguous": missed("missed_ambiguous"),
@@ -588,7 +595,7 @@ def sensitivity_context(panel, config: dict) -> list[dict]:
 # --------------------------------------------------------------------------- the context
 
 
-def _test_rows(tests, rules: dict, config: dict, hidden: frozenset = frozenset()) -> list[dict]:
+def _test_rows(tests, rules: dict, config: dict) -> list[dict]:
     names = categories.labels(config["categories"])
     alpha = float(config["study"]["alpha"])
     return [{
@@ -597,7 +604,8 @@ def _test_rows(tests, rules: dict, config: dict, hidden: frozenset = frozenset()
         "reduction": MARKER if _withheld(r.reduction_pct) else
         f"{r.reduction_pct:.1f}% ({_fmt(r.reduction_ci_low)} to {_fmt(r.reduction_ci_high)})"
         if _finite(r.reduction_pct) else "–",
-        "verdict": _verdict(rules, r.measure, r.category, alpha, show_p=not _withheld(r.p_holm)),
+        "verdict": MARKER if _withheld(r.reduction_pct) else _verdict(rules, r.measure, r.category, alpha,
+                                                                       show_p=not _withheld(r.p_holm)),
         "v": _fmt(r.wilcoxon_v), "n_nonzero": _count(r.n_nonzero), "p": _p(r.p_value), "p_holm": _p(r.p_holm),
         "p_exact": _p(r.p_exact), "r": _num(r.effect_r), "rb": _num(r.rank_biserial),
         "hl": f"{_g(r.hl_estimate)} ({_g(r.hl_ci_low)} to {_g(r.hl_ci_high)})",
@@ -728,7 +736,8 @@ def build_context(tables: dict, config: dict, provenance_info: dict, figures: di
         "orders_plural": "STROs" if calibrated else "these orders", "study_types": ", ".join(types),
         "all_match": bool(headline_rows) and all(row["match"] is not False for row in headline_rows),
         "headline_withheld": sum(row["match"] is None for row in headline_rows),
-        "claims": claims, "claims_holding": sum(c["holds"] for c in claims),
+        "claims": claims, "claims_holding": sum(c["holds"] is True for c in claims),
+        "claims_withheld": sum(c["holds"] is None for c in claims),
         "empty": empty, "statement": cohort_statement(n, r["flow"], config),
         "harm_index": str(events["harm_index"].iloc[0]) if len(events) else config["harm"]["index_name"],
         "harm_table": config["harm"]["table"],
