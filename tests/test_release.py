@@ -73,7 +73,8 @@ def prepost_rows(w):
         before, after = d[f"{measure}_before"].sum(), d[f"{measure}_after"].sum()
         rows.append({"measure": measure, "category": category, "n_subjects": len(d), "n_nonzero": len(d),
                      "total_before": before, "total_after": after, "reduction_pct": 100 * (1 - after / before),
-                     "reduction_ci_low": 1.0, "reduction_ci_high": 99.0, "p_value": 0.01, "p_holm": 0.02})
+                     "reduction_ci_low": 1.0, "reduction_ci_high": 99.0, "wilcoxon_v": 12.5, "rank_biserial": -0.6,
+                     "p_value": 0.01, "p_holm": 0.02})
     return pd.DataFrame(rows)
 
 
@@ -222,8 +223,12 @@ def test_the_non_zero_changes_go_with_a_withheld_count_of_unchanged_subjects():
     t = prepost_rows(w).assign(n_nonzero=lambda d: np.where(d["category"] == "overall", 17, 20))
     published, log = release.publish("tests", release.tests(t, w, change), RULE)
     row = published.set_index(["measure", "category"]).loc[("events", "overall")]
-    assert pd.isna(row["n_nonzero"]) and pd.isna(row["p_value"]) and pd.isna(row["p_holm"])
-    assert "n_nonzero" in row[SUPPRESSED] and "p_value" in row[SUPPRESSED]
+    # V and the rank-biserial together give n_nonzero back: withheld with it.  The p-values
+    # (which do not) stay, since n_nonzero is not itself below the threshold.
+    assert pd.isna(row["n_nonzero"]) and pd.isna(row["wilcoxon_v"]) and pd.isna(row["rank_biserial"])
+    assert row["p_value"] == 0.01 and row["p_holm"] == 0.02
+    assert row[SUPPRESSED] == "n_nonzero;wilcoxon_v;rank_biserial"
+    assert "n_nonzero_size" not in published.columns and "n_nonzero_size" not in set(log["column"])
     rules = set(log.loc[log["column"] == "n_nonzero", "rule"])
     assert any(r.startswith("inputs=subject_change") for r in rules)
 

@@ -46,6 +46,7 @@ that fails is an internal error, not a release.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -100,7 +101,14 @@ def publish(name: str, parts: list[Part], rule) -> tuple[pd.DataFrame, pd.DataFr
             shown = "; ".join(f"{k} {c}: {p}" for k, c, p in problems[:5])
             raise disclosure.DisclosureError(f"released table {name} fails disclosure control ({shown}); "
                                              "please report this as a bug")
-        frames.append(published.drop(columns=[c for c in part.helper if c in published.columns]))
+        helpers = [c for c in part.helper if c in published.columns]
+        if helpers:  # a helper column is checked, never published: not in `suppressed`, not in the log
+            names = "|".join(re.escape(h) for h in helpers)
+            published[disclosure.SUPPRESSED] = (published[disclosure.SUPPRESSED].astype("string").fillna("")
+                                                .str.replace(rf"(?:^|;)(?:{names})(?=;|$)", "", regex=True)
+                                                .str.lstrip(";").astype(str))
+            log = log.loc[~log["column"].isin(helpers)].reset_index(drop=True)
+        frames.append(published.drop(columns=helpers))
         logs.append(log)
     out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
     return out, pd.concat(logs, ignore_index=True) if len(logs) > 1 else logs[0]
@@ -164,16 +172,26 @@ def tests(prepost_tests: pd.DataFrame, subject_windows: pd.DataFrame,
     """The before/after tests: arrests and harm checked apart (a harm total is a magnitude).
     Every test statistic (V, z, the p-values, r, the rank-biserial, the Hodges-Lehmann estimate
     and its interval, whose ends can be one person's change) and the note are derived from the
-    number of subjects and of non-zero changes.  ``change``: the released
+    number of subjects and of non-zero changes (V, z, r and the rank-biserial, which together
+    give the number of non-zero changes back, also from its withholding by another table).
+    ``change``: the released
     :func:`subject_change`; where it withholds a count, the overall row's ``n_nonzero`` (which
     is fell + rose) is withheld too."""
     t = prepost_tests.copy()
     people = tuple(c for c in ("n_subjects", "n_nonzero", "effect_r_n") if c in t.columns)
-    stats = [c for c in (*_STATS, "note") if c in t.columns]
     count = [c for c in ("n_subjects", "n_nonzero") if c in t.columns]
+    # V, z, r and the rank-biserial together solve for n_nonzero: they go whenever it does.
+    # The p-values, the Hodges-Lehmann estimate and interval and the note go when a count is
+    # below the rule (a copy of n_nonzero, checked alike, that another table does not withhold).
+    solving = [c for c in ("wilcoxon_v", "wilcoxon_z", "effect_r", "rank_biserial") if c in t.columns]
+    others = [c for c in (*_STATS, "note") if c in t.columns and c not in solving]
+    if "n_nonzero" in t.columns:
+        t["n_nonzero_size"] = t["n_nonzero"]
+        people = (*people, "n_nonzero_size")
+    size = ["n_subjects", *(["n_nonzero_size"] if "n_nonzero" in t.columns else [])]
     derived = {**{c: ["total_before", "total_after", "n_subjects"] for c in
                   ("reduction_pct", "reduction_ci_low", "reduction_ci_high")},
-               **{c: count for c in stats}}
+               **{c: count for c in solving}, **{c: size for c in others}}
     line = Line(("total_before", "total_after"), by=("measure",))
 
     def upstream(rows: pd.DataFrame):
@@ -187,7 +205,7 @@ def tests(prepost_tests: pd.DataFrame, subject_windows: pd.DataFrame,
     rule = "inputs=subject_change (n_nonzero is fell + rose)"
     ev = t.loc[t["measure"] == "events"].reset_index(drop=True)
     events = Part(ev, count_cols=(*people, "total_before", "total_after"), key_cols=("measure", "category"),
-                  lines=(line,), derived=derived, upstream=upstream(ev), upstream_rule=rule)
+                  lines=(line,), derived=derived, upstream=upstream(ev), upstream_rule=rule, helper=("n_nonzero_size",))
     harm = t.loc[t["measure"] != "events"].reset_index(drop=True)
     c = disclosure.contributions(subject_windows, ["category"], ["harm_before", "harm_after"], unit="subject_id")
     harm = harm.merge(c.drop(columns=["harm_before", "harm_after"]), on="category", how="left")
@@ -195,7 +213,7 @@ def tests(prepost_tests: pd.DataFrame, subject_windows: pd.DataFrame,
     return [events, Part(harm, count_cols=people, key_cols=("measure", "category"), lines=(line,), derived=derived,
                          contributors={k: f"{v}_contributors" for k, v in aux.items()},
                          top_share={k: f"{v}_top_share" for k, v in aux.items()}, upstream=upstream(harm),
-                         upstream_rule=rule)]
+                         upstream_rule=rule, helper=("n_nonzero_size",))]
 
 
 def subject_change(subject_windows: pd.DataFrame) -> Part:
