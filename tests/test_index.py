@@ -382,3 +382,12 @@ def test_run_without_a_comparison_input_and_with_a_formula_label(tmp_path):
     # No comparison input: a dash; a label a spreadsheet would run as a formula: written as text.
     assert md_row(open(output["index_md"]).read(), "stro")[-1] == "–"
     assert "'=HYPERLINK(1)" in open(output["index_table"]).read()
+
+
+def test_a_study_on_its_own_harm_index_is_said_to_be_on_another_scale():
+    studies = {**STUDIES, "shpo": {**STUDIES["shpo"], "harm": {"table": "x.csv", "index_name": "Sexual harm index"}}}
+    markdown, html = rendered(config(studies))
+    said = ("Sexual harm prevention orders: harm is scored on its own index (Sexual harm index), not the CCHI harm of the "
+            "other studies")
+    assert said in markdown and said in html
+    assert "own index" not in rendered(config())[0]

@@ -358,8 +358,17 @@ def _rows(table, links: dict[str, str]) -> tuple[list[dict], list[str]]:
     return rows, notes
 
 
-def studies_label(entry: dict) -> str:
-    return studies.label(entry)
+def own_index_notes(config: dict) -> list[str]:
+    """A note for each study scored on its own harm index (A140): its harm column is on another
+    scale from the other studies'."""
+    out = []
+    for entry in config["studies"].values():
+        own = entry.get("harm") or {}
+        if own:
+            out.append(f"{studies.label(entry)}: harm is scored on its own index "
+                       f"({own.get('index_name') or own.get('table')}), not the {config['harm']['short_name']} of "
+                       "the other studies, so its harm column is not comparable with theirs")
+    return out
 
 
 def overlaps(studies: dict) -> list[str]:
@@ -384,11 +393,7 @@ def context(table, log, config: dict, links: dict[str, str], figure: dict | None
     sdc = rule(config)
     rows, notes = _rows(table, links)
     studies = config["studies"]
-    # A study scored on its own harm index (A140): its harm column is on another scale.
-    notes = [*notes, *[f"{studies_label(studies[n])}: harm is scored on its own index "
-                       f"({(studies[n].get('harm') or {}).get('index_name') or (studies[n].get('harm') or {}).get('table')}),"
-                       f" not the {config['harm']['short_name']} of the other studies, so its harm column is not "
-                       "comparable with theirs" for n in studies if (studies[n].get("harm") or {})]]
+    notes = [*notes, *own_index_notes(config)]
     published_only = [n for n, s in studies.items() if tuple(s["order_types"]) == PUBLISHED_ORDER_TYPES]
     others = [n for n in studies if n not in published_only]
     reasons = log["reason"].astype(str)
@@ -426,13 +431,9 @@ def render(table, log, config: dict, links: dict[str, str], *, figure: dict | No
 
 
 def _inputs_of(study: str) -> dict[str, str]:
-    return {t: f"{study}__{t}" for t in tables_of_study()}
-
-
-def tables_of_study() -> list[str]:
     from .tables import INDEX_TABLES
 
-    return list(INDEX_TABLES)
+    return {t: f"{study}__{t}" for t in INDEX_TABLES}
 
 
 def upstream_cells(withheld_rows: list[dict]):
