@@ -60,7 +60,7 @@ from .disclosure import Line
 SERIES_BINS = (1, 3, 6, 12)
 #: Days in an average month (365.25 / 12), for rates per person-month.
 DAYS_PER_MONTH = 365.25 / 12
-#: The order in which the data-quality sources are shown.
+#: The before/after tests' statistics (withheld with the counts they are computed from).
 _STATS = ("wilcoxon_v", "wilcoxon_z", "p_value", "p_pratt", "p_exact", "p_holm", "effect_r", "rank_biserial",
           "hl_estimate", "hl_ci_low", "hl_ci_high", "significant_holm")
 
