@@ -74,29 +74,30 @@ def bar_heights(fig) -> list[float]:
     return [p.get_height() for ax in fig.axes for p in ax.patches if isinstance(p, matplotlib.patches.Rectangle)]
 
 
-def drawn_y(fig) -> np.ndarray:
-    """Every y value drawn as a point or a segment (line collections and scatter offsets)."""
-    ys = []
+def _drawn(fig, axis: int, lines: bool) -> np.ndarray:
+    """Every value on ``axis`` (0: x, 1: y) drawn as a point or a segment (line collections and
+    scatter offsets), and with ``lines`` the plotted lines' too."""
+    out = []
     for ax in fig.axes:
         for c in ax.collections:
             if isinstance(c, matplotlib.collections.LineCollection):
-                ys += [y for seg in c.get_segments() for y in np.asarray(seg)[:, 1]]
-            elif isinstance(c, matplotlib.collections.PathCollection):
-                ys += list(np.asarray(c.get_offsets())[:, 1]) if len(c.get_offsets()) else []
-        for line in ax.lines:
-            ys += list(np.asarray(line.get_ydata(), dtype=float))
-    return np.asarray(ys, dtype=float)
+                out += [v for seg in c.get_segments() for v in np.asarray(seg)[:, axis]]
+            elif isinstance(c, matplotlib.collections.PathCollection) and len(c.get_offsets()):
+                out += list(np.asarray(c.get_offsets())[:, axis])
+        if lines:
+            for line in ax.lines:
+                out += list(np.asarray(line.get_ydata(), dtype=float))
+    return np.asarray(out, dtype=float)
+
+
+def drawn_y(fig) -> np.ndarray:
+    """Every y value drawn as a point, a segment or a line."""
+    return _drawn(fig, 1, lines=True)
 
 
 def drawn_x(fig) -> np.ndarray:
-    xs = []
-    for ax in fig.axes:
-        for c in ax.collections:
-            if isinstance(c, matplotlib.collections.LineCollection):
-                xs += [x for seg in c.get_segments() for x in np.asarray(seg)[:, 0]]
-            elif isinstance(c, matplotlib.collections.PathCollection) and len(c.get_offsets()):
-                xs += list(np.asarray(c.get_offsets())[:, 0])
-    return np.asarray(xs, dtype=float)
+    """Every x value drawn as a point or a segment."""
+    return _drawn(fig, 0, lines=False)
 
 
 # --------------------------------------------------------------------------- the cohort

@@ -114,35 +114,26 @@ def publish(name: str, parts: list[Part], rule) -> tuple[pd.DataFrame, pd.DataFr
     return out, pd.concat(logs, ignore_index=True) if len(logs) > 1 else logs[0]
 
 
-def withhold(published: pd.DataFrame, log: pd.DataFrame, mask, columns, *, table: str, key_cols,
-             because: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Withhold ``columns`` in the rows of ``mask`` as derived from cells withheld in another
-    table (``because`` names them), adding each newly withheld cell to the log."""
-    mask = np.asarray(mask, dtype=bool)
-    if not mask.any():
-        return published, log
-    flags = disclosure.flags(published)
-    out = published.copy()
-    rows = []
-    keys = disclosure._row_keys(published, list(key_cols))
-    for c in columns:
-        new = mask & ~flags[c].to_numpy(dtype=bool)
-        if not new.any():
-            continue
-        out[c] = disclosure._nullable(out[c]).mask(new)
-        rows += [(i, c) for i in np.flatnonzero(new)]
-    if not rows:
-        return published, log
-    rows.sort()
-    cols = [c for c in out.columns if c != disclosure.SUPPRESSED]
-    withheld = disclosure.flags(published)[cols].to_numpy(dtype=bool, copy=True)
-    for i, c in rows:
-        withheld[i, cols.index(c)] = True
-    out[disclosure.SUPPRESSED] = disclosure._marker(withheld, cols, out.index)
-    extra = disclosure.log_frame({"table": [table] * len(rows), "row_key": [keys[i] for i, _ in rows],
-                                  "column": [c for _, c in rows], "reason": ["derived"] * len(rows),
-                                  "rule": [f"inputs={because}"] * len(rows)})
-    return out, pd.concat([log, extra], ignore_index=True)
+def _hidden_rows(rows: pd.DataFrame, hidden: frozenset, columns) -> pd.DataFrame | None:
+    """An upstream frame (:attr:`Part.upstream`): ``columns`` in the rows whose (measure,
+    category) is in ``hidden``; None when there is nothing to withhold."""
+    cols = [c for c in columns if c in rows.columns]
+    keys = pd.MultiIndex.from_arrays([rows["measure"].astype(str), rows["category"].astype(str)])
+    mask = keys.isin(list(hidden)) if hidden else np.zeros(len(rows), dtype=bool)
+    if not mask.any() or not cols:
+        return None
+    return pd.DataFrame({c: mask for c in cols}, index=rows.index)
+
+
+def hidden_totals(tests: pd.DataFrame) -> frozenset:
+    """The (measure, category) pairs whose before or after total the released tests withhold:
+    a ratio of them and one published total would give the other back."""
+    f = disclosure.flags(tests)[["total_before", "total_after"]].any(axis=1).to_numpy()
+    return frozenset(zip(tests["measure"].astype(str)[f], tests["category"].astype(str)[f]))
+
+
+#: The rule logged for a ratio withheld because its category's totals are (:func:`hidden_totals`).
+TOTALS_RULE = "inputs=tests.total_before+total_after"
 
 
 # --------------------------------------------------------------------------- the cohort
@@ -321,25 +312,33 @@ def comparison_groups(cohort: pd.DataFrame, custody: pd.DataFrame) -> Part:
     return Part(table, count_cols=tuple(row))
 
 
-def comparison_effects(effects: pd.DataFrame) -> Part:
-    stats = [c for c in ("estimate", "ci_low", "ci_high", "p_value", "se", "theta") if c in effects.columns]
-    stats += [c for c in ("df", "note") if c in effects.columns]
-    return Part(effects.reset_index(drop=True), count_cols=("n_treated", "n_comparison"),
-                key_cols=("measure", "category", "estimator"),
-                derived={c: ["n_treated", "n_comparison"] for c in stats})
+def comparison_effects(effects: pd.DataFrame, hidden: frozenset = frozenset()) -> Part:
+    """The rate ratios; those of a category whose totals the tests withhold (``hidden``) too."""
+    ratio = ("estimate", "ci_low", "ci_high", "p_value", "se", "theta")
+    stats = [c for c in (*ratio, "df", "note") if c in effects.columns]
+    e = effects.reset_index(drop=True)
+    return Part(e, count_cols=("n_treated", "n_comparison"), key_cols=("measure", "category", "estimator"),
+                derived={c: ["n_treated", "n_comparison"] for c in stats},
+                upstream=_hidden_rows(e, hidden, ratio), upstream_rule=TOTALS_RULE)
 
 
-def comparison_balance(balance: pd.DataFrame, groups: pd.DataFrame) -> Part:
-    """The balance table with each group's size beside it (so a mean is withheld with its size)."""
+def comparison_balance(balance: pd.DataFrame, groups: pd.DataFrame,
+                       totals: dict[str, np.ndarray] | None = None) -> Part:
+    """The balance table with each group's size beside it (so a mean is withheld with its size,
+    and a standardised difference with either mean).  ``totals``: per mean column, the rows
+    whose mean times the group's size is a total the rule withholds (:func:`balance_totals`)."""
     b = balance.reset_index(drop=True).copy()
     g = groups.iloc[0] if len(groups) else {}
     for col, key in (("n_treated", "n_order"), ("n_control_all", "n_full"), ("n_control_matched", "n_matched")):
         b[col] = np.int64(g.get(key, 0)) if len(b) else pd.Series([], dtype="int64")
     derived = {"mean_treated": ["n_treated"], "mean_control_all": ["n_control_all"],
-               "smd_all": ["n_treated", "n_control_all"], "mean_control_matched": ["n_control_matched"],
-               "smd_matched": ["n_treated", "n_control_matched"]}
+               "smd_all": ["n_treated", "n_control_all", "mean_treated", "mean_control_all"],
+               "mean_control_matched": ["n_control_matched"],
+               "smd_matched": ["n_treated", "n_control_matched", "mean_treated", "mean_control_matched"]}
+    upstream = pd.DataFrame({c: np.asarray(m, dtype=bool) for c, m in totals.items()}, index=b.index) \
+        if totals and any(np.asarray(m).any() for m in totals.values()) else None
     return Part(b, count_cols=("n_treated", "n_control_all", "n_control_matched"), key_cols=("feature",),
-                derived=derived)
+                derived=derived, upstream=upstream, upstream_rule="inputs=mean*group size (a total the rule withholds)")
 
 
 #: A balance covariate that is a group's mean total over some months before the index date:
@@ -383,12 +382,14 @@ def balance_totals(balance: pd.DataFrame, panel: pd.DataFrame, cohort: pd.DataFr
 LEAVE_ONE_OUT = ("leave_one_out_lowest", "leave_one_out_highest")
 
 
-def sensitivity(panel: pd.DataFrame, rule, main: str | None = None, shown=("overall",)) -> Part:
+def sensitivity(panel: pd.DataFrame, rule, main: str | None = None, shown=("overall",),
+                hidden: frozenset = frozenset()) -> Part:
     """The sensitivity rows the report and figure show (``shown`` categories: overall and the
     negative control).  Withheld besides the rule: the leave-one-out ratios (individual-level);
-    a note that quotes a number (the notes count arrests and orders no rule has checked); and
-    an analysis whose subjects differ from the main analysis's (``main``) by fewer than
-    ``min_cell``, since its ratio against the main totals describes those few people."""
+    a note that quotes a number (the notes count arrests and orders no rule has checked); an
+    analysis whose subjects differ from the main analysis's (``main``) by fewer than
+    ``min_cell``, since its ratio against the main totals describes those few people; and the
+    ratios of a category whose totals the tests withhold (``hidden``)."""
     p = panel.loc[panel["category"].isin(list(shown))].reset_index(drop=True)
     stats = [c for c in ("estimate", "ci_low", "ci_high") if c in p.columns]
     n = pd.to_numeric(p["n_subjects"], errors="coerce")
@@ -396,13 +397,15 @@ def sensitivity(panel: pd.DataFrame, rule, main: str | None = None, shown=("over
     few = (n - n_main).abs().between(1, rule.min_cell - 1) if np.isfinite(n_main) else pd.Series(False, index=p.index)
     loo = p["analysis"].isin(LEAVE_ONE_OUT)
     numbered = p["note"].fillna("").astype(str).str.contains(r"\d", regex=True) if "note" in p else loo & False
-    up = pd.DataFrame({**{c: (loo | few).to_numpy(dtype=bool) for c in stats},
+    totals = _hidden_rows(p, hidden, stats)
+    totals = totals.to_numpy(dtype=bool).any(axis=1) if totals is not None else np.zeros(len(p), dtype=bool)
+    up = pd.DataFrame({**{c: (loo | few).to_numpy(dtype=bool) | totals for c in stats},
                        "n_subjects": few.to_numpy(dtype=bool),
                        **({"note": numbered.to_numpy(dtype=bool)} if "note" in p else {})}, index=p.index)
     return Part(p, count_cols=("n_subjects",), key_cols=("analysis", "measure", "category"),
                 derived={c: ["n_subjects"] for c in stats}, upstream=up,
-                upstream_rule="individual-level (one subject left out), a note quoting a count, or fewer than "
-                              "min_cell subjects apart from the main analysis")
+                upstream_rule="individual-level (one subject left out), a note quoting a count, fewer than "
+                              "min_cell subjects apart from the main analysis, or its category's totals withheld")
 
 
 # --------------------------------------------------------------------------- data quality
@@ -512,13 +515,13 @@ def release(t: dict, rule, bins=SERIES_BINS, main: str | None = None,
     table order), from the processed tables ``t`` (by registry name); time series binned at
     the finest of ``bins`` months at which every point passes; ``main`` the sensitivity panel's
     main analysis and ``shown`` the categories its report and figure show."""
-    out, logs = {}, []
+    out: dict[str, pd.DataFrame] = {}
+    logs: list[pd.DataFrame] = []
 
     def put(name, parts):
-        published, log = publish(name, parts if isinstance(parts, list) else [parts], rule)
-        out[name], logs_by[name] = published, log
+        out[name], log = publish(name, parts if isinstance(parts, list) else [parts], rule)
+        logs.append(log)
 
-    logs_by: dict[str, pd.DataFrame] = {}
     put("flow", flow(t["cohort_flow"]))
     put("subject_change", subject_change(t["subject_windows"]))
     put("tests", tests(t["prepost_tests"], t["subject_windows"], out["subject_change"]))
@@ -527,37 +530,19 @@ def release(t: dict, rule, bins=SERIES_BINS, main: str | None = None,
     put("controlled_series", controlled_series(t["subject_month_panel"], t["comparison_cohort"], rule, bins))
     groups = comparison_groups(t["comparison_cohort"], t["custody"])
     put("comparison_groups", groups)
-    put("comparison_effects", comparison_effects(t["comparison_effects"]))
-    put("comparison_balance", comparison_balance(t["comparison_balance"], groups.table))
-    put("sensitivity", sensitivity(t["sensitivity"], rule, main, shown))
+    # Across tables: a ratio of a category whose totals are withheld, and a balance mean that
+    # gives a withheld total back, go with them.
+    hidden = hidden_totals(out["tests"])
+    put("comparison_effects", comparison_effects(t["comparison_effects"], hidden))
+    put("comparison_balance", comparison_balance(t["comparison_balance"], groups.table, balance_totals(
+        t["comparison_balance"], t["subject_month_panel"], t["comparison_cohort"], rule)))
+    put("sensitivity", sensitivity(t["sensitivity"], rule, main, shown, hidden))
     put("ledger", ledger(t["audit_ledger"]))
     put("discrepancy_summary", discrepancy_summary(t["discrepancies"]))
     put("unknown_codes", unknown_codes(t["unknown_codes"]))
     put("linkage_quality", linkage_quality(t["linkage_quality"]))
     put("linkage_summary", linkage_summary(t["linkage_scores"]))
     put("linkage_score_bins", linkage_score_bins(t["linkage_scores"]))
-
-    # Across tables: a ratio of a category whose totals are withheld, and a balance mean that
-    # gives a small total back.
-    tests_out = out["tests"]
-    hidden = disclosure.flags(tests_out)[["total_before", "total_after"]].any(axis=1).to_numpy()
-    hidden_keys = set(zip(tests_out["measure"].astype(str)[hidden], tests_out["category"].astype(str)[hidden]))
-    for name, keys, cols in (("comparison_effects", ("measure", "category", "estimator"),
-                              ("estimate", "ci_low", "ci_high", "p_value", "se", "theta")),
-                             ("sensitivity", ("analysis", "measure", "category"), ("estimate", "ci_low", "ci_high"))):
-        frame = out[name]
-        mask = [(str(m), str(c)) in hidden_keys for m, c in zip(frame["measure"], frame["category"])]
-        out[name], logs_by[name] = withhold(frame, logs_by[name], mask, [c for c in cols if c in frame.columns],
-                                            table=name, key_cols=keys, because="tests.total_before+total_after")
-    balance = out["comparison_balance"]
-    for mean, mask in balance_totals(balance, t["subject_month_panel"], t["comparison_cohort"], rule).items():
-        smd = {"mean_treated": ("smd_all", "smd_matched"), "mean_control_all": ("smd_all",),
-               "mean_control_matched": ("smd_matched",)}[mean]
-        balance, logs_by["comparison_balance"] = withhold(
-            balance, logs_by["comparison_balance"], mask, [mean, *smd], table="comparison_balance",
-            key_cols=("feature",), because=f"{mean}*group size (a total the rule withholds)")
-    out["comparison_balance"] = balance
-    logs = [logs_by[name] for name in out]
     return out, pd.concat(logs, ignore_index=True)
 
 
@@ -570,11 +555,10 @@ RELEASED = ["flow", "subject_change", "tests", "correlations", "its_observed", "
 def run(inputs: dict, output: dict, config: dict, log: str | None = None) -> None:
     """The release stage of one study: its released tables and output-checking log."""
     from . import tables as registry
-    from .index import rule as disclosure_rule
     from .stages import say
 
     t = {name: registry.read(name, inputs[name]) for name in registry.RULE_INPUTS["release"]}
-    rule = disclosure_rule(config)
+    rule = disclosure.Rule.from_config(config.get("disclosure"))
     sens = config["comparison"]["sensitivity"]
     published, checking_log = release(t, rule, config["disclosure"].get("series_bin_months", SERIES_BINS),
                                       main=f"window_{int(config['study']['window_months'])}",
